@@ -1,0 +1,117 @@
+# adamas - one non-recursive Makefile.
+#
+#   make                 build build/libadamas.a and build/adamas
+#   make test            build and run the whole test suite
+#   make SAN=1           build with -fsanitize=address,undefined (into build-asan/)
+#   make SIMD=0          scalar kernels only (into build-scalar/)
+#   make CC=clang        any C11 compiler works; warnings are errors
+#   make bench           build the benchmark programs
+#   make fuzz            libFuzzer targets (needs clang)
+#   make format          clang-format every source file
+
+CC      ?= cc
+SIMD    ?= 1
+SAN     ?= 0
+OPT     ?= -O2
+
+ifeq ($(SAN),1)
+BUILD   ?= build-asan
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT      = -O1
+else ifeq ($(SIMD),0)
+BUILD   ?= build-scalar
+else
+BUILD   ?= build
+endif
+
+PKGS    := libpcre2-8 libutf8proc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcre2-8 -lutf8proc)
+TOOL_PKGS  := jansson libmicrohttpd
+TOOL_LIBS  := $(shell pkg-config --libs $(TOOL_PKGS) 2>/dev/null || echo -ljansson -lmicrohttpd)
+TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2 \
+           -Wdouble-promotion -Wno-format-nonliteral
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SANFLAGS) -fvisibility=hidden -pthread \
+           -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP -DADM_BUILD -DADM_TESTING
+LDFLAGS += $(SANFLAGS) -pthread
+LDLIBS  += $(PKG_LIBS) -lm
+
+LIB_SRC := $(wildcard src/*.c src/attention/*.c src/tokenizer/*.c) \
+           src/kernels/scalar.c src/kernels/dispatch.c
+AVX2_FLAGS   := -mavx2 -mfma -mf16c
+AVX512_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 \
+                -mavx512vpopcntdq -mavx512vbmi
+ifeq ($(SIMD),1)
+ifneq ($(wildcard src/kernels/avx2.c),)
+LIB_SRC += src/kernels/avx2.c
+CFLAGS  += -DADM_HAVE_AVX2
+endif
+ifneq ($(wildcard src/kernels/avx512.c),)
+LIB_SRC += src/kernels/avx512.c
+CFLAGS  += -DADM_HAVE_AVX512
+endif
+endif
+
+TOOL_SRC  := $(wildcard tools/*.c)
+TEST_SRC  := $(wildcard tests/test_*.c)
+TEST_HELP := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+BENCH_SRC := $(wildcard bench/*.c)
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
+TESTH_OBJ := $(TEST_HELP:%.c=$(BUILD)/%.o)
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+LIB       := $(BUILD)/libadamas.a
+BIN       := $(BUILD)/adamas
+
+.PHONY: all test bench clean format fuzz
+all: $(BIN)
+
+$(BUILD)/src/kernels/avx2.o: CFLAGS += $(AVX2_FLAGS)
+$(BUILD)/src/kernels/avx512.o: CFLAGS += $(AVX512_FLAGS)
+
+# Quiet by default; `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BIN): $(TOOL_OBJ) $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $(TOOL_OBJ) $(LIB) $(LDLIBS) $(TOOL_LIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTH_OBJ) $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $< $(TESTH_OBJ) $(LIB) $(LDLIBS) $(TEST_LIBS) -o $@
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+# The suite: every unit test, then the end-to-end tests of the command.
+test: $(BIN) $(TEST_BIN)
+	@BUILD=$(BUILD) tests/run.sh $(TEST_BIN)
+
+bench: $(BIN) $(BENCH_BIN)
+
+clean:
+	rm -rf build build-asan build-scalar build-clang build-fuzz
+
+format:
+	clang-format -i include/*.h src/*.[ch] src/*/*.[ch] tools/*.[ch] tests/*.[ch] bench/*.[ch]
+
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TESTH_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)

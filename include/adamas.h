@@ -1,0 +1,429 @@
+/*
+ * adamas.h - the public C API of adamas, an LLM inference engine for CPUs.
+ *
+ * adamas loads GGUF model files (llama, qwen2, qwen3 architectures; F32, F16,
+ * BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and the K-quants Q2_K..Q6_K), evaluates
+ * them with SIMD kernels, and can replace dense attention with Adamas sparse
+ * attention (Hadamard-coded keys, L1 code distance, exact attention over the
+ * top-k keys) during decoding.
+ *
+ * Usage:
+ *
+ *     adm_error err;
+ *     adm_model *model;
+ *     adm_model_params mp = adm_model_default_params();
+ *     if (adm_model_load("model.gguf", &mp, &model, &err) != ADM_OK) {
+ *         fprintf(stderr, "%s\n", err.msg);
+ *         return 1;
+ *     }
+ *     adm_ctx_params cp = adm_ctx_default_params();
+ *     adm_ctx *ctx;
+ *     if (adm_ctx_create(model, &cp, &ctx, &err) != ADM_OK) { ... }
+ *     int32_t toks[64];
+ *     int n = adm_tokenize(adm_model_vocab(model), "Once upon", -1, toks, 64, ADM_TOKENIZE_ADD_SPECIAL);
+ *     float *logits = malloc(sizeof(float) * adm_model_n_vocab(model));
+ *     adm_ctx_eval(ctx, toks, n, logits, 0, &err);   // logits of the last token
+ *     ...
+ *     adm_ctx_free(ctx);
+ *     adm_model_free(model);
+ *
+ * Conventions:
+ *  - Functions that can fail return adm_status and, when `err` is not NULL,
+ *    fill it with a message a user can act on. Nothing in the library prints
+ *    to stdout, calls exit() or abort().
+ *  - Every adm_x_create / adm_x_load has an adm_x_free; free(NULL) is a no-op.
+ *  - A model is immutable after loading and may be shared by many contexts
+ *    (each on its own thread). A context must not be used from two threads
+ *    at once.
+ */
+#ifndef ADAMAS_H
+#define ADAMAS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ADM_BUILD) && defined(__GNUC__)
+#define ADM_API __attribute__((visibility("default")))
+#else
+#define ADM_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum adm_status {
+    ADM_OK = 0,
+    ADM_ERR_IO,            /* a file could not be opened, mapped or read */
+    ADM_ERR_FORMAT,        /* the input is malformed (GGUF, tokens, JSON) */
+    ADM_ERR_UNSUPPORTED,   /* well-formed, but not something adamas runs */
+    ADM_ERR_NOMEM,         /* an allocation failed */
+    ADM_ERR_INVALID_ARG,   /* a parameter is out of range */
+    ADM_ERR_CONTEXT_FULL,  /* the tokens do not fit in the context */
+    ADM_ERR_INTERNAL,      /* a broken invariant (a bug in adamas) */
+} adm_status;
+
+typedef struct adm_error {
+    adm_status code;
+    char msg[512];
+} adm_error;
+
+/* Short constant name of a status ("ADM_ERR_FORMAT"). */
+ADM_API const char *adm_status_str(adm_status s);
+
+/* ------------------------------------------------------------------------ */
+/* Logging and CPU features (the only process-wide state)                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum adm_log_level { ADM_LOG_ERROR = 0, ADM_LOG_WARN, ADM_LOG_INFO, ADM_LOG_DEBUG } adm_log_level;
+typedef void (*adm_log_fn)(adm_log_level level, const char *msg, void *user);
+
+/* Sets the log sink (NULL restores the default: stderr, WARN and above).
+ * Call it before loading models; it is not synchronized with running work. */
+ADM_API void adm_log_set(adm_log_fn fn, void *user, adm_log_level max_level);
+
+/* The kernel set chosen for this CPU: "avx512", "avx2" or "scalar". The
+ * environment variable ADM_ISA=scalar|avx2|avx512 forces a lower level (for
+ * tests and benchmarks); the choice is made once, on first use. */
+ADM_API const char *adm_isa_name(void);
+
+/* Number of physical cores (the default thread count). */
+ADM_API int adm_default_threads(void);
+
+/* ------------------------------------------------------------------------ */
+/* Tensor types (numbering identical to ggml's, as stored in GGUF)          */
+/* ------------------------------------------------------------------------ */
+
+typedef enum adm_type {
+    ADM_TYPE_F32 = 0,
+    ADM_TYPE_F16 = 1,
+    ADM_TYPE_Q4_0 = 2,
+    ADM_TYPE_Q4_1 = 3,
+    ADM_TYPE_Q5_0 = 6,
+    ADM_TYPE_Q5_1 = 7,
+    ADM_TYPE_Q8_0 = 8,
+    ADM_TYPE_Q8_1 = 9,
+    ADM_TYPE_Q2_K = 10,
+    ADM_TYPE_Q3_K = 11,
+    ADM_TYPE_Q4_K = 12,
+    ADM_TYPE_Q5_K = 13,
+    ADM_TYPE_Q6_K = 14,
+    ADM_TYPE_Q8_K = 15,
+    ADM_TYPE_BF16 = 30,
+    ADM_TYPE_COUNT = 40,
+} adm_type;
+
+/* Lower-case name ("q4_k"), or NULL for a type adamas does not know. */
+ADM_API const char *adm_type_name(adm_type t);
+/* Parses a type name (case-insensitive). Returns false if unknown. */
+ADM_API bool adm_type_from_name(const char *name, adm_type *out);
+
+/* ------------------------------------------------------------------------ */
+/* GGUF inspection (read-only, validated; for tools such as `adamas info`)  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct adm_gguf adm_gguf;
+
+/* Maps and validates a GGUF file (any architecture, vocab-only files too). */
+ADM_API adm_status adm_gguf_open(const char *path, adm_gguf **out, adm_error *err);
+ADM_API void adm_gguf_free(adm_gguf *g);
+ADM_API uint32_t adm_gguf_version(const adm_gguf *g);
+ADM_API uint64_t adm_gguf_n_kv(const adm_gguf *g);
+/* Key i as a NUL-terminated string copied into buf (truncated to size). */
+ADM_API const char *adm_gguf_key(const adm_gguf *g, uint64_t i, char *buf, size_t size);
+/* Index of a key, or -1 if absent. */
+ADM_API int64_t adm_gguf_find_key(const adm_gguf *g, const char *key);
+/* Element count of value i if it is an array, else 0. */
+ADM_API uint64_t adm_gguf_array_len(const adm_gguf *g, uint64_t i);
+/* Value i rendered as text: numbers, quoted strings, arrays as
+ * "[n x type] first elements ..." (at most max_elems shown). */
+ADM_API const char *adm_gguf_value_str(const adm_gguf *g, uint64_t i, int max_elems, char *buf, size_t size);
+
+typedef struct adm_tensor_info {
+    const char *name;       /* borrowed; valid until adm_gguf_free */
+    adm_type type;
+    int n_dims;
+    int64_t ne[4];
+    uint64_t offset;        /* within the data section */
+    uint64_t size;          /* bytes */
+} adm_tensor_info;
+
+ADM_API uint64_t adm_gguf_n_tensors(const adm_gguf *g);
+ADM_API adm_tensor_info adm_gguf_tensor_info(const adm_gguf *g, uint64_t i);
+
+/* Writing GGUF v3 files: declare metadata and tensors, then stream each
+ * tensor's bytes in declaration order (a multi-gigabyte model never has to
+ * be held in memory). Used by `adamas gen-model`. */
+typedef struct adm_gguf_writer adm_gguf_writer;
+ADM_API adm_status adm_gguf_writer_create(adm_gguf_writer **out, adm_error *err);
+ADM_API void adm_gguf_writer_free(adm_gguf_writer *w);
+ADM_API adm_status adm_gguf_writer_set_u32(adm_gguf_writer *w, const char *key, uint32_t v);
+ADM_API adm_status adm_gguf_writer_set_i32(adm_gguf_writer *w, const char *key, int32_t v);
+ADM_API adm_status adm_gguf_writer_set_f32(adm_gguf_writer *w, const char *key, float v);
+ADM_API adm_status adm_gguf_writer_set_bool(adm_gguf_writer *w, const char *key, bool v);
+ADM_API adm_status adm_gguf_writer_set_str(adm_gguf_writer *w, const char *key, const char *v);
+/* Copies key i of src. */
+ADM_API adm_status adm_gguf_writer_copy_key(adm_gguf_writer *w, const adm_gguf *src, uint64_t i);
+/* Copies every key of src whose name starts with prefix (all keys for ""). */
+ADM_API adm_status adm_gguf_writer_copy_keys(adm_gguf_writer *w, const adm_gguf *src, const char *prefix);
+ADM_API adm_status adm_gguf_writer_add_tensor(adm_gguf_writer *w, const char *name, adm_type type, int n_dims,
+                                              const int64_t *ne);
+/* Writes the header, metadata and tensor directory to path. */
+ADM_API adm_status adm_gguf_writer_begin(adm_gguf_writer *w, const char *path, adm_error *err);
+/* Writes the bytes of the next declared tensor (exactly its size). */
+ADM_API adm_status adm_gguf_writer_write_tensor(adm_gguf_writer *w, const void *data, size_t size, adm_error *err);
+/* Closes the file; every declared tensor must have been written. */
+ADM_API adm_status adm_gguf_writer_finish(adm_gguf_writer *w, adm_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Block formats                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Values per block (1 for f32/f16/bf16, 32, or 256 for K-quants). */
+ADM_API int adm_type_block_size(adm_type t);
+/* Bytes of a row of n values (n a multiple of the block size). */
+ADM_API size_t adm_type_row_size(adm_type t, int64_t n);
+/* Reference conversions of n values (n a multiple of the block size).
+ * Quantization is plain round-to-nearest per block, not llama-quantize's
+ * error-minimizing search: good for tests and random models. */
+ADM_API void adm_quantize(adm_type t, const float *src, void *dst, int64_t n);
+ADM_API void adm_dequantize(adm_type t, const void *src, float *dst, int64_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Models                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct adm_model adm_model;
+typedef struct adm_vocab adm_vocab;
+typedef struct adm_ctx adm_ctx;
+
+/* Called during long operations with done <= total; return false to cancel. */
+typedef bool (*adm_progress_fn)(uint64_t done, uint64_t total, void *user);
+
+typedef struct adm_model_params {
+    adm_progress_fn progress; /* optional: called while weights are checked/paged in */
+    void *progress_user;
+    bool prefault;            /* touch every weight page at load (predictable first-token time) */
+} adm_model_params;
+
+ADM_API adm_model_params adm_model_default_params(void);
+
+/* Loads a GGUF model. The file stays memory-mapped until adm_model_free.
+ * On failure *out is NULL and err says what is wrong with which file. */
+ADM_API adm_status adm_model_load(const char *path, const adm_model_params *params, adm_model **out,
+                                  adm_error *err);
+ADM_API void adm_model_free(adm_model *model);
+
+/* Hyperparameters. */
+typedef struct adm_model_info {
+    const char *arch;       /* "llama", "qwen2", "qwen3" */
+    const char *name;       /* general.name or "" */
+    int n_vocab;
+    int n_ctx_train;
+    int n_embd;
+    int n_layer;
+    int n_head;
+    int n_head_kv;
+    int n_embd_head;        /* head dimension */
+    int n_ff;
+    int n_rot;              /* rotary dimensions */
+    float rope_freq_base;
+    float rms_eps;
+    uint64_t n_params;      /* total weight elements */
+    uint64_t weight_bytes;  /* bytes of all tensors */
+} adm_model_info;
+
+ADM_API adm_model_info adm_model_get_info(const adm_model *model);
+ADM_API int adm_model_n_vocab(const adm_model *model);
+/* Borrowed; valid until adm_model_free. NULL if the file carries no vocabulary. */
+ADM_API const adm_vocab *adm_model_vocab(const adm_model *model);
+/* Bytes the KV cache needs per token of context with these cache types. */
+ADM_API uint64_t adm_model_kv_bytes_per_token(const adm_model *model, adm_type type_k, adm_type type_v);
+/* Looks up a metadata string value (e.g. "tokenizer.chat_template").
+ * Returns a borrowed NUL-terminated string, or NULL if absent or not a string. */
+ADM_API const char *adm_model_meta_str(const adm_model *model, const char *key);
+
+/* ------------------------------------------------------------------------ */
+/* Contexts: one sequence's state (KV cache, scratch buffers, thread pool)  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum adm_attention {
+    ADM_ATTN_DENSE = 0,   /* exact attention over every cached token */
+    ADM_ATTN_ADAMAS,      /* Adamas sparse attention during decode */
+    ADM_ATTN_WINDOW,      /* StreamingLLM baseline: first `sink` + most recent tokens */
+} adm_attention;
+
+typedef enum adm_thresholds {
+    ADM_THRESHOLDS_PAPER = 0,    /* fixed -10/0/+10 of the reference code */
+    ADM_THRESHOLDS_CALIBRATED,   /* per-layer, per-KV-head from the keys seen so far */
+} adm_thresholds;
+
+typedef struct adm_ctx_params {
+    int n_ctx;              /* tokens the KV cache holds; 0 = the model's training length */
+    int n_batch;            /* max tokens per forward pass (prompt chunks); default 512 */
+    int n_threads;          /* 0 = adm_default_threads() */
+    adm_type type_k;        /* KV cache types: F16 (default), F32 or Q8_0 */
+    adm_type type_v;
+    adm_attention attention;
+    int budget;             /* Adamas/window: KV tokens attended per head (incl. the current one) */
+    int dense_layers;       /* the first N layers always attend densely */
+    int sink;               /* always keep the first N tokens (-1: 4) */
+    int window;             /* always keep the last N tokens (-1: budget / 4 for adamas) */
+    adm_thresholds thresholds;
+    bool collect_stats;     /* measure the dense softmax mass the sparse set captured (slow) */
+    bool sparse_eval;       /* evaluate positions past the budget one token at a time, so that
+                               each attends sparsely (perplexity and logits of sparse methods) */
+    adm_progress_fn progress; /* optional: called during long prompt evaluation */
+    void *progress_user;
+} adm_ctx_params;
+
+ADM_API adm_ctx_params adm_ctx_default_params(void);
+
+ADM_API adm_status adm_ctx_create(const adm_model *model, const adm_ctx_params *params, adm_ctx **out,
+                                  adm_error *err);
+ADM_API void adm_ctx_free(adm_ctx *ctx);
+
+/* Appends n_tokens tokens at positions n_past .. n_past+n_tokens-1 and
+ * evaluates them in batches of n_batch. If logits is not NULL it receives
+ * the logits of every token (logits_all: n_tokens * n_vocab floats) or of
+ * the last token only (n_vocab floats). Fails with ADM_ERR_CONTEXT_FULL
+ * (changing nothing) if the tokens do not fit, ADM_ERR_INVALID_ARG for a
+ * token id outside the vocabulary. */
+ADM_API adm_status adm_ctx_eval(adm_ctx *ctx, const int32_t *tokens, int n_tokens, float *logits, bool logits_all,
+                                adm_error *err);
+
+/* Number of tokens in the KV cache. */
+ADM_API int adm_ctx_n_past(const adm_ctx *ctx);
+ADM_API int adm_ctx_n_ctx(const adm_ctx *ctx);
+/* Forgets every cached token at position >= n_keep (n_keep <= n_past). */
+ADM_API void adm_ctx_truncate(adm_ctx *ctx, int n_keep);
+
+/* Adamas statistics of one layer (collect_stats): the mean share of the
+ * dense softmax mass the selected keys captured, over n_steps sparse steps
+ * (NaN when the layer never attended sparsely). */
+ADM_API double adm_ctx_adamas_mass(const adm_ctx *ctx, int layer, int64_t *n_steps);
+
+/* Memory held by the context. */
+typedef struct adm_ctx_memory {
+    uint64_t kv_bytes;      /* K and V caches */
+    uint64_t code_bytes;    /* Adamas key-code index */
+    uint64_t scratch_bytes; /* activations and work buffers */
+} adm_ctx_memory;
+ADM_API adm_ctx_memory adm_ctx_get_memory(const adm_ctx *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Sampling                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* A sampler chain in llama.cpp's order: repetition/frequency/presence
+ * penalties over the last `penalty_last_n` tokens, top-k, top-p, min-p,
+ * temperature, then a draw from a seeded generator. temp <= 0 is greedy
+ * (argmax after penalties). The same seed and inputs give the same tokens. */
+typedef struct adm_sampler_params {
+    float temp;             /* default 0.8 */
+    int top_k;              /* 0 = off; default 40 */
+    float top_p;            /* 1 = off; default 0.95 */
+    float min_p;            /* 0 = off; default 0.05 */
+    float repeat_penalty;   /* 1 = off (default) */
+    float freq_penalty;     /* 0 = off */
+    float presence_penalty; /* 0 = off */
+    int penalty_last_n;     /* tokens of history the penalties look at; default 64 */
+    uint64_t seed;
+} adm_sampler_params;
+
+typedef struct adm_sampler adm_sampler;
+
+ADM_API adm_sampler_params adm_sampler_default_params(void);
+ADM_API adm_status adm_sampler_create(const adm_sampler_params *params, int n_vocab, adm_sampler **out,
+                                      adm_error *err);
+ADM_API void adm_sampler_free(adm_sampler *s);
+/* Picks a token from n_vocab logits (not modified). */
+ADM_API int32_t adm_sampler_sample(adm_sampler *s, const float *logits);
+/* Records a token in the penalty history (prompt tokens and sampled ones). */
+ADM_API void adm_sampler_accept(adm_sampler *s, int32_t token);
+/* Clears the history; with a new seed when reseed is true. */
+ADM_API void adm_sampler_reset(adm_sampler *s, bool reseed, uint64_t seed);
+
+/* ------------------------------------------------------------------------ */
+/* Vocabulary and tokenization                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Loads only the vocabulary of a GGUF file (model or vocab-only file).
+ * Fails with ADM_ERR_UNSUPPORTED, naming the value, when the file's
+ * tokenizer.ggml.model or tokenizer.ggml.pre is one adamas does not know. */
+ADM_API adm_status adm_vocab_load(const char *path, adm_vocab **out, adm_error *err);
+/* Frees a vocabulary from adm_vocab_load (not one borrowed from a model). */
+ADM_API void adm_vocab_free(adm_vocab *vocab);
+
+ADM_API int adm_vocab_n_tokens(const adm_vocab *vocab);
+/* Special token ids, or -1 when the vocabulary has none. */
+ADM_API int32_t adm_vocab_bos(const adm_vocab *vocab);
+ADM_API int32_t adm_vocab_eos(const adm_vocab *vocab);
+ADM_API int32_t adm_vocab_eot(const adm_vocab *vocab);
+/* True for tokens that end a generation (EOS, EOT, <|im_end|>, <|eot_id|>, ...). */
+ADM_API bool adm_vocab_is_eog(const adm_vocab *vocab, int32_t id);
+/* True for control tokens (BOS, EOS, chat markers), which are not text. */
+ADM_API bool adm_vocab_is_control(const adm_vocab *vocab, int32_t id);
+/* Whether tokenizing with ADM_TOKENIZE_ADD_SPECIAL prepends BOS / appends EOS. */
+ADM_API bool adm_vocab_add_bos(const adm_vocab *vocab);
+ADM_API bool adm_vocab_add_eos(const adm_vocab *vocab);
+/* The token's text exactly as stored in the vocabulary (e.g. "\xe2\x96\x81the"
+ * or "Ġthe"); borrowed, valid while the vocabulary lives. NULL if id is out of range. */
+ADM_API const char *adm_vocab_piece(const adm_vocab *vocab, int32_t id, size_t *len);
+/* Looks up a token by its exact stored text; -1 if absent. */
+ADM_API int32_t adm_vocab_find(const adm_vocab *vocab, const char *piece, size_t len);
+
+enum {
+    ADM_TOKENIZE_ADD_SPECIAL = 1,   /* add BOS/EOS as the vocabulary says */
+    ADM_TOKENIZE_PARSE_SPECIAL = 2, /* recognize special-token text such as "<|im_start|>" */
+};
+
+/* Tokenizes `len` bytes of text (len < 0: NUL-terminated). Writes at most
+ * max ids to out and returns the number of tokens the text needs (which may
+ * exceed max: call again with a larger buffer), or -1 on an allocation
+ * failure. Text that is not valid UTF-8 is tokenized byte by byte where the
+ * vocabulary allows it. */
+ADM_API int64_t adm_tokenize(const adm_vocab *vocab, const char *text, int64_t len, int32_t *out, int64_t max,
+                             unsigned flags);
+
+/* The bytes a token stands for (SentencePiece "\xe2\x96\x81" -> " ", <0x0A> -> "\n",
+ * byte-level BPE characters -> bytes). Control tokens give their text only
+ * if `special`. Writes at most size bytes (no NUL) and returns the number
+ * of bytes the token needs, or -1 if id is out of range. */
+ADM_API int adm_token_to_bytes(const adm_vocab *vocab, int32_t id, char *buf, int size, bool special);
+
+/* Detokenizes a whole sequence into out (at most size bytes, NUL-terminated
+ * when there is room). Returns the byte count needed (excluding the NUL).
+ * flags: ADM_DETOK_* below. */
+ADM_API int64_t adm_detokenize(const adm_vocab *vocab, const int32_t *ids, int64_t n, char *out, int64_t size,
+                               unsigned flags);
+
+enum {
+    ADM_DETOK_SPECIAL = 1,        /* render control tokens' text */
+    ADM_DETOK_STRIP_SPACE = 2,    /* drop the leading space SentencePiece adds to the first word */
+};
+
+/* Streaming detokenizer: feeds tokens one at a time and hands out only
+ * complete UTF-8 characters, holding back bytes of a character that spans
+ * several tokens. */
+typedef struct adm_detok adm_detok;
+ADM_API adm_status adm_detok_create(const adm_vocab *vocab, unsigned flags, adm_detok **out, adm_error *err);
+ADM_API void adm_detok_free(adm_detok *d);
+/* Returns the text that became complete with this token (borrowed until
+ * the next call; *len bytes, NUL-terminated). */
+ADM_API const char *adm_detok_push(adm_detok *d, int32_t id, size_t *len);
+/* Returns whatever is held back (an incomplete character becomes U+FFFD). */
+ADM_API const char *adm_detok_flush(adm_detok *d, size_t *len);
+/* Forgets held-back bytes and starts a new text (the leading-space rule applies again). */
+ADM_API void adm_detok_reset(adm_detok *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ADAMAS_H */

@@ -1,0 +1,508 @@
+/*
+ * adamas.c - see adamas.h. A sparse decode step of one layer runs in two
+ * parallel phases:
+ *   1. score: for each (KV head, range of 1024 tokens), read the key codes
+ *      once and compute the exact L1 distance to the codes of every query
+ *      head of the GQA group (one lookup table per query head);
+ *   2. attend: for each query head, pick the budget closest tokens with a
+ *      counting select over the small integer distances, then run exact
+ *      softmax attention of the original query over those K/V rows.
+ */
+#include "adamas.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#define SCAN_CHUNK 1024        /* tokens per phase-1 work item (multiple of ADM_CODE_BLOCK) */
+#define CALIB_FIRST 64         /* first recalibration point (then doubling) */
+#define CALIB_LAST 8192        /* thresholds freeze after this many tokens */
+#define PAPER_THRESHOLD 10.0f  /* the reference code's fixed -10/0/+10 */
+#define LLOYD_MAX_4 0.9816f    /* outer thresholds of a 4-level Gaussian quantizer, in std units */
+
+struct adm_adamas {
+    adm_adamas_params p;
+    int n_layer, n_sparse, n_head, n_head_kv, group, head_dim, code_dim, n_ctx;
+    size_t head_bytes;          /* code bytes per (layer, kv head): n_blocks * code_dim * 8 */
+    uint8_t *codes;             /* (n_sparse, n_head_kv, head_bytes), mmap'd: pages appear as used */
+    size_t codes_size;
+    int n_coded;                /* tokens coded so far */
+
+    /* Thresholds, (n_sparse, n_head_kv, code_dim, 3) for keys and
+     * (n_sparse, n_head, code_dim, 3) for queries. */
+    float *k_th, *q_th;
+    double *k_sum, *k_sum2;     /* (n_sparse, n_head_kv, code_dim) */
+    double *q_sum2;             /* (n_sparse, n_head, code_dim) */
+    int64_t k_count, q_count;   /* per layer counts are equal: every layer sees every token */
+    int64_t *q_count_layer;     /* (n_sparse) queries seen per layer */
+    int64_t *k_count_layer;
+    int next_calib;
+
+    /* Per-step scratch. */
+    uint16_t *dist;             /* (n_head, n_ctx) */
+    uint8_t *lut;               /* (n_head, code_dim/2, 16) */
+    int32_t *sel;               /* (n_head, budget) */
+    int *n_sel;                 /* (n_head) */
+    uint8_t *scratch;           /* per thread: transform buffer, histogram, scores */
+    size_t scratch_per_thread;
+
+    float *stat_scores;         /* (n_ctx) dense scores, collect_stats only */
+    float *stat_tmp;            /* (head_dim) */
+    double *mass_sum;           /* (n_layer) */
+    int64_t *mass_n;
+};
+
+static int next_pow2(int x) {
+    int p = 1;
+    while (p < x) p *= 2;
+    return p;
+}
+
+static uint8_t *big_alloc(size_t bytes) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+adm_status adm_adamas_create(const adm_adamas_params *p, const adm_kv_cache *kv, int n_head, int n_threads,
+                             adm_adamas **out, adm_error *err) {
+    *out = NULL;
+    if (p->budget < 2) return adm_fail(err, ADM_ERR_INVALID_ARG, "the attention budget must be at least 2");
+    if (p->sink + p->window + 1 > p->budget)
+        return adm_fail(err, ADM_ERR_INVALID_ARG, "sink (%d) + window (%d) + the current token exceed the budget %d",
+                        p->sink, p->window, p->budget);
+    adm_adamas *a = adm_calloc(1, sizeof(*a));
+    if (!a) return adm_fail(err, ADM_ERR_NOMEM, "out of memory");
+    a->p = *p;
+    a->n_layer = kv->n_layer;
+    a->n_sparse = ADM_MAX(0, kv->n_layer - p->dense_layers);
+    a->n_head = n_head;
+    a->n_head_kv = kv->n_head_kv;
+    a->group = n_head / kv->n_head_kv;
+    a->head_dim = kv->head_dim_k;
+    a->code_dim = ADM_MAX(next_pow2(kv->head_dim_k), 4);
+    a->n_ctx = kv->n_ctx;
+    a->next_calib = CALIB_FIRST;
+    const size_t n_blocks = ((size_t)kv->n_ctx + ADM_CODE_BLOCK - 1) / ADM_CODE_BLOCK;
+    a->head_bytes = n_blocks * (size_t)a->code_dim * (ADM_CODE_BLOCK / 4);
+    const size_t ns = (size_t)a->n_sparse, cd = (size_t)a->code_dim;
+    bool ok = true;
+    if (p->mode == ADM_ATTN_ADAMAS && ns > 0) {
+        a->codes_size = ns * (size_t)a->n_head_kv * a->head_bytes;
+        a->codes = big_alloc(a->codes_size);
+        a->k_th = adm_calloc(ns * (size_t)a->n_head_kv * cd * 3, sizeof(float));
+        a->q_th = adm_calloc(ns * (size_t)n_head * cd * 3, sizeof(float));
+        a->k_sum = adm_calloc(ns * (size_t)a->n_head_kv * cd, sizeof(double));
+        a->k_sum2 = adm_calloc(ns * (size_t)a->n_head_kv * cd, sizeof(double));
+        a->q_sum2 = adm_calloc(ns * (size_t)n_head * cd, sizeof(double));
+        a->q_count_layer = adm_calloc(ns, sizeof(int64_t));
+        a->k_count_layer = adm_calloc(ns, sizeof(int64_t));
+        a->lut = adm_alloc((size_t)n_head * cd / 2 * 16);
+        a->dist = adm_alloc((size_t)n_head * (size_t)a->n_ctx * sizeof(uint16_t));
+        ok = a->codes && a->k_th && a->q_th && a->k_sum && a->k_sum2 && a->q_sum2 && a->q_count_layer &&
+             a->k_count_layer && a->lut && a->dist;
+        if (ok) {
+            /* Until statistics exist, calibrated thresholds equal the paper's. */
+            for (size_t i = 0; i < ns * (size_t)a->n_head_kv * cd; i++) {
+                a->k_th[3 * i] = -PAPER_THRESHOLD;
+                a->k_th[3 * i + 2] = PAPER_THRESHOLD;
+            }
+            for (size_t i = 0; i < ns * (size_t)n_head * cd; i++) {
+                a->q_th[3 * i] = -PAPER_THRESHOLD;
+                a->q_th[3 * i + 2] = PAPER_THRESHOLD;
+            }
+        }
+    }
+    a->sel = adm_alloc((size_t)n_head * (size_t)p->budget * sizeof(int32_t));
+    a->n_sel = adm_alloc((size_t)n_head * sizeof(int));
+    a->mass_sum = adm_calloc((size_t)a->n_layer, sizeof(double));
+    a->mass_n = adm_calloc((size_t)a->n_layer, sizeof(int64_t));
+    /* Per thread: a transform buffer, a histogram over [0, 3 * code_dim],
+     * scores for the selected keys (or all keys, for statistics), a value row. */
+    size_t hist = (3 * cd + 1) * sizeof(uint32_t);
+    size_t scores = (size_t)p->budget * sizeof(float);
+    a->scratch_per_thread = (cd * sizeof(float) + hist + scores + (size_t)kv->head_dim_v * sizeof(float) + 4 * 64 + 63) / 64 * 64;
+    a->scratch = adm_alloc(a->scratch_per_thread * (size_t)n_threads);
+    if (p->collect_stats) {
+        a->stat_scores = adm_alloc((size_t)a->n_ctx * sizeof(float));
+        a->stat_tmp = adm_alloc((size_t)a->head_dim * sizeof(float));
+        ok = ok && a->stat_scores && a->stat_tmp;
+    }
+    ok = ok && a->sel && a->n_sel && a->mass_sum && a->mass_n && a->scratch;
+    if (!ok) {
+        adm_adamas_free(a);
+        return adm_fail(err, ADM_ERR_NOMEM, "cannot allocate the Adamas code index for %d tokens", kv->n_ctx);
+    }
+    *out = a;
+    return ADM_OK;
+}
+
+void adm_adamas_free(adm_adamas *a) {
+    if (!a) return;
+    if (a->codes) munmap(a->codes, a->codes_size);
+    adm_free(a->k_th);
+    adm_free(a->q_th);
+    adm_free(a->k_sum);
+    adm_free(a->k_sum2);
+    adm_free(a->q_sum2);
+    adm_free(a->q_count_layer);
+    adm_free(a->k_count_layer);
+    adm_free(a->lut);
+    adm_free(a->dist);
+    adm_free(a->sel);
+    adm_free(a->n_sel);
+    adm_free(a->stat_scores);
+    adm_free(a->stat_tmp);
+    adm_free(a->mass_sum);
+    adm_free(a->mass_n);
+    adm_free(a->scratch);
+    adm_free(a);
+}
+
+uint64_t adm_adamas_code_bytes(const adm_adamas *a) {
+    /* What the context holds for its tokens: code_dim/4 bytes per token,
+     * per KV head, per sparse layer (the mapping grows as pages are touched). */
+    if (!a->codes) return 0;
+    return (uint64_t)a->n_sparse * (uint64_t)a->n_head_kv * (uint64_t)a->n_ctx * (uint64_t)a->code_dim / 4;
+}
+
+bool adm_adamas_applies(const adm_adamas *a, int layer, int n_tok, int n_kv) {
+    return n_tok == 1 && layer >= a->p.dense_layers && n_kv > a->p.budget;
+}
+
+static uint8_t *head_codes(const adm_adamas *a, int sl, int g) {
+    return a->codes + ((size_t)sl * (size_t)a->n_head_kv + (size_t)g) * a->head_bytes;
+}
+
+/* Writes one token's codes into the block layout. */
+static void store_codes(uint8_t *hc, int code_dim, int pos, const uint8_t *c) {
+    uint8_t *blk = hc + (size_t)(pos / ADM_CODE_BLOCK) * (size_t)code_dim * (ADM_CODE_BLOCK / 4);
+    const int r = pos % ADM_CODE_BLOCK, shift = r < 16 ? 0 : 4;
+    for (int j = 0; j < code_dim / 2; j++) {
+        uint8_t *b = &blk[16 * j + (r & 15)];
+        const uint8_t nib = (uint8_t)(c[2 * j] | (c[2 * j + 1] << 2));
+        *b = (uint8_t)((*b & (0xF0 >> shift)) | (nib << shift));
+    }
+}
+
+/* A key row from the cache, zero-padded to code_dim and transformed. */
+static void load_key(const adm_adamas *a, const adm_kernels *k, const adm_kv_cache *kv, int layer, int g, int pos,
+                     float *x) {
+    k->to_float[kv->type_k](adm_kv_k(kv, layer, g, pos), x, a->head_dim);
+    for (int i = a->head_dim; i < a->code_dim; i++) x[i] = 0.0f;
+    k->fwht(x, a->code_dim);
+}
+
+static void code_key(adm_adamas *a, const adm_kernels *k, const adm_kv_cache *kv, int layer, int g, int pos,
+                     float *x, uint8_t *c) {
+    const int sl = layer - a->p.dense_layers;
+    load_key(a, k, kv, layer, g, pos, x);
+    k->bucketize(x, a->k_th + ((size_t)sl * a->n_head_kv + (size_t)g) * (size_t)a->code_dim * 3, c, a->code_dim);
+    store_codes(head_codes(a, sl, g), a->code_dim, pos, c);
+}
+
+typedef struct append_job {
+    adm_adamas *a;
+    const adm_kernels *k;
+    const adm_kv_cache *kv;
+    int layer, pos0, n_tok;
+    const float *q;
+} append_job;
+
+/* Threads split the KV heads (keys) and query heads (statistics). */
+static void append_items(void *arg, int ith, int nth) {
+    append_job *j = arg;
+    adm_adamas *a = j->a;
+    const int sl = j->layer - a->p.dense_layers, cd = a->code_dim;
+    float *x = (float *)(a->scratch + (size_t)ith * a->scratch_per_thread);
+    uint8_t c[4096];
+    int64_t lo, hi;
+    adm_split_range((int64_t)a->n_head_kv + a->n_head, ith, nth, &lo, &hi);
+    const bool calibrating = a->p.thresholds == ADM_THRESHOLDS_CALIBRATED && j->pos0 < CALIB_LAST;
+    for (int64_t item = lo; item < hi; item++) {
+        if (item < a->n_head_kv) {
+            const int g = (int)item;
+            double *s1 = a->k_sum + ((size_t)sl * a->n_head_kv + (size_t)g) * (size_t)cd;
+            double *s2 = a->k_sum2 + ((size_t)sl * a->n_head_kv + (size_t)g) * (size_t)cd;
+            for (int t = 0; t < j->n_tok; t++) {
+                code_key(a, j->k, j->kv, j->layer, g, j->pos0 + t, x, c);
+                if (calibrating && j->pos0 + t < CALIB_LAST)
+                    for (int i = 0; i < cd; i++) {
+                        s1[i] += (double)x[i];
+                        s2[i] += (double)x[i] * (double)x[i];
+                    }
+            }
+        } else if (calibrating) {
+            const int h = (int)item - a->n_head_kv;
+            double *s2 = a->q_sum2 + ((size_t)sl * a->n_head + (size_t)h) * (size_t)cd;
+            for (int t = 0; t < j->n_tok && j->pos0 + t < CALIB_LAST; t++) {
+                const float *q = j->q + ((size_t)t * a->n_head + (size_t)h) * a->head_dim;
+                memcpy(x, q, (size_t)a->head_dim * sizeof(float));
+                for (int i = a->head_dim; i < cd; i++) x[i] = 0.0f;
+                j->k->fwht(x, cd);
+                for (int i = 0; i < cd; i++) s2[i] += (double)x[i] * (double)x[i];
+            }
+        }
+    }
+}
+
+void adm_adamas_append(adm_adamas *a, adm_pool *pool, const adm_kernels *k, const adm_kv_cache *kv, int layer,
+                       int pos0, int n_tok, const float *q) {
+    if (a->p.mode != ADM_ATTN_ADAMAS || layer < a->p.dense_layers) return;
+    append_job j = {a, k, kv, layer, pos0, n_tok, q};
+    if (n_tok > 1) adm_pool_run(pool, append_items, &j);
+    else append_items(&j, 0, 1);
+    const int sl = layer - a->p.dense_layers;
+    const int counted = ADM_MAX(0, ADM_MIN(pos0 + n_tok, CALIB_LAST) - pos0);
+    a->k_count_layer[sl] += counted;
+    a->q_count_layer[sl] += counted;
+    if (sl == a->n_sparse - 1) a->n_coded = pos0 + n_tok;
+}
+
+/* Thresholds from the statistics gathered so far. */
+static void calibrate(adm_adamas *a) {
+    const int cd = a->code_dim;
+    for (int sl = 0; sl < a->n_sparse; sl++) {
+        const double nk = (double)ADM_MAX(a->k_count_layer[sl], 1), nq = (double)ADM_MAX(a->q_count_layer[sl], 1);
+        for (int g = 0; g < a->n_head_kv; g++) {
+            const size_t base = ((size_t)sl * a->n_head_kv + (size_t)g) * (size_t)cd;
+            for (int i = 0; i < cd; i++) {
+                const double mean = a->k_sum[base + i] / nk;
+                const double var = ADM_MAX(a->k_sum2[base + i] / nk - mean * mean, 0.0);
+                const float t = LLOYD_MAX_4 * (float)sqrt(var);
+                float *th = a->k_th + 3 * (base + (size_t)i);
+                th[0] = (float)mean - t;
+                th[1] = (float)mean;
+                th[2] = (float)mean + t;
+            }
+        }
+        for (int h = 0; h < a->n_head; h++) {
+            const size_t base = ((size_t)sl * a->n_head + (size_t)h) * (size_t)cd;
+            for (int i = 0; i < cd; i++) {
+                const float t = LLOYD_MAX_4 * (float)sqrt(a->q_sum2[base + i] / nq);
+                float *th = a->q_th + 3 * (base + (size_t)i);
+                th[0] = -t;
+                th[1] = 0.0f;
+                th[2] = t;
+            }
+        }
+    }
+}
+
+typedef struct recode_job {
+    adm_adamas *a;
+    const adm_kernels *k;
+    const adm_kv_cache *kv;
+    int n;
+} recode_job;
+
+static void recode_items(void *arg, int ith, int nth) {
+    recode_job *j = arg;
+    adm_adamas *a = j->a;
+    float *x = (float *)(a->scratch + (size_t)ith * a->scratch_per_thread);
+    uint8_t c[4096];
+    int64_t lo, hi;
+    adm_split_range((int64_t)a->n_sparse * a->n_head_kv, ith, nth, &lo, &hi);
+    for (int64_t item = lo; item < hi; item++) {
+        const int sl = (int)(item / a->n_head_kv), g = (int)(item % a->n_head_kv);
+        for (int pos = 0; pos < j->n; pos++) code_key(a, j->k, j->kv, sl + a->p.dense_layers, g, pos, x, c);
+    }
+}
+
+void adm_adamas_after_batch(adm_adamas *a, adm_pool *pool, const adm_kernels *k, const adm_kv_cache *kv, int n_past) {
+    if (a->p.mode != ADM_ATTN_ADAMAS || a->p.thresholds != ADM_THRESHOLDS_CALIBRATED || a->n_sparse == 0) return;
+    if (n_past < a->next_calib || a->next_calib > CALIB_LAST) return;
+    while (a->next_calib <= n_past && a->next_calib <= CALIB_LAST) a->next_calib *= 2;
+    calibrate(a);
+    recode_job j = {a, k, kv, n_past};
+    adm_pool_run(pool, recode_items, &j);
+}
+
+void adm_adamas_truncate(adm_adamas *a, int n_keep) {
+    /* Codes are overwritten when positions are reused; statistics keep
+     * what they learned (they describe the model's key distribution). */
+    if (a->n_coded > n_keep) a->n_coded = n_keep;
+}
+
+/* ---- a decode step ---- */
+
+typedef struct step {
+    adm_adamas *a;
+    const adm_attn_args *args;
+    int n;              /* tokens in the cache, the current one included */
+    int sl;
+} step;
+
+/* Phase 1: distances of tokens [0, n-1) for every query head of a KV head. */
+static void score_items(void *arg, int ith, int nth) {
+    step *s = arg;
+    adm_adamas *a = s->a;
+    const adm_kernels *k = s->args->k;
+    const int n_old = s->n - 1, n_chunks = (n_old + SCAN_CHUNK - 1) / SCAN_CHUNK;
+    int64_t lo, hi;
+    adm_split_range((int64_t)a->n_head_kv * n_chunks, ith, nth, &lo, &hi);
+    for (int64_t item = lo; item < hi; item++) {
+        const int g = (int)(item / n_chunks), ch = (int)(item % n_chunks);
+        const int t0 = ch * SCAN_CHUNK, nt = ADM_MIN(SCAN_CHUNK, n_old - t0);
+        const uint8_t *codes = head_codes(a, s->sl, g) + (size_t)(t0 / ADM_CODE_BLOCK) * (size_t)a->code_dim * (ADM_CODE_BLOCK / 4);
+        for (int i = 0; i < a->group; i++) {
+            const int h = g * a->group + i;
+            k->code_l1(codes, nt, a->code_dim, a->lut + (size_t)h * (size_t)a->code_dim * 8,
+                       a->dist + (size_t)h * (size_t)a->n_ctx + (size_t)t0);
+        }
+    }
+}
+
+/* The k smallest distances among tokens [lo, hi), ties to the newest, as
+ * ascending positions appended to out. Counting select: distances are
+ * small integers (at most 3 * code_dim), so one histogram pass finds the
+ * cut-off and a second pass collects. */
+static int select_smallest(const uint16_t *d, int lo, int hi, int k, int max_d, uint32_t *hist, int32_t *out) {
+    if (k <= 0 || hi <= lo) return 0;
+    if (k >= hi - lo) {
+        for (int t = lo; t < hi; t++) *out++ = t;
+        return hi - lo;
+    }
+    memset(hist, 0, (size_t)(max_d + 1) * sizeof(uint32_t));
+    for (int t = lo; t < hi; t++) hist[d[t]]++;
+    int cut = 0;
+    uint32_t below = 0;
+    while (below + hist[cut] < (uint32_t)k) below += hist[cut++];
+    int ties = k - (int)below, n = k;
+    /* Fill from the end so positions come out ascending. */
+    for (int t = hi - 1; t >= lo; t--) {
+        if (d[t] < cut || (d[t] == cut && ties > 0)) {
+            if (d[t] == cut) ties--;
+            out[--n] = t;
+        }
+    }
+    return k;
+}
+
+/* Exact attention of one query head over the selected positions. */
+static void attend_selected(const adm_attn_args *args, int h, const int32_t *sel, int n_sel, float *scores, float *vrow,
+                            float *out) {
+    const adm_kv_cache *kv = args->kv;
+    const adm_kernels *k = args->k;
+    const int g = h / (args->n_head / kv->n_head_kv), hk = kv->head_dim_k, hv = kv->head_dim_v;
+    const float *q = args->q + (size_t)h * hk;
+    float max = -INFINITY;
+    for (int i = 0; i < n_sel; i++) {
+        const uint8_t *kr = adm_kv_k(kv, args->layer, g, sel[i]);
+        float s;
+        if (kv->type_k == ADM_TYPE_F16) s = k->dot_f16_f32(hk, (const adm_f16 *)kr, q);
+        else {
+            k->to_float[kv->type_k](kr, vrow, hk);
+            s = k->dot_f32(hk, vrow, q);
+        }
+        scores[i] = s * args->scale;
+        max = scores[i] > max ? scores[i] : max;
+    }
+    double sum = 0;
+    for (int i = 0; i < n_sel; i++) {
+        scores[i] = expf(scores[i] - max);
+        sum += (double)scores[i];
+    }
+    const float inv = (float)(1.0 / sum);
+    memset(out, 0, (size_t)hv * sizeof(float));
+    for (int i = 0; i < n_sel; i++) {
+        const uint8_t *vr = adm_kv_v(kv, args->layer, g, sel[i]);
+        if (kv->type_v == ADM_TYPE_F16) k->axpy_f16(hv, scores[i] * inv, (const adm_f16 *)vr, out);
+        else {
+            k->to_float[kv->type_v](vr, vrow, hv);
+            k->axpy_f32(hv, scores[i] * inv, vrow, out);
+        }
+    }
+}
+
+/* Share of the dense softmax mass of query head h held by the selection. */
+static double captured_mass(const adm_attn_args *args, int h, int n, const int32_t *sel, int n_sel, float *scores,
+                            float *tmp) {
+    const adm_kv_cache *kv = args->kv;
+    const int g = h / (args->n_head / kv->n_head_kv), hk = kv->head_dim_k;
+    const float *q = args->q + (size_t)h * hk;
+    float max = -INFINITY;
+    for (int j = 0; j < n; j++) {
+        args->k->to_float[kv->type_k](adm_kv_k(kv, args->layer, g, j), tmp, hk);
+        scores[j] = args->k->dot_f32(hk, tmp, q) * args->scale;
+        max = scores[j] > max ? scores[j] : max;
+    }
+    double total = 0, kept = 0;
+    for (int j = 0; j < n; j++) total += exp((double)(scores[j] - max));
+    for (int i = 0; i < n_sel; i++) kept += exp((double)(scores[sel[i]] - max));
+    return kept / total;
+}
+
+/* Phase 2: selection and attention per query head. */
+static void attend_items(void *arg, int ith, int nth) {
+    step *s = arg;
+    adm_adamas *a = s->a;
+    const adm_attn_args *args = s->args;
+    const int n = s->n, budget = a->p.budget, cd = a->code_dim;
+    uint8_t *scr = a->scratch + (size_t)ith * a->scratch_per_thread;
+    uint32_t *hist = (uint32_t *)(scr + (size_t)cd * sizeof(float));
+    float *scores = (float *)(hist + 3 * cd + 1);
+    float *vrow = scores + budget;
+    int64_t lo, hi;
+    adm_split_range(a->n_head, ith, nth, &lo, &hi);
+    for (int64_t hh = lo; hh < hi; hh++) {
+        const int h = (int)hh;
+        int32_t *sel = a->sel + (size_t)h * (size_t)budget;
+        /* Always: the first `sink` tokens, the last `window` ones and the
+         * current token; the rest of the budget goes to the closest codes
+         * (Adamas) or to more recent tokens (window). */
+        const int sink = ADM_MIN(a->p.sink, n - 1);
+        int m = 0;
+        for (int t = 0; t < sink; t++) sel[m++] = t;
+        if (a->p.mode == ADM_ATTN_WINDOW) {
+            for (int t = n - (budget - m); t < n; t++) sel[m++] = t;
+        } else {
+            const int recent_lo = ADM_MAX(sink, n - 1 - a->p.window);
+            const int want = budget - sink - (n - 1 - recent_lo) - 1;
+            m += select_smallest(a->dist + (size_t)h * (size_t)a->n_ctx, sink, recent_lo, want, 3 * cd, hist, sel + m);
+            for (int t = recent_lo; t < n; t++) sel[m++] = t;
+        }
+        a->n_sel[h] = m;
+        attend_selected(args, h, sel, m, scores, vrow, args->out + (size_t)h * args->kv->head_dim_v);
+    }
+}
+
+/* Query codes and lookup tables: one 16-entry table per nibble position,
+ * T_j[v] = |cq_2j - (v & 3)| + |cq_2j+1 - (v >> 2)|. */
+static void build_luts(adm_adamas *a, const adm_attn_args *args, int sl) {
+    const adm_kernels *k = args->k;
+    const int cd = a->code_dim;
+    float *x = (float *)a->scratch;
+    uint8_t c[4096];
+    for (int h = 0; h < a->n_head; h++) {
+        memcpy(x, args->q + (size_t)h * a->head_dim, (size_t)a->head_dim * sizeof(float));
+        for (int i = a->head_dim; i < cd; i++) x[i] = 0.0f;
+        k->fwht(x, cd);
+        k->bucketize(x, a->q_th + ((size_t)sl * a->n_head + (size_t)h) * (size_t)cd * 3, c, cd);
+        uint8_t *lut = a->lut + (size_t)h * (size_t)cd * 8;
+        for (int j = 0; j < cd / 2; j++)
+            for (int v = 0; v < 16; v++)
+                lut[16 * j + v] = (uint8_t)(abs(c[2 * j] - (v & 3)) + abs(c[2 * j + 1] - (v >> 2)));
+    }
+}
+
+void adm_adamas_attend(adm_adamas *a, adm_pool *pool, const adm_attn_args *args) {
+    const int n = args->pos[0] + 1, sl = args->layer - a->p.dense_layers;
+    step s = {a, args, n, sl};
+    if (a->p.mode == ADM_ATTN_ADAMAS) {
+        build_luts(a, args, sl);
+        adm_pool_run(pool, score_items, &s);
+    }
+    adm_pool_run(pool, attend_items, &s);
+    if (a->p.collect_stats) {
+        /* Evaluation only: compare with the dense softmax on the caller's thread. */
+        for (int h = 0; h < a->n_head; h++)
+            a->mass_sum[args->layer] +=
+                captured_mass(args, h, n, a->sel + (size_t)h * a->p.budget, a->n_sel[h], a->stat_scores, a->stat_tmp);
+        a->mass_n[args->layer] += a->n_head;
+    }
+}
+
+double adm_adamas_mass(const adm_adamas *a, int layer, int64_t *n_steps) {
+    *n_steps = a->mass_n[layer] / ADM_MAX(a->n_head, 1);
+    return a->mass_n[layer] ? a->mass_sum[layer] / (double)a->mass_n[layer] : (double)NAN;
+}

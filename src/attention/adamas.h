@@ -1,0 +1,69 @@
+/*
+ * adamas.h - Adamas sparse attention (arXiv 2510.18413) on the CPU.
+ *
+ * When keys enter the KV cache they are Hadamard-transformed and reduced to
+ * 2-bit codes (code_dim/4 bytes per token per KV head). At a decode step
+ * the query gets the same treatment, the exact L1 distance between codes
+ * ranks every cached token, and exact attention runs over the `budget`
+ * closest ones (plus optional sink and recent-window tokens, and always the
+ * current token). The code index lives here, beside the KV cache:
+ *
+ *   codes[sparse layer][kv head][block of 32 tokens][code_dim/2][16 bytes]
+ *
+ * (the fast-scan layout of kernels.h: byte r of nibble position j holds
+ * token r in its low nibble and token r+16 in its high nibble).
+ *
+ * Thresholds: "paper" uses the reference code's fixed -10/0/+10 for keys
+ * and queries. "calibrated" centres each key channel on its running mean
+ * (free: softmax ignores a constant added to every key) and puts the outer
+ * thresholds at +-0.98 standard deviations (the 4-level Lloyd-Max points of
+ * a Gaussian); queries use +-0.98 of their own per-channel RMS around 0.
+ * Statistics come from the tokens seen so far; thresholds are refreshed,
+ * and every stored code recomputed, when the context reaches 64, 128, ...
+ * 8192 tokens, then frozen.
+ */
+#ifndef ADM_ADAMAS_H
+#define ADM_ADAMAS_H
+
+#include "attention.h"
+
+typedef struct adm_adamas adm_adamas;
+
+typedef struct adm_adamas_params {
+    adm_attention mode;      /* ADM_ATTN_ADAMAS or ADM_ATTN_WINDOW */
+    adm_thresholds thresholds;
+    int budget, dense_layers, sink, window;
+    bool collect_stats;
+} adm_adamas_params;
+
+adm_status adm_adamas_create(const adm_adamas_params *p, const adm_kv_cache *kv, int n_head, int n_threads,
+                             adm_adamas **out, adm_error *err);
+void adm_adamas_free(adm_adamas *a);
+
+/* Bytes of the code index (allocated lazily as the context fills). */
+uint64_t adm_adamas_code_bytes(const adm_adamas *a);
+
+/* True if layer il attends sparsely for a step over n_kv cached tokens. */
+bool adm_adamas_applies(const adm_adamas *a, int layer, int n_tok, int n_kv);
+
+/* Called after the keys of positions pos0 .. pos0+n_tok-1 of `layer` were
+ * stored in the cache: codes them. q (n_tok, n_head, head_dim) feeds the
+ * query statistics of calibrated thresholds. */
+void adm_adamas_append(adm_adamas *a, adm_pool *pool, const adm_kernels *k, const adm_kv_cache *kv, int layer,
+                       int pos0, int n_tok, const float *q);
+
+/* Called once the whole batch is in the cache (n_past tokens): refreshes
+ * calibrated thresholds when a calibration point was crossed. */
+void adm_adamas_after_batch(adm_adamas *a, adm_pool *pool, const adm_kernels *k, const adm_kv_cache *kv, int n_past);
+
+/* Forgets codes at positions >= n_keep (the KV cache was truncated). */
+void adm_adamas_truncate(adm_adamas *a, int n_keep);
+
+/* Sparse attention for one decode token (args->n_tok == 1). */
+void adm_adamas_attend(adm_adamas *a, adm_pool *pool, const adm_attn_args *args);
+
+/* Per-layer mean share of the dense softmax mass the selected keys held
+ * (collect_stats only); NaN for layers that never attended sparsely. */
+double adm_adamas_mass(const adm_adamas *a, int layer, int64_t *n_steps);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * dense.c - exact causal attention over the KV cache: the reference every
+ * sparse method is measured against.
+ *
+ * Work items are (token, KV head) pairs. An item scores all query heads of
+ * the GQA group against each key row while that row is in L1, so every key
+ * and value row is read once per group instead of once per query head.
+ * Scores use the f32 query against f16/f32 keys (as llama.cpp's batched
+ * flash attention does; rounding the query to f16 as its one-row path does
+ * perturbs the logits enough to flip the 8-bit rounding of later
+ * activations). A q8_0 key cache is scored against the query quantized to
+ * q8_0, the only product that type has.
+ */
+#include "attention.h"
+
+#include <math.h>
+
+size_t adm_attn_scratch_size(const adm_kv_cache *kv, int n_head, int n_ctx) {
+    const int group = n_head / kv->n_head_kv;
+    size_t s = (size_t)group * (size_t)n_ctx * sizeof(float);            /* scores */
+    s += (size_t)group * ((adm_row_size(kv->type_k, kv->head_dim_k) + 63) / 64 * 64); /* converted queries */
+    s += (size_t)kv->head_dim_v * sizeof(float) + 64;                     /* a dequantized value row */
+    return (s + 63) / 64 * 64;
+}
+
+/* Softmax of s[0..n) in place; returns nothing, rows sum to 1. */
+static void softmax(float *s, int n) {
+    float max = -INFINITY;
+    for (int j = 0; j < n; j++) max = s[j] > max ? s[j] : max;
+    double sum = 0.0;
+    for (int j = 0; j < n; j++) {
+        s[j] = expf(s[j] - max);
+        sum += (double)s[j];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int j = 0; j < n; j++) s[j] *= inv;
+}
+
+static void dense_items(void *arg, int ith, int nth) {
+    const adm_attn_args *a = arg;
+    const adm_kv_cache *kv = a->kv;
+    const adm_kernels *k = a->k;
+    const int n_kv_head = kv->n_head_kv, group = a->n_head / n_kv_head;
+    const int hk = kv->head_dim_k, hv = kv->head_dim_v;
+    const size_t q_row = (adm_row_size(kv->type_k, hk) + 63) / 64 * 64;
+    uint8_t *scratch = a->scratch + (size_t)ith * a->scratch_per_thread;
+    const int n_ctx = kv->n_ctx;
+    float *scores = (float *)scratch;
+    uint8_t *qconv = scratch + (size_t)group * (size_t)n_ctx * sizeof(float);
+    float *vrow = (float *)(qconv + (size_t)group * q_row);
+    adm_vec_dot_fn dot = k->vec_dot[ADM_TYPE_Q8_0];
+
+    /* Items are dealt round-robin: a causal batch's later tokens attend to
+     * more keys, so contiguous ranges would load one thread far more. */
+    const int64_t n_items = (int64_t)a->n_tok * n_kv_head;
+    for (int64_t item = ith; item < n_items; item += nth) {
+        const int t = (int)(item / n_kv_head), g = (int)(item % n_kv_head);
+        const int n = a->pos[t] + 1;
+        const float *qh = a->q + ((size_t)t * a->n_head + (size_t)g * group) * hk;
+        if (kv->type_k == ADM_TYPE_Q8_0)
+            for (int i = 0; i < group; i++) k->from_float[ADM_TYPE_Q8_0](qh + (size_t)i * hk, qconv + (size_t)i * q_row, hk);
+        for (int j = 0; j < n; j++) {
+            const uint8_t *krow = adm_kv_k(kv, a->layer, g, j);
+            for (int i = 0; i < group; i++) {
+                float s;
+                if (kv->type_k == ADM_TYPE_F16) s = k->dot_f16_f32(hk, (const adm_f16 *)krow, qh + (size_t)i * hk);
+                else if (kv->type_k == ADM_TYPE_F32) s = k->dot_f32(hk, (const float *)krow, qh + (size_t)i * hk);
+                else dot(hk, &s, krow, qconv + (size_t)i * q_row);
+                scores[(size_t)i * n_ctx + j] = s * a->scale;
+            }
+        }
+        for (int i = 0; i < group; i++) softmax(scores + (size_t)i * n_ctx, n);
+        float *out = a->out + ((size_t)t * a->n_head + (size_t)g * group) * hv;
+        memset(out, 0, (size_t)group * hv * sizeof(float));
+        for (int j = 0; j < n; j++) {
+            const uint8_t *vr = adm_kv_v(kv, a->layer, g, j);
+            if (kv->type_v == ADM_TYPE_F16) {
+                for (int i = 0; i < group; i++) k->axpy_f16(hv, scores[(size_t)i * n_ctx + j], (const adm_f16 *)vr, out + (size_t)i * hv);
+            } else {
+                const float *vf = (const float *)vr;
+                if (kv->type_v != ADM_TYPE_F32) {
+                    k->to_float[kv->type_v](vr, vrow, hv);
+                    vf = vrow;
+                }
+                for (int i = 0; i < group; i++) k->axpy_f32(hv, scores[(size_t)i * n_ctx + j], vf, out + (size_t)i * hv);
+            }
+        }
+    }
+}
+
+void adm_attn_dense(adm_pool *pool, const adm_attn_args *a) {
+    adm_pool_run(pool, dense_items, (void *)a);
+}

@@ -1,0 +1,627 @@
+/*
+ * avx512.c - AVX-512 F/BW/VL/DQ + VNNI + BF16 kernels (Zen 4, Ice Lake and
+ * later). Starts from the AVX2 table (activation quantizers and
+ * conversions are not hot) and overrides the products and float helpers.
+ *
+ * Same contract as avx2.c: exact integer block sums, float differences from
+ * scalar only in the order of additions, and each output's result does not
+ * depend on the tile shape (every (row, column) pair runs the same
+ * instruction sequence with its own accumulators).
+ *
+ * What AVX-512 buys here: vpdpbusd (u8 x s8 -> int32, no int16
+ * saturation, fused accumulate), vpdpwssd (int16 pairs x scales, fused
+ * accumulate), vdpbf16ps, 64-byte vectors holding two 32-value blocks, 32
+ * registers for bigger tiles, and masked loads instead of scalar tails.
+ */
+#include "kernels.h"
+
+#include <immintrin.h>
+
+#define AI static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 8")
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* ---- helpers ---- */
+
+static inline __m512i ld512(const void *p) { return _mm512_loadu_si512(p); }
+static inline __m256i ld256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+static inline __m128i ld128(const void *p) { return _mm_loadu_si128((const __m128i *)p); }
+static inline float f16f(const void *p) { return _cvtsh_ss(adm_rd_u16(p)); }
+
+/* Horizontal sums in one fixed order. */
+static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float hsum512(__m512 v) {
+    return hsum256(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
+}
+
+/* [f16 at a x 8 | f16 at b x 8] as floats; b == NULL gives zeros on top
+ * (the padding half of a trailing single block). */
+static inline __m512 f16_pair(const uint8_t *a, const uint8_t *b) {
+    const __m128i h = _mm_cvtsi32_si128((int)(adm_rd_u16(a) | (b ? (uint32_t)adm_rd_u16(b) << 16 : 0u)));
+    const __m512 f = _mm512_castps128_ps512(_mm_cvtph_ps(h));
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), f);
+}
+
+/* 32 bytes at a, then 32 at b (zeros if b == NULL). */
+static inline __m512i cat256(const uint8_t *a, const uint8_t *b) {
+    const __m512i lo = _mm512_castsi256_si512(ld256(a));
+    return b ? _mm512_inserti64x4(lo, ld256(b), 1) : _mm512_zextsi256_si512(ld256(a));
+}
+
+/* ---- block-32 types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 ----
+ *
+ * Two blocks per 512-bit vector; lane k of the int32 sums is the exact sum
+ * over values 4k..4k+3 of block (k < 8 ? first : second). vpdpbusd wants
+ * one unsigned operand, so the weights are made unsigned and the offset is
+ * removed through the activations, once per activation block and shared
+ * by every row of the tile (it becomes the accumulator's start value):
+ *   Q8_0: x + 128 (xor 0x80), minus 128 * sum(y)
+ *   Q4_0: nibble u = x + 8, minus 8 * sum(y); Q5_0: u = x + 16, minus 16 * sum(y)
+ *   Q4_1/Q5_1: codes are already unsigned; m * s (s = d * sum(y) from Q8_1)
+ *              spread over the 8 lanes of its block as m * (s / 8). */
+
+enum { B_Q4_0, B_Q4_1, B_Q5_0, B_Q5_1, B_Q8_0 };
+
+typedef struct {
+    __m512i q;
+    __m512 d, m;
+} z32_w;
+
+typedef struct {
+    __m512i y, start; /* codes; -offset * (sums of 4 codes) */
+    __m512 d, s8;
+} z32_a;
+
+AI size_t z32_wsize(const int T) {
+    return T == B_Q4_0 ? sizeof(block_q4_0)
+         : T == B_Q4_1 ? sizeof(block_q4_1)
+         : T == B_Q5_0 ? sizeof(block_q5_0)
+         : T == B_Q5_1 ? sizeof(block_q5_1)
+                       : sizeof(block_q8_0);
+}
+
+AI bool z32_has_min(const int T) { return T == B_Q4_1 || T == B_Q5_1; }
+
+/* 16 packed bytes per block -> [low nibbles a | high nibbles a | low b |
+ * high b]: each block's qs go to two 128-bit lanes, the odd lanes are
+ * shifted by 4 under a mask. */
+static inline __m512i nibbles64(const uint8_t *a, const uint8_t *b) {
+    const __m256i two = b ? _mm256_set_m128i(ld128(b), ld128(a)) : _mm256_zextsi128_si256(ld128(a));
+    const __m512i v = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3), _mm512_castsi256_si512(two));
+    return _mm512_and_si512(_mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4), _mm512_set1_epi8(0x0F));
+}
+
+/* a, b: the two blocks (b NULL for a trailing single block). */
+AI z32_w z32_decode(const int T, const uint8_t *a, const uint8_t *b) {
+    z32_w w;
+    w.d = f16_pair(a, b);
+    w.m = _mm512_setzero_ps();
+    if (z32_has_min(T)) w.m = f16_pair(a + 2, b ? b + 2 : NULL);
+    switch (T) {
+    case B_Q4_0: w.q = nibbles64(a + 2, b ? b + 2 : NULL); break;
+    case B_Q4_1: w.q = nibbles64(a + 4, b ? b + 4 : NULL); break;
+    case B_Q5_0:
+    case B_Q5_1: {
+        const int qh = T == B_Q5_0 ? 2 : 4;
+        const uint64_t bits = adm_rd_u32(a + qh) | (b ? (uint64_t)adm_rd_u32(b + qh) << 32 : 0);
+        /* qh bit j is value j's 5th bit: add 16 under the byte mask. */
+        const __m512i q = nibbles64(a + qh + 4, b ? b + qh + 4 : NULL);
+        w.q = _mm512_mask_add_epi8(q, _cvtu64_mask64(bits), q, _mm512_set1_epi8(0x10));
+        break;
+    }
+    default: w.q = _mm512_xor_si512(cat256(a + 2, b ? b + 2 : NULL), _mm512_set1_epi8((char)0x80)); break;
+    }
+    return w;
+}
+
+AI z32_a z32_prep(const int T, const uint8_t *a, const uint8_t *b) {
+    z32_a p;
+    p.d = f16_pair(a, b);
+    p.s8 = _mm512_setzero_ps();
+    p.start = _mm512_setzero_si512();
+    if (z32_has_min(T)) {
+        p.s8 = _mm512_mul_ps(f16_pair(a + 2, b ? b + 2 : NULL), _mm512_set1_ps(0.125f));
+        p.y = cat256(a + 4, b ? b + 4 : NULL);
+    } else {
+        p.y = cat256(a + 2, b ? b + 2 : NULL);
+        const char off = T == B_Q8_0 ? (char)0x80 : T == B_Q4_0 ? 8 : 16;
+        p.start = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                   _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(off), p.y));
+    }
+    return p;
+}
+
+AI __m512 z32_pair(const int T, const z32_w *w, const z32_a *a, __m512 acc) {
+    const __m512i sumi = _mm512_dpbusd_epi32(a->start, w->q, a->y);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_mul_ps(w->d, a->d), acc);
+    if (z32_has_min(T)) acc = _mm512_fmadd_ps(w->m, a->s8, acc);
+    return acc;
+}
+
+/* NR x NC tile (NR <= 4, NC <= 3), two blocks per step. */
+AI void z32_tile(const int T, const int NR, const int NC, int n, const uint8_t *w, size_t ws, const uint8_t *a,
+                 size_t as, float *s, size_t lds) {
+    const size_t bx = z32_wsize(T), by = z32_has_min(T) ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const int nb = n / 32;
+    __m512 acc[4][3];
+    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) acc[r][c] = _mm512_setzero_ps();
+    for (int i = 0; i < nb; i += 2) {
+        const bool two = i + 1 < nb;
+        z32_a ya[3];
+        UNROLL for (int c = 0; c < NC; c++) {
+            const uint8_t *p = a + c * as + (size_t)i * by;
+            ya[c] = z32_prep(T, p, two ? p + by : NULL);
+        }
+        UNROLL for (int r = 0; r < NR; r++) {
+            const uint8_t *p = w + r * ws + (size_t)i * bx;
+            const z32_w x = z32_decode(T, p, two ? p + bx : NULL);
+            UNROLL for (int c = 0; c < NC; c++) acc[r][c] = z32_pair(T, &x, &ya[c], acc[r][c]);
+        }
+    }
+    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) s[c * lds + r] = hsum512(acc[r][c]);
+}
+
+/* Any nr x nc <= ADM_TILE_MAX: row by row for one column (one sequential
+ * weight stream per thread, which is what the DRAM prefetchers like),
+ * 4 x 3 register tiles otherwise. */
+AI void z32_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, const void *va, size_t as, float *s,
+                 size_t lds) {
+    if (nc == 1) {
+        for (int r = 0; r < nr; r++) z32_tile(T, 1, 1, n, (const uint8_t *)vw + (size_t)r * ws, ws, va, as, s + r, lds);
+        return;
+    }
+    for (int c = 0; c < nc; c += 3) {
+        const int cc = ADM_MIN(3, nc - c);
+        for (int r = 0; r < nr; r += 4) {
+            const int rr = ADM_MIN(4, nr - r);
+            const uint8_t *w = (const uint8_t *)vw + (size_t)r * ws, *a = (const uint8_t *)va + (size_t)c * as;
+            float *o = s + (size_t)c * lds + r;
+            switch (rr * 10 + cc) {
+            case 11: z32_tile(T, 1, 1, n, w, ws, a, as, o, lds); break;
+            case 21: z32_tile(T, 2, 1, n, w, ws, a, as, o, lds); break;
+            case 31: z32_tile(T, 3, 1, n, w, ws, a, as, o, lds); break;
+            case 41: z32_tile(T, 4, 1, n, w, ws, a, as, o, lds); break;
+            case 12: z32_tile(T, 1, 2, n, w, ws, a, as, o, lds); break;
+            case 22: z32_tile(T, 2, 2, n, w, ws, a, as, o, lds); break;
+            case 32: z32_tile(T, 3, 2, n, w, ws, a, as, o, lds); break;
+            case 42: z32_tile(T, 4, 2, n, w, ws, a, as, o, lds); break;
+            case 13: z32_tile(T, 1, 3, n, w, ws, a, as, o, lds); break;
+            case 23: z32_tile(T, 2, 3, n, w, ws, a, as, o, lds); break;
+            case 33: z32_tile(T, 3, 3, n, w, ws, a, as, o, lds); break;
+            default: z32_tile(T, 4, 3, n, w, ws, a, as, o, lds); break;
+            }
+        }
+    }
+}
+
+#define Z32_KERNELS(NAME, T)                                                                                        \
+    static void dot_##NAME(int n, float *s, const void *x, const void *y) {                                        \
+        z32_tile(T, 1, 1, n, x, 0, y, 0, s, 0);                                                                     \
+    }                                                                                                               \
+    static void gemm_##NAME(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *s,   \
+                            size_t lds) {                                                                           \
+        z32_gemm(T, n, nr, nc, w, ws, a, as, s, lds);                                                               \
+    }
+Z32_KERNELS(q4_0, B_Q4_0)
+Z32_KERNELS(q4_1, B_Q4_1)
+Z32_KERNELS(q5_0, B_Q5_0)
+Z32_KERNELS(q5_1, B_Q5_1)
+Z32_KERNELS(q8_0, B_Q8_0)
+#undef Z32_KERNELS
+
+/* ---- K-quants (dot type Q8_K) ----
+ *
+ * As in avx2.c (see there for the bsums handling of mins and offsets),
+ * with 4 chunks of 64 values per super-block: maddubs gives exact int16
+ * pair sums (at most 2*63*127), vpdpwssd multiplies them by the int16
+ * sub-block scales and accumulates in int32 in one instruction. Sub-block
+ * scales are spread over a chunk with vpermw; 5th/high code bits come in
+ * through byte masks (vptestmb) and masked ORs. */
+
+enum { K_Q2, K_Q3, K_Q4, K_Q5, K_Q6 };
+
+typedef struct {
+    __m512i s16;  /* int16 sub-block scales (8 or 16) */
+    __m512i bits; /* Q3_K hmask / Q5_K qh, broadcast to both halves */
+    __m256i mn;   /* int16 multipliers of the 16 bsums */
+    float d, dmin;
+} zk_hdr;
+
+typedef struct {
+    __m512i q[4], sc[4];
+    __m256i mn;
+    float d, dmin;
+} zk_dec;
+
+AI size_t zk_size(const int T) {
+    return T == K_Q2 ? sizeof(block_q2_K)
+         : T == K_Q3 ? sizeof(block_q3_K)
+         : T == K_Q4 ? sizeof(block_q4_K)
+         : T == K_Q5 ? sizeof(block_q5_K)
+                     : sizeof(block_q6_K);
+}
+
+static inline __m512i bcast256(const void *p) { return _mm512_broadcast_i64x4(ld256(p)); }
+
+/* As avx2.c's: Q4_K/Q5_K scales and mins, Q3_K scales, with 32-bit masks. */
+static inline void k4_scales(const uint8_t *p, uint32_t sc[2], uint32_t mn[2]) {
+    const uint32_t u0 = adm_rd_u32(p), u1 = adm_rd_u32(p + 4), u2 = adm_rd_u32(p + 8);
+    sc[0] = u0 & 0x3f3f3f3fu;
+    mn[0] = u1 & 0x3f3f3f3fu;
+    sc[1] = (u2 & 0x0f0f0f0fu) | ((u0 >> 2) & 0x30303030u);
+    mn[1] = ((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 2) & 0x30303030u);
+}
+
+static inline __m128i q3k_scales(const uint8_t *p) {
+    const uint32_t u0 = adm_rd_u32(p), u1 = adm_rd_u32(p + 4), hi = adm_rd_u32(p + 8);
+    const uint32_t s0 = (u0 & 0x0f0f0f0fu) | ((hi & 0x03030303u) << 4);
+    const uint32_t s1 = (u1 & 0x0f0f0f0fu) | (((hi >> 2) & 0x03030303u) << 4);
+    const uint32_t s2 = ((u0 >> 4) & 0x0f0f0f0fu) | (((hi >> 4) & 0x03030303u) << 4);
+    const uint32_t s3 = ((u1 >> 4) & 0x0f0f0f0fu) | (((hi >> 6) & 0x03030303u) << 4);
+    return _mm_sub_epi8(_mm_set_epi32((int)s3, (int)s2, (int)s1, (int)s0), _mm_set1_epi8(32));
+}
+
+AI void zk_header(const int T, const uint8_t *blk, zk_hdr *h) {
+    h->bits = _mm512_setzero_si512();
+    h->dmin = 0.0f;
+    if (T == K_Q2) {
+        const block_q2_K *x = (const block_q2_K *)blk;
+        h->d = f16f(&x->d);
+        h->dmin = f16f(&x->dmin);
+        const __m128i raw = ld128(x->scales);
+        h->s16 = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0x0F))));
+        h->mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0F)));
+    } else if (T == K_Q3) {
+        const block_q3_K *x = (const block_q3_K *)blk;
+        h->d = f16f(&x->d);
+        const __m256i sc16 = _mm256_cvtepi8_epi16(q3k_scales(x->scales));
+        h->s16 = _mm512_castsi256_si512(sc16);
+        h->mn = _mm256_slli_epi16(sc16, 2);
+        h->bits = bcast256(x->hmask);
+    } else if (T == K_Q6) {
+        const block_q6_K *x = (const block_q6_K *)blk;
+        h->d = f16f(&x->d);
+        const __m256i sc16 = _mm256_cvtepi8_epi16(ld128(x->scales));
+        h->s16 = _mm512_castsi256_si512(sc16);
+        h->mn = _mm256_slli_epi16(sc16, 5);
+    } else {
+        h->d = f16f(blk);
+        h->dmin = f16f(blk + 2);
+        uint32_t sc[2], mn[2];
+        k4_scales(blk + 4, sc, mn);
+        h->s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sc[1], (int)sc[0])));
+        const __m128i m8 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)mn[1], (int)mn[0]));
+        h->mn = _mm256_set_m128i(_mm_unpackhi_epi16(m8, m8), _mm_unpacklo_epi16(m8, m8));
+        if (T == K_Q5) h->bits = bcast256(((const block_q5_K *)blk)->qh);
+    }
+}
+
+/* vpermw indices: chunk c's int16 scale for each maddubs lane. 16-value
+ * sub-blocks: [4c x 8, 4c+1 x 8, 4c+2 x 8, 4c+3 x 8]; 32-value sub-blocks
+ * (Q4_K, Q5_K): [2c x 16, 2c+1 x 16]. */
+#define R8(v) v, v, v, v, v, v, v, v
+static const uint16_t k_idx16[4][32] = {{R8(0), R8(1), R8(2), R8(3)},
+                                        {R8(4), R8(5), R8(6), R8(7)},
+                                        {R8(8), R8(9), R8(10), R8(11)},
+                                        {R8(12), R8(13), R8(14), R8(15)}};
+static const uint16_t k_idx32[4][32] = {{R8(0), R8(0), R8(1), R8(1)},
+                                        {R8(2), R8(2), R8(3), R8(3)},
+                                        {R8(4), R8(4), R8(5), R8(5)},
+                                        {R8(6), R8(6), R8(7), R8(7)}};
+#undef R8
+
+/* Byte masks selecting bit b0 in bytes 0-31 and bit b1 in bytes 32-63. */
+static inline __m512i bit_select(int b0, int b1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8((char)(1 << b0))), _mm256_set1_epi8((char)(1 << b1)),
+                              1);
+}
+
+/* Codes and scales of chunk c (values 64c .. 64c+63), c constant. */
+AI void zk_chunk(const int T, const uint8_t *blk, const zk_hdr *h, const int c, __m512i *q, __m512i *sc) {
+    const __m512i m2 = _mm512_set1_epi8(3), m4 = _mm512_set1_epi8(0x0F);
+    const __mmask32 upper = 0xFFFF0000u; /* 16-bit lanes of bytes 32-63 */
+    if (T == K_Q2 || T == K_Q3) {
+        /* value 128h + 32j + l: bits 2j of qs[32h + l]; chunk c = (h, j in {2(c%2), 2(c%2)+1}) */
+        const uint8_t *qs = T == K_Q2 ? ((const block_q2_K *)blk)->qs : ((const block_q3_K *)blk)->qs;
+        __m512i v = _mm512_srli_epi16(bcast256(qs + 32 * (c / 2)), 4 * (c % 2));
+        v = _mm512_mask_srli_epi16(v, upper, v, 2);
+        *q = _mm512_and_si512(v, m2);
+        if (T == K_Q3) {
+            const __mmask64 hb = _mm512_test_epi8_mask(h->bits, bit_select(2 * c, 2 * c + 1));
+            *q = _mm512_mask_add_epi8(*q, hb, *q, _mm512_set1_epi8(4));
+        }
+        *sc = _mm512_permutexvar_epi16(ld512(k_idx16[c]), h->s16);
+    } else if (T == K_Q4 || T == K_Q5) {
+        const uint8_t *qs = T == K_Q4 ? ((const block_q4_K *)blk)->qs : ((const block_q5_K *)blk)->qs;
+        const __m512i v = bcast256(qs + 32 * c);
+        *q = _mm512_and_si512(_mm512_mask_srli_epi16(v, upper, v, 4), m4);
+        if (T == K_Q5) {
+            const __mmask64 hb = _mm512_test_epi8_mask(h->bits, bit_select(2 * c, 2 * c + 1));
+            *q = _mm512_mask_add_epi8(*q, hb, *q, _mm512_set1_epi8(0x10));
+        }
+        *sc = _mm512_permutexvar_epi16(ld512(k_idx32[c]), h->s16);
+    } else {
+        /* Q6_K chunk c: half hh = c/2, ql[64hh .. 64hh+63] nibble c%2,
+         * high bits 4(c%2) and 4(c%2)+2 of qh[32hh + l]. */
+        const block_q6_K *x = (const block_q6_K *)blk;
+        const int hh = c / 2;
+        const __m512i l = ld512(x->ql + 64 * hh);
+        const __m512i lo = _mm512_and_si512(c % 2 ? _mm512_srli_epi16(l, 4) : l, m4);
+        __m512i hb = _mm512_srli_epi16(bcast256(x->qh + 32 * hh), 4 * (c % 2));
+        hb = _mm512_and_si512(_mm512_mask_srli_epi16(hb, upper, hb, 2), m2);
+        *q = _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4));
+        *sc = _mm512_permutexvar_epi16(ld512(k_idx16[c]), h->s16);
+    }
+}
+
+AI __m256 zk_finish(const int T, __m512i sumi16, __m256i mn, float d, float dmin, const block_q8_K *y, __m256 acc) {
+    const __m256i sumi = _mm256_add_epi32(_mm512_castsi512_si256(sumi16), _mm512_extracti64x4_epi64(sumi16, 1));
+    const __m256i summ = _mm256_madd_epi16(ld256(y->bsums), mn);
+    if (T == K_Q3 || T == K_Q6)
+        return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, summ)), _mm256_set1_ps(d * y->d), acc);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(d * y->d), acc);
+    return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(summ), _mm256_set1_ps(dmin * y->d), acc);
+}
+
+AI float zk_row(const int T, int n, const uint8_t *x, const block_q8_K *y) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++, x += zk_size(T), y++) {
+        zk_hdr h;
+        zk_header(T, x, &h);
+        __m512i sumi = _mm512_setzero_si512();
+        UNROLL for (int c = 0; c < 4; c++) {
+            __m512i q, sc;
+            zk_chunk(T, x, &h, c, &q, &sc);
+            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q, ld512(y->qs + 64 * c)), sc);
+        }
+        acc = zk_finish(T, sumi, h.mn, h.d, h.dmin, y, acc);
+    }
+    return hsum256(acc);
+}
+
+AI void zk_decode(const int T, const uint8_t *x, zk_dec *o) {
+    zk_hdr h;
+    zk_header(T, x, &h);
+    UNROLL for (int c = 0; c < 4; c++) zk_chunk(T, x, &h, c, &o->q[c], &o->sc[c]);
+    o->mn = h.mn;
+    o->d = h.d;
+    o->dmin = h.dmin;
+}
+
+AI __m256 zk_pair(const int T, const zk_dec *x, const block_q8_K *y, __m256 acc) {
+    __m512i sumi = _mm512_setzero_si512();
+    UNROLL for (int c = 0; c < 4; c++)
+        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(x->q[c], ld512(y->qs + 64 * c)), x->sc[c]);
+    return zk_finish(T, sumi, x->mn, x->d, x->dmin, y, acc);
+}
+
+/* One column: rows one after another (sequential stream); several: decode
+ * each row's super-block once for all columns. */
+AI void zk_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, const void *va, size_t as, float *s,
+                size_t lds) {
+    const uint8_t *w = vw, *a = va;
+    if (nc == 1) {
+        for (int r = 0; r < nr; r++) s[r] = zk_row(T, n, w + r * ws, (const block_q8_K *)a);
+        return;
+    }
+    const size_t bx = zk_size(T);
+    __m256 acc[ADM_TILE_MAX][ADM_TILE_MAX];
+    zk_dec dec[ADM_TILE_MAX];
+    for (int c = 0; c < nc; c++)
+        for (int r = 0; r < nr; r++) acc[c][r] = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        for (int r = 0; r < nr; r++) zk_decode(T, w + r * ws + (size_t)i * bx, &dec[r]);
+        for (int c = 0; c < nc; c++) {
+            const block_q8_K *y = (const block_q8_K *)(a + c * as) + i;
+            for (int r = 0; r < nr; r++) acc[c][r] = zk_pair(T, &dec[r], y, acc[c][r]);
+        }
+    }
+    for (int c = 0; c < nc; c++)
+        for (int r = 0; r < nr; r++) s[c * lds + r] = hsum256(acc[c][r]);
+}
+
+#define ZK_KERNELS(NAME, T)                                                                                         \
+    static void dot_##NAME(int n, float *s, const void *x, const void *y) { *s = zk_row(T, n, x, y); }              \
+    static void gemm_##NAME(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *s,   \
+                            size_t lds) {                                                                           \
+        zk_gemm(T, n, nr, nc, w, ws, a, as, s, lds);                                                                \
+    }
+ZK_KERNELS(q2_K, K_Q2)
+ZK_KERNELS(q3_K, K_Q3)
+ZK_KERNELS(q4_K, K_Q4)
+ZK_KERNELS(q5_K, K_Q5)
+ZK_KERNELS(q6_K, K_Q6)
+#undef ZK_KERNELS
+
+/* ---- float types: F32, F16, BF16 ----
+ * Two accumulators per output (alternating 16-value steps for F32/F16,
+ * 32-value steps of vdpbf16ps for BF16), the tail through masked loads
+ * into the first. Tiles up to 4 x 2. */
+
+enum { F_F32, F_F16, F_BF16 };
+
+AI int fl_step(const int T) { return T == F_BF16 ? 32 : 16; }
+
+/* The next `cnt` (<= step) values as a vector; masked lanes read zero. */
+AI __m512 fl_load(const int T, const uint8_t *p, int cnt) {
+    const int step = fl_step(T);
+    if (T == F_F32)
+        return cnt == step ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1), p);
+    if (T == F_F16)
+        return _mm512_cvtph_ps(cnt == step ? ld256(p) : _mm256_maskz_loadu_epi16((__mmask16)((1u << cnt) - 1), p));
+    return _mm512_castsi512_ps(cnt == step ? ld512(p)
+                                           : _mm512_maskz_loadu_epi16((__mmask32)(((uint64_t)1 << cnt) - 1), p));
+}
+
+AI __m512 fl_fma(const int T, __m512 x, __m512 y, __m512 acc) {
+    if (T == F_BF16) return _mm512_dpbf16_ps(acc, (__m512bh)x, (__m512bh)y);
+    return _mm512_fmadd_ps(x, y, acc);
+}
+
+AI void fl_tile(const int T, const int NR, const int NC, int n, const uint8_t *w, size_t ws, const uint8_t *a,
+                size_t as, float *s, size_t lds) {
+    const size_t es = T == F_F32 ? 4 : 2;
+    const int step = fl_step(T);
+    __m512 acc[4][2][2];
+    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) acc[r][c][0] = acc[r][c][1] =
+        _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 2 * step <= n; i += 2 * step) {
+        UNROLL for (int h = 0; h < 2; h++) {
+            __m512 y[2];
+            UNROLL for (int c = 0; c < NC; c++) y[c] = fl_load(T, a + c * as + (size_t)(i + step * h) * es, step);
+            UNROLL for (int r = 0; r < NR; r++) {
+                const __m512 x = fl_load(T, w + r * ws + (size_t)(i + step * h) * es, step);
+                UNROLL for (int c = 0; c < NC; c++) acc[r][c][h] = fl_fma(T, x, y[c], acc[r][c][h]);
+            }
+        }
+    }
+    for (; i < n; i += step) {
+        const int cnt = ADM_MIN(step, n - i);
+        UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) acc[r][c][0] =
+            fl_fma(T, fl_load(T, w + r * ws + (size_t)i * es, cnt), fl_load(T, a + c * as + (size_t)i * es, cnt),
+                   acc[r][c][0]);
+    }
+    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) s[c * lds + r] =
+        hsum512(_mm512_add_ps(acc[r][c][0], acc[r][c][1]));
+}
+
+AI void fl_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, const void *va, size_t as, float *s,
+                size_t lds) {
+    for (int c = 0; c < nc; c += 2) {
+        const int cc = ADM_MIN(2, nc - c);
+        for (int r = 0; r < nr; r += cc == 1 ? 1 : 4) {
+            const int rr = cc == 1 ? 1 : ADM_MIN(4, nr - r);
+            const uint8_t *w = (const uint8_t *)vw + (size_t)r * ws, *a = (const uint8_t *)va + (size_t)c * as;
+            float *o = s + (size_t)c * lds + r;
+            switch (rr * 10 + cc) {
+            case 11: fl_tile(T, 1, 1, n, w, ws, a, as, o, lds); break;
+            case 12: fl_tile(T, 1, 2, n, w, ws, a, as, o, lds); break;
+            case 22: fl_tile(T, 2, 2, n, w, ws, a, as, o, lds); break;
+            case 32: fl_tile(T, 3, 2, n, w, ws, a, as, o, lds); break;
+            default: fl_tile(T, 4, 2, n, w, ws, a, as, o, lds); break;
+            }
+        }
+    }
+}
+
+#define FL_KERNELS(NAME, T)                                                                                         \
+    static void dot_##NAME(int n, float *s, const void *x, const void *y) { fl_tile(T, 1, 1, n, x, 0, y, 0, s, 0); } \
+    static void gemm_##NAME(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *s,   \
+                            size_t lds) {                                                                           \
+        fl_gemm(T, n, nr, nc, w, ws, a, as, s, lds);                                                                \
+    }
+FL_KERNELS(f32, F_F32)
+FL_KERNELS(f16, F_F16)
+FL_KERNELS(bf16, F_BF16)
+#undef FL_KERNELS
+
+/* ---- float helpers ---- */
+
+static inline __mmask16 tail16(int cnt) { return (__mmask16)((1u << cnt) - 1); }
+
+static float k_dot_f32(int n, const float *x, const float *y) {
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    int i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int k = 0; k < 4; k++)
+            acc[k] = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16 * k), _mm512_loadu_ps(y + i + 16 * k), acc[k]);
+    for (; i < n; i += 16) {
+        const __mmask16 m = tail16(ADM_MIN(16, n - i));
+        acc[0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i), acc[0]);
+    }
+    return hsum512(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+}
+
+static float k_dot_f16_f32(int n, const adm_f16 *x, const float *y) {
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    int i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int k = 0; k < 4; k++)
+            acc[k] = _mm512_fmadd_ps(_mm512_cvtph_ps(ld256(x + i + 16 * k)), _mm512_loadu_ps(y + i + 16 * k), acc[k]);
+    for (; i < n; i += 16) {
+        const __mmask16 m = tail16(ADM_MIN(16, n - i));
+        acc[0] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i)), _mm512_maskz_loadu_ps(m, y + i),
+                                 acc[0]);
+    }
+    return hsum512(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+}
+
+/* axpy and scale: multiply, then add (no FMA), like scalar.c, bit for bit. */
+static void k_axpy_f32(int n, float a, const float *x, float *y) {
+    const __m512 va = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 m = tail16(ADM_MIN(16, n - i));
+        const __m512 r = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_mul_ps(va, _mm512_maskz_loadu_ps(m, x + i)));
+        _mm512_mask_storeu_ps(y + i, m, r);
+    }
+}
+
+static void k_axpy_f16(int n, float a, const adm_f16 *x, float *y) {
+    const __m512 va = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 m = tail16(ADM_MIN(16, n - i));
+        const __m512 xf = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_mul_ps(va, xf)));
+    }
+}
+
+static void k_scale_f32(int n, float a, float *y) {
+    const __m512 va = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 m = tail16(ADM_MIN(16, n - i));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + i), va));
+    }
+}
+
+/* ---- the table ---- */
+
+void adm_kernels_init_avx512(adm_kernels *t) {
+    adm_kernels_init_avx2(t);
+    t->name = "avx512";
+    t->gemm_nr = 4;
+    t->gemm_nc = 6;
+
+    t->vec_dot[ADM_TYPE_F32] = dot_f32;
+    t->vec_dot[ADM_TYPE_F16] = dot_f16;
+    t->vec_dot[ADM_TYPE_BF16] = dot_bf16;
+    t->vec_dot[ADM_TYPE_Q4_0] = dot_q4_0;
+    t->vec_dot[ADM_TYPE_Q4_1] = dot_q4_1;
+    t->vec_dot[ADM_TYPE_Q5_0] = dot_q5_0;
+    t->vec_dot[ADM_TYPE_Q5_1] = dot_q5_1;
+    t->vec_dot[ADM_TYPE_Q8_0] = dot_q8_0;
+    t->vec_dot[ADM_TYPE_Q2_K] = dot_q2_K;
+    t->vec_dot[ADM_TYPE_Q3_K] = dot_q3_K;
+    t->vec_dot[ADM_TYPE_Q4_K] = dot_q4_K;
+    t->vec_dot[ADM_TYPE_Q5_K] = dot_q5_K;
+    t->vec_dot[ADM_TYPE_Q6_K] = dot_q6_K;
+
+    t->gemm[ADM_TYPE_F32] = gemm_f32;
+    t->gemm[ADM_TYPE_F16] = gemm_f16;
+    t->gemm[ADM_TYPE_BF16] = gemm_bf16;
+    t->gemm[ADM_TYPE_Q4_0] = gemm_q4_0;
+    t->gemm[ADM_TYPE_Q4_1] = gemm_q4_1;
+    t->gemm[ADM_TYPE_Q5_0] = gemm_q5_0;
+    t->gemm[ADM_TYPE_Q5_1] = gemm_q5_1;
+    t->gemm[ADM_TYPE_Q8_0] = gemm_q8_0;
+    t->gemm[ADM_TYPE_Q2_K] = gemm_q2_K;
+    t->gemm[ADM_TYPE_Q3_K] = gemm_q3_K;
+    t->gemm[ADM_TYPE_Q4_K] = gemm_q4_K;
+    t->gemm[ADM_TYPE_Q5_K] = gemm_q5_K;
+    t->gemm[ADM_TYPE_Q6_K] = gemm_q6_K;
+
+    t->dot_f32 = k_dot_f32;
+    t->dot_f16_f32 = k_dot_f16_f32;
+    t->axpy_f32 = k_axpy_f32;
+    t->axpy_f16 = k_axpy_f16;
+    t->scale_f32 = k_scale_f32;
+}

@@ -1,0 +1,117 @@
+/*
+ * dispatch.c - choose the kernel table once per process from CPUID (through
+ * the compiler's __builtin_cpu_supports) and the ADM_ISA override. This and
+ * the log sink are the only process-wide state; both are write-once.
+ */
+#include "kernels.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static adm_kernels g_scalar, g_avx2, g_avx512;
+static const adm_kernels *g_best;
+static bool g_have_avx2, g_have_avx512;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static bool cpu_has_avx2(void) {
+#if defined(ADM_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__))
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+    return false;
+#endif
+}
+
+static bool cpu_has_avx512(void) {
+#if defined(ADM_HAVE_AVX512) && (defined(__x86_64__) || defined(__i386__))
+    return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vnni");
+#else
+    return false;
+#endif
+}
+
+static void init_tables(void) {
+    adm_kernels_fill_scalar(&g_scalar);
+    g_best = &g_scalar;
+    if (cpu_has_avx2()) {
+#ifdef ADM_HAVE_AVX2
+        adm_kernels_init_avx2(&g_avx2);
+        g_have_avx2 = true;
+        g_best = &g_avx2;
+#endif
+    }
+    if (cpu_has_avx512()) {
+#ifdef ADM_HAVE_AVX512
+        adm_kernels_init_avx512(&g_avx512);
+        g_have_avx512 = true;
+        g_best = &g_avx512;
+#endif
+    }
+    const char *want = getenv("ADM_ISA");
+    if (want) {
+        if (strcmp(want, "scalar") == 0) g_best = &g_scalar;
+        else if (strcmp(want, "avx2") == 0 && g_have_avx2) g_best = &g_avx2;
+    }
+}
+
+const adm_kernels *adm_kernels_get(void) {
+    pthread_once(&g_once, init_tables);
+    return g_best;
+}
+
+const adm_kernels *adm_kernels_scalar(void) {
+    pthread_once(&g_once, init_tables);
+    return &g_scalar;
+}
+
+const adm_kernels *adm_kernels_avx2(void) {
+    pthread_once(&g_once, init_tables);
+    return g_have_avx2 ? &g_avx2 : NULL;
+}
+
+const adm_kernels *adm_kernels_avx512(void) {
+    pthread_once(&g_once, init_tables);
+    return g_have_avx512 ? &g_avx512 : NULL;
+}
+
+const char *adm_isa_name(void) { return adm_kernels_get()->name; }
+
+int adm_default_threads(void) {
+    /* Physical cores: count distinct (package, core) pairs in sysfs; SMT
+     * siblings share execution units and slow matmuls down. */
+    long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n_cpu < 1) n_cpu = 1;
+    int n_cores = 0;
+    char seen[4096];
+    size_t seen_len = 0;
+    for (long i = 0; i < n_cpu && i < 1024; i++) {
+        char path[128], buf[64];
+        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%ld/topology/thread_siblings_list", i);
+        FILE *f = fopen(path, "r");
+        if (!f) return (int)n_cpu;
+        size_t r = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[r] = 0;
+        /* Each core's sibling list is identical; count distinct lists. */
+        buf[strcspn(buf, "\n")] = 0;
+        size_t len = strlen(buf);
+        bool dup = false;
+        for (size_t p = 0; p < seen_len;) {
+            size_t l = strlen(seen + p);
+            if (l == len && memcmp(seen + p, buf, len) == 0) { dup = true; break; }
+            p += l + 1;
+        }
+        if (!dup && seen_len + len + 1 < sizeof(seen)) {
+            memcpy(seen + seen_len, buf, len + 1);
+            seen_len += len + 1;
+            n_cores++;
+        } else if (!dup) {
+            n_cores++;
+        }
+    }
+    return n_cores > 0 ? n_cores : (int)n_cpu;
+}

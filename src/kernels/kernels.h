@@ -1,0 +1,85 @@
+/*
+ * kernels.h - the table of hot numeric kernels, one implementation per ISA.
+ *
+ * scalar.c is portable C, always built, and is the reference every SIMD
+ * version is tested against. avx2.c and avx512.c are the only translation
+ * units compiled with ISA flags; dispatch.c picks the best table the CPU
+ * supports once (ADM_ISA=scalar|avx2|avx512 lowers the choice).
+ *
+ * Kernels are pure functions over the ranges they are given: no allocation,
+ * no threads, no global state. Threading happens one level up (matmul.c).
+ */
+#ifndef ADM_KERNELS_H
+#define ADM_KERNELS_H
+
+#include "../quant.h"
+
+/* s = dot(x, y) over n values: x is one weight row of type T, y one
+ * activation row already converted to T's dot type. */
+typedef void (*adm_vec_dot_fn)(int n, float *s, const void *x, const void *y);
+
+/* A tile of products: for r < nr, c < nc,
+ *   s[c * lds + r] = dot(w + r * w_stride, a + c * a_stride)
+ * nr and nc are at most ADM_TILE_MAX. Lets a kernel reuse loaded weights
+ * across activation columns (prompt processing) and vice versa. */
+#define ADM_TILE_MAX 8
+typedef void (*adm_gemm_fn)(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                            float *s, size_t lds);
+
+/* Converts n f32 values into a row of some type. */
+typedef void (*adm_from_float_fn)(const float *x, void *y, int64_t n);
+typedef void (*adm_to_float_fn)(const void *x, float *y, int64_t n);
+
+typedef struct adm_kernels {
+    const char *name;                           /* "scalar", "avx2", "avx512" */
+    adm_vec_dot_fn vec_dot[ADM_TYPE_COUNT];     /* by weight type */
+    adm_gemm_fn gemm[ADM_TYPE_COUNT];           /* by weight type */
+    int gemm_nr, gemm_nc;                       /* preferred tile shape */
+    adm_from_float_fn from_float[ADM_TYPE_COUNT]; /* by target (dot) type: f16, bf16, q8_0, q8_1, q8_K */
+    adm_to_float_fn to_float[ADM_TYPE_COUNT];   /* by source type */
+
+    /* Float helpers used by the forward pass and attention. */
+    float (*dot_f32)(int n, const float *x, const float *y);
+    float (*dot_f16_f32)(int n, const adm_f16 *x, const float *y); /* f16 x f32 */
+    void (*axpy_f32)(int n, float a, const float *x, float *y);    /* y += a * x */
+    void (*axpy_f16)(int n, float a, const adm_f16 *x, float *y);  /* y += a * (float)x */
+    void (*scale_f32)(int n, float a, float *y);                   /* y *= a */
+
+    /* Adamas sparse attention (attention/adamas.c). */
+    /* Orthonormal Walsh-Hadamard transform in place; n is a power of two. */
+    void (*fwht)(float *x, int n);
+    /* 2-bit codes of n values: c_i = [x_i > lo_i] + [x_i > mid_i] + [x_i > hi_i],
+     * with per-value thresholds th[3*i .. 3*i+2] = lo, mid, hi. */
+    void (*bucketize)(const float *x, const float *th, uint8_t *codes, int n);
+    /* Exact L1 distances between one query's codes and n_tok cached key
+     * codes stored in ADM_CODE_BLOCK-token blocks (see adamas.h for the
+     * layout): dist[t] = sum_j lut[16*j + nibble_j(t)] over code_dim/2
+     * nibble positions. lut entries are u8; distances are u16. */
+    void (*code_l1)(const uint8_t *codes, int n_tok, int code_dim, const uint8_t *lut, uint16_t *dist);
+} adm_kernels;
+
+/* Tokens per block of the Adamas code index (the fast-scan layout). */
+#define ADM_CODE_BLOCK 32
+
+/* The table for this CPU (chosen once; honours ADM_ISA). Never NULL. */
+const adm_kernels *adm_kernels_get(void);
+
+/* Each ISA's table, or NULL if not compiled in or not supported by this CPU. */
+const adm_kernels *adm_kernels_scalar(void);
+const adm_kernels *adm_kernels_avx2(void);
+const adm_kernels *adm_kernels_avx512(void);
+
+/* Fills the scalar entries into t (SIMD tables start from the scalar table
+ * and override what they implement). */
+void adm_kernels_fill_scalar(adm_kernels *t);
+
+/* Per-ISA initializers (defined only when that ISA's file is compiled in):
+ * fill t with the scalar table, then override what the ISA implements. */
+void adm_kernels_init_avx2(adm_kernels *t);
+void adm_kernels_init_avx512(adm_kernels *t);
+
+/* Generic tile built from a vec_dot (used when an ISA has no tile kernel). */
+void adm_gemm_from_vec_dot(adm_vec_dot_fn dot, int n, int nr, int nc, const void *w, size_t w_stride, const void *a,
+                           size_t a_stride, float *s, size_t lds);
+
+#endif

@@ -1,0 +1,348 @@
+/*
+ * scalar.c - portable reference kernels. Always compiled; the oracle for the
+ * SIMD versions and the kernels used on CPUs without AVX2 (or with
+ * ADM_ISA=scalar). Integer products are exact; each block's integer sum is
+ * scaled in float, the same association ggml's kernels use.
+ */
+#include "kernels.h"
+
+#include <math.h>
+
+static void dot_f32_f32(int n, float *s, const void *vx, const void *vy) {
+    const float *x = vx, *y = vy;
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) sum += x[i] * y[i];
+    *s = sum;
+}
+
+static void dot_f16_f16(int n, float *s, const void *vx, const void *vy) {
+    const uint8_t *x = vx, *y = vy;
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) sum += adm_f16_to_f32(adm_rd_u16(x + 2 * i)) * adm_f16_to_f32(adm_rd_u16(y + 2 * i));
+    *s = sum;
+}
+
+static void dot_bf16_bf16(int n, float *s, const void *vx, const void *vy) {
+    const uint8_t *x = vx, *y = vy;
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) sum += adm_bf16_to_f32(adm_rd_u16(x + 2 * i)) * adm_bf16_to_f32(adm_rd_u16(y + 2 * i));
+    *s = sum;
+}
+
+static void dot_q4_0(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_0 *x = vx;
+    const block_q8_0 *y = vy;
+    float sum = 0.0f;
+    for (int i = 0; i < n / QK4_0; i++) {
+        int sumi = 0;
+        for (int j = 0; j < QK4_0 / 2; j++)
+            sumi += ((x[i].qs[j] & 0xF) - 8) * y[i].qs[j] + ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + 16];
+        sum += (float)sumi * adm_f16_to_f32(x[i].d) * adm_f16_to_f32(y[i].d);
+    }
+    *s = sum;
+}
+
+static void dot_q4_1(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_1 *x = vx;
+    const block_q8_1 *y = vy;
+    float sum = 0.0f;
+    for (int i = 0; i < n / QK4_1; i++) {
+        int sumi = 0;
+        for (int j = 0; j < QK4_1 / 2; j++) sumi += (x[i].qs[j] & 0xF) * y[i].qs[j] + (x[i].qs[j] >> 4) * y[i].qs[j + 16];
+        sum += (float)sumi * adm_f16_to_f32(x[i].d) * adm_f16_to_f32(y[i].d) +
+               adm_f16_to_f32(x[i].m) * adm_f16_to_f32(y[i].s);
+    }
+    *s = sum;
+}
+
+static void dot_q5_0(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_0 *x = vx;
+    const block_q8_0 *y = vy;
+    float sum = 0.0f;
+    for (int i = 0; i < n / QK5_0; i++) {
+        const uint32_t qh = adm_rd_u32(x[i].qh);
+        int sumi = 0;
+        for (int j = 0; j < QK5_0 / 2; j++) {
+            const int x0 = (int)((x[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16;
+            const int x1 = (int)((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+            sumi += x0 * y[i].qs[j] + x1 * y[i].qs[j + 16];
+        }
+        sum += (float)sumi * adm_f16_to_f32(x[i].d) * adm_f16_to_f32(y[i].d);
+    }
+    *s = sum;
+}
+
+static void dot_q5_1(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_1 *x = vx;
+    const block_q8_1 *y = vy;
+    float sum = 0.0f;
+    for (int i = 0; i < n / QK5_1; i++) {
+        const uint32_t qh = adm_rd_u32(x[i].qh);
+        int sumi = 0;
+        for (int j = 0; j < QK5_1 / 2; j++) {
+            const int x0 = (int)((x[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4));
+            const int x1 = (int)((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+            sumi += x0 * y[i].qs[j] + x1 * y[i].qs[j + 16];
+        }
+        sum += (float)sumi * adm_f16_to_f32(x[i].d) * adm_f16_to_f32(y[i].d) +
+               adm_f16_to_f32(x[i].m) * adm_f16_to_f32(y[i].s);
+    }
+    *s = sum;
+}
+
+static void dot_q8_0(int n, float *s, const void *vx, const void *vy) {
+    const block_q8_0 *x = vx, *y = vy;
+    float sum = 0.0f;
+    for (int i = 0; i < n / QK8_0; i++) {
+        int sumi = 0;
+        for (int j = 0; j < QK8_0; j++) sumi += x[i].qs[j] * y[i].qs[j];
+        sum += (float)sumi * adm_f16_to_f32(x[i].d) * adm_f16_to_f32(y[i].d);
+    }
+    *s = sum;
+}
+
+/* The K-quant dots below share one shape: per super-block, an exact integer
+ * sum over sub-blocks of (sub-block scale) * (codes . activations), scaled
+ * by d_x * d_y; types with a min subtract dmin * (mins . activation sums),
+ * where the activation sums come precomputed in Q8_K's bsums. */
+
+static void dot_q2_K(int n, float *s, const void *vx, const void *vy) {
+    const block_q2_K *x = vx;
+    const block_q8_K *y = vy;
+    float sum = 0.0f;
+    for (int i = 0; i < n / QK_K; i++) {
+        int summ = 0, sumi = 0;
+        for (int b = 0; b < 16; b++) summ += y[i].bsums[b] * (x[i].scales[b] >> 4);
+        for (int e = 0; e < QK_K; e++) {
+            const int h = e / 128, j = (e % 128) / 32, l = e % 32;
+            const int q = (x[i].qs[32 * h + l] >> (2 * j)) & 3;
+            sumi += (x[i].scales[8 * h + 2 * j + l / 16] & 0xF) * q * y[i].qs[e];
+        }
+        const float dall = y[i].d * adm_f16_to_f32(x[i].d), dmin = y[i].d * adm_f16_to_f32(x[i].dmin);
+        sum += dall * (float)sumi - dmin * (float)summ;
+    }
+    *s = sum;
+}
+
+static void dot_q3_K(int n, float *s, const void *vx, const void *vy) {
+    const block_q3_K *x = vx;
+    const block_q8_K *y = vy;
+    float sum = 0.0f;
+    for (int i = 0; i < n / QK_K; i++) {
+        int8_t sc[16];
+        adm_q3_K_unpack_scales(x[i].scales, sc);
+        int sumi = 0;
+        for (int b = 0; b < 16; b++) {
+            int sb = 0;
+            for (int k = 0; k < 16; k++) {
+                const int e = 16 * b + k, h = e / 128, j = (e % 128) / 32, l = e % 32;
+                const int q = ((x[i].qs[32 * h + l] >> (2 * j)) & 3) - (((x[i].hmask[l] >> (4 * h + j)) & 1) ? 0 : 4);
+                sb += q * y[i].qs[e];
+            }
+            sumi += sc[b] * sb;
+        }
+        sum += adm_f16_to_f32(x[i].d) * y[i].d * (float)sumi;
+    }
+    *s = sum;
+}
+
+static void dot_q4_K(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_K *x = vx;
+    const block_q8_K *y = vy;
+    float sum = 0.0f;
+    for (int i = 0; i < n / QK_K; i++) {
+        int sumi = 0, summ = 0;
+        for (int b = 0; b < 8; b++) {
+            uint8_t sc, m;
+            adm_get_scale_min_k4(b, x[i].scales, &sc, &m);
+            const int j = b / 2, sh = 4 * (b % 2);
+            int sb = 0;
+            for (int l = 0; l < 32; l++) sb += ((x[i].qs[32 * j + l] >> sh) & 0xF) * y[i].qs[32 * b + l];
+            sumi += sc * sb;
+            summ += m * (y[i].bsums[2 * b] + y[i].bsums[2 * b + 1]);
+        }
+        sum += y[i].d * (adm_f16_to_f32(x[i].d) * (float)sumi - adm_f16_to_f32(x[i].dmin) * (float)summ);
+    }
+    *s = sum;
+}
+
+static void dot_q5_K(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_K *x = vx;
+    const block_q8_K *y = vy;
+    float sum = 0.0f;
+    for (int i = 0; i < n / QK_K; i++) {
+        int sumi = 0, summ = 0;
+        for (int b = 0; b < 8; b++) {
+            uint8_t sc, m;
+            adm_get_scale_min_k4(b, x[i].scales, &sc, &m);
+            const int j = b / 2, sh = 4 * (b % 2);
+            int sb = 0;
+            for (int l = 0; l < 32; l++) {
+                const int q = ((x[i].qs[32 * j + l] >> sh) & 0xF) | (((x[i].qh[l] >> b) & 1) << 4);
+                sb += q * y[i].qs[32 * b + l];
+            }
+            sumi += sc * sb;
+            summ += m * (y[i].bsums[2 * b] + y[i].bsums[2 * b + 1]);
+        }
+        sum += y[i].d * (adm_f16_to_f32(x[i].d) * (float)sumi - adm_f16_to_f32(x[i].dmin) * (float)summ);
+    }
+    *s = sum;
+}
+
+static void dot_q6_K(int n, float *s, const void *vx, const void *vy) {
+    const block_q6_K *x = vx;
+    const block_q8_K *y = vy;
+    float sum = 0.0f;
+    for (int i = 0; i < n / QK_K; i++) {
+        int sumi = 0;
+        for (int b = 0; b < 16; b++) {
+            int sb = 0;
+            for (int k = 0; k < 16; k++) {
+                const int e = 16 * b + k, h = e / 128, kk = (e % 128) / 32, l = e % 32;
+                const int lo = (x[i].ql[64 * h + l + 32 * (kk & 1)] >> (4 * (kk >> 1))) & 0xF;
+                const int hi = (x[i].qh[32 * h + l] >> (2 * kk)) & 3;
+                sb += ((lo | (hi << 4)) - 32) * y[i].qs[e];
+            }
+            sumi += x[i].scales[b] * sb;
+        }
+        sum += adm_f16_to_f32(x[i].d) * y[i].d * (float)sumi;
+    }
+    *s = sum;
+}
+
+static void from_f32_f16(const float *x, void *vy, int64_t n) { adm_quantize_row(ADM_TYPE_F16, x, vy, n); }
+static void from_f32_bf16(const float *x, void *vy, int64_t n) { adm_quantize_row(ADM_TYPE_BF16, x, vy, n); }
+static void from_f32_f32(const float *x, void *vy, int64_t n) { memcpy(vy, x, (size_t)n * sizeof(float)); }
+static void from_f32_q8_0(const float *x, void *vy, int64_t n) { adm_quantize_row_q8_0_ref(x, vy, n); }
+static void from_f32_q8_1(const float *x, void *vy, int64_t n) { adm_quantize_row_q8_1_ref(x, vy, n); }
+static void from_f32_q8_K(const float *x, void *vy, int64_t n) { adm_quantize_row_q8_K_ref(x, vy, n); }
+
+#define TO_FLOAT(T, NAME) \
+    static void NAME(const void *x, float *y, int64_t n) { adm_dequantize_row(T, x, y, n); }
+TO_FLOAT(ADM_TYPE_F32, to_f32_f32)
+TO_FLOAT(ADM_TYPE_F16, to_f32_f16)
+TO_FLOAT(ADM_TYPE_BF16, to_f32_bf16)
+TO_FLOAT(ADM_TYPE_Q4_0, to_f32_q4_0)
+TO_FLOAT(ADM_TYPE_Q4_1, to_f32_q4_1)
+TO_FLOAT(ADM_TYPE_Q5_0, to_f32_q5_0)
+TO_FLOAT(ADM_TYPE_Q5_1, to_f32_q5_1)
+TO_FLOAT(ADM_TYPE_Q8_0, to_f32_q8_0)
+TO_FLOAT(ADM_TYPE_Q2_K, to_f32_q2_K)
+TO_FLOAT(ADM_TYPE_Q3_K, to_f32_q3_K)
+TO_FLOAT(ADM_TYPE_Q4_K, to_f32_q4_K)
+TO_FLOAT(ADM_TYPE_Q5_K, to_f32_q5_K)
+TO_FLOAT(ADM_TYPE_Q6_K, to_f32_q6_K)
+#undef TO_FLOAT
+
+static float k_dot_f32(int n, const float *x, const float *y) {
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += x[i] * y[i];
+    return s;
+}
+
+static float k_dot_f16_f32(int n, const adm_f16 *x, const float *y) {
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += adm_f16_to_f32(x[i]) * y[i];
+    return s;
+}
+
+static void k_axpy_f32(int n, float a, const float *x, float *y) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static void k_axpy_f16(int n, float a, const adm_f16 *x, float *y) {
+    for (int i = 0; i < n; i++) y[i] += a * adm_f16_to_f32(x[i]);
+}
+
+static void k_scale_f32(int n, float a, float *y) {
+    for (int i = 0; i < n; i++) y[i] *= a;
+}
+
+static void k_fwht(float *x, int n) {
+    for (int h = 1; h < n; h *= 2)
+        for (int i = 0; i < n; i += 2 * h)
+            for (int j = i; j < i + h; j++) {
+                const float a = x[j], b = x[j + h];
+                x[j] = a + b;
+                x[j + h] = a - b;
+            }
+    const float norm = 1.0f / sqrtf((float)n);
+    for (int i = 0; i < n; i++) x[i] *= norm;
+}
+
+static void k_bucketize(const float *x, const float *th, uint8_t *codes, int n) {
+    for (int i = 0; i < n; i++)
+        codes[i] = (uint8_t)((x[i] > th[3 * i]) + (x[i] > th[3 * i + 1]) + (x[i] > th[3 * i + 2]));
+}
+
+/* Block layout: for block b and nibble position j, 16 bytes whose byte r
+ * holds token 32b + r in its low nibble and token 32b + 16 + r in its high
+ * nibble; a nibble is c[2j] | c[2j+1] << 2. */
+static void k_code_l1(const uint8_t *codes, int n_tok, int code_dim, const uint8_t *lut, uint16_t *dist) {
+    const int np = code_dim / 2;
+    for (int t = 0; t < n_tok; t++) {
+        const uint8_t *blk = codes + (size_t)(t / ADM_CODE_BLOCK) * (size_t)np * 16;
+        const int r = t % ADM_CODE_BLOCK;
+        unsigned d = 0;
+        for (int j = 0; j < np; j++) {
+            const uint8_t byte = blk[16 * j + (r & 15)];
+            d += lut[16 * j + (r < 16 ? byte & 15 : byte >> 4)];
+        }
+        dist[t] = (uint16_t)d;
+    }
+}
+
+void adm_gemm_from_vec_dot(adm_vec_dot_fn dot, int n, int nr, int nc, const void *w, size_t w_stride, const void *a,
+                           size_t a_stride, float *s, size_t lds) {
+    for (int c = 0; c < nc; c++)
+        for (int r = 0; r < nr; r++)
+            dot(n, &s[(size_t)c * lds + (size_t)r], (const uint8_t *)w + (size_t)r * w_stride,
+                (const uint8_t *)a + (size_t)c * a_stride);
+}
+
+void adm_kernels_fill_scalar(adm_kernels *t) {
+    memset(t, 0, sizeof(*t));
+    t->name = "scalar";
+    t->gemm_nr = 1;
+    t->gemm_nc = 1;
+    t->vec_dot[ADM_TYPE_F32] = dot_f32_f32;
+    t->vec_dot[ADM_TYPE_F16] = dot_f16_f16;
+    t->vec_dot[ADM_TYPE_BF16] = dot_bf16_bf16;
+    t->vec_dot[ADM_TYPE_Q4_0] = dot_q4_0;
+    t->vec_dot[ADM_TYPE_Q4_1] = dot_q4_1;
+    t->vec_dot[ADM_TYPE_Q5_0] = dot_q5_0;
+    t->vec_dot[ADM_TYPE_Q5_1] = dot_q5_1;
+    t->vec_dot[ADM_TYPE_Q8_0] = dot_q8_0;
+    t->vec_dot[ADM_TYPE_Q2_K] = dot_q2_K;
+    t->vec_dot[ADM_TYPE_Q3_K] = dot_q3_K;
+    t->vec_dot[ADM_TYPE_Q4_K] = dot_q4_K;
+    t->vec_dot[ADM_TYPE_Q5_K] = dot_q5_K;
+    t->vec_dot[ADM_TYPE_Q6_K] = dot_q6_K;
+    t->from_float[ADM_TYPE_F32] = from_f32_f32;
+    t->from_float[ADM_TYPE_F16] = from_f32_f16;
+    t->from_float[ADM_TYPE_BF16] = from_f32_bf16;
+    t->from_float[ADM_TYPE_Q8_0] = from_f32_q8_0;
+    t->from_float[ADM_TYPE_Q8_1] = from_f32_q8_1;
+    t->from_float[ADM_TYPE_Q8_K] = from_f32_q8_K;
+    t->to_float[ADM_TYPE_F32] = to_f32_f32;
+    t->to_float[ADM_TYPE_F16] = to_f32_f16;
+    t->to_float[ADM_TYPE_BF16] = to_f32_bf16;
+    t->to_float[ADM_TYPE_Q4_0] = to_f32_q4_0;
+    t->to_float[ADM_TYPE_Q4_1] = to_f32_q4_1;
+    t->to_float[ADM_TYPE_Q5_0] = to_f32_q5_0;
+    t->to_float[ADM_TYPE_Q5_1] = to_f32_q5_1;
+    t->to_float[ADM_TYPE_Q8_0] = to_f32_q8_0;
+    t->to_float[ADM_TYPE_Q2_K] = to_f32_q2_K;
+    t->to_float[ADM_TYPE_Q3_K] = to_f32_q3_K;
+    t->to_float[ADM_TYPE_Q4_K] = to_f32_q4_K;
+    t->to_float[ADM_TYPE_Q5_K] = to_f32_q5_K;
+    t->to_float[ADM_TYPE_Q6_K] = to_f32_q6_K;
+    t->dot_f32 = k_dot_f32;
+    t->dot_f16_f32 = k_dot_f16_f32;
+    t->axpy_f32 = k_axpy_f32;
+    t->axpy_f16 = k_axpy_f16;
+    t->scale_f32 = k_scale_f32;
+    t->fwht = k_fwht;
+    t->bucketize = k_bucketize;
+    t->code_l1 = k_code_l1;
+}

@@ -1,0 +1,112 @@
+/*
+ * matmul.c - see matmul.h. Work split: the output rows of all jobs form one
+ * index space, cut into chunks of ROW_CHUNK rows that threads take in a
+ * fixed round-robin order (deterministic, and balanced because every row
+ * costs the same). Inside a chunk, tiles of gemm_nr rows x gemm_nc tokens
+ * let the kernel reuse loaded weight blocks across tokens.
+ */
+#include "matmul.h"
+
+#define ROW_CHUNK 16
+
+size_t adm_matmul_scratch_size(int64_t n_in, int n_tok) {
+    /* Q8_0/Q8_1/Q8_K rows are at most 36/32 bytes per value; f32 is 4. */
+    return (size_t)n_tok * (size_t)n_in * sizeof(float) + 64;
+}
+
+typedef struct mm_ctx {
+    const adm_kernels *k;
+    const adm_matmul_job *jobs;
+    int n_jobs;
+    const float *x;
+    int64_t n_in;
+    int n_tok;
+    uint8_t *q;         /* quantized activations, n_tok rows of q_row bytes */
+    size_t q_row;
+    adm_type dot_type;
+    int64_t total_rows;
+} mm_ctx;
+
+static void quantize_rows(void *arg, int ith, int nth) {
+    mm_ctx *c = arg;
+    int64_t lo, hi;
+    adm_split_range(c->n_tok, ith, nth, &lo, &hi);
+    for (int64_t t = lo; t < hi; t++)
+        c->k->from_float[c->dot_type](c->x + t * c->n_in, c->q + (size_t)t * c->q_row, c->n_in);
+}
+
+static void run_rows(const mm_ctx *c, const adm_matmul_job *job, int64_t r0, int64_t r1) {
+    const adm_weight *w = job->w;
+    const adm_kernels *k = c->k;
+    adm_gemm_fn gemm = k->gemm[w->type];
+    adm_vec_dot_fn dot = k->vec_dot[w->type];
+    const int n = (int)c->n_in;
+    if (c->n_tok == 1) {
+        float *out = job->out;
+        if (gemm) {
+            for (int64_t r = r0; r < r1; r += k->gemm_nr) {
+                int nr = (int)ADM_MIN((int64_t)k->gemm_nr, r1 - r);
+                gemm(n, nr, 1, w->data + (size_t)r * w->row_size, w->row_size, c->q, c->q_row, out + r, 0);
+            }
+        } else {
+            for (int64_t r = r0; r < r1; r++) dot(n, out + r, w->data + (size_t)r * w->row_size, c->q);
+        }
+        return;
+    }
+    const int tr = gemm ? k->gemm_nr : 1, tc = gemm ? k->gemm_nc : 1;
+    for (int64_t r = r0; r < r1; r += tr) {
+        int nr = (int)ADM_MIN((int64_t)tr, r1 - r);
+        for (int t = 0; t < c->n_tok; t += tc) {
+            int nc = ADM_MIN(tc, c->n_tok - t);
+            float *out = job->out + (size_t)t * job->ldo + (size_t)r;
+            const uint8_t *a = c->q + (size_t)t * c->q_row;
+            const uint8_t *wr = w->data + (size_t)r * w->row_size;
+            if (gemm) gemm(n, nr, nc, wr, w->row_size, a, c->q_row, out, job->ldo);
+            else adm_gemm_from_vec_dot(dot, n, nr, nc, wr, w->row_size, a, c->q_row, out, job->ldo);
+        }
+    }
+}
+
+static void compute_rows(void *arg, int ith, int nth) {
+    mm_ctx *c = arg;
+    int64_t n_chunks = (c->total_rows + ROW_CHUNK - 1) / ROW_CHUNK;
+    /* Contiguous chunk ranges per thread keep each thread streaming its own
+     * part of the weights (better for the hardware prefetcher than striding). */
+    int64_t lo, hi;
+    adm_split_range(n_chunks, ith, nth, &lo, &hi);
+    int64_t row = lo * ROW_CHUNK, end = ADM_MIN(hi * ROW_CHUNK, c->total_rows);
+    int64_t base = 0;
+    for (int j = 0; j < c->n_jobs && row < end; j++) {
+        int64_t n_out = c->jobs[j].w->n_out;
+        if (row < base + n_out) {
+            int64_t r1 = ADM_MIN(end, base + n_out);
+            run_rows(c, &c->jobs[j], row - base, r1 - base);
+            row = r1;
+        }
+        base += n_out;
+    }
+}
+
+void adm_matmul_multi(adm_pool *pool, const adm_kernels *k, const adm_matmul_job *jobs, int n_jobs, const float *x,
+                      int n_tok, void *scratch) {
+    mm_ctx c = {0};
+    c.k = k;
+    c.jobs = jobs;
+    c.n_jobs = n_jobs;
+    c.x = x;
+    c.n_in = jobs[0].w->n_in;
+    c.n_tok = n_tok;
+    c.dot_type = adm_type_get_traits(jobs[0].w->type)->dot_type;
+    c.q_row = adm_row_size(c.dot_type, c.n_in);
+    c.q = scratch;
+    for (int j = 0; j < n_jobs; j++) c.total_rows += jobs[j].w->n_out;
+    if (n_tok >= 4 && adm_pool_size(pool) > 1) adm_pool_run(pool, quantize_rows, &c);
+    else quantize_rows(&c, 0, 1);
+    adm_pool_run(pool, compute_rows, &c);
+}
+
+void adm_matmul(adm_pool *pool, const adm_kernels *k, const adm_weight *w, const float *x, int n_tok, float *out,
+                size_t ldo, void *scratch) {
+    adm_matmul_job job = {w, out, ldo};
+    adm_matmul_multi(pool, k, &job, 1, x, n_tok, scratch);
+}

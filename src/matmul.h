@@ -1,0 +1,48 @@
+/*
+ * matmul.h - weight matrix x activations, multithreaded.
+ *
+ * A weight is a GGUF tensor of shape [n_in, n_out] (ne0 = n_in contiguous):
+ * n_out rows of n_in values in any supported type. Activations are n_tok
+ * rows of n_in floats. The product Y[t][o] = sum_i W[o][i] * X[t][i] is
+ * computed by quantizing each X row once to the weight's dot type (as ggml
+ * does) and then running the ISA's tile kernel over a split of the output
+ * rows, so every output value comes from one kernel call and results do not
+ * depend on the thread count.
+ */
+#ifndef ADM_MATMUL_H
+#define ADM_MATMUL_H
+
+#include "kernels/kernels.h"
+#include "threadpool.h"
+
+typedef struct adm_weight {
+    adm_type type;
+    int64_t n_in;       /* ne0: values per row */
+    int64_t n_out;      /* ne1: rows */
+    size_t row_size;    /* bytes per row */
+    const uint8_t *data;
+} adm_weight;
+
+/* One product of a batch: out[t * ldo + o] for t < n_tok, o < w->n_out. */
+typedef struct adm_matmul_job {
+    const adm_weight *w;
+    float *out;
+    size_t ldo;
+} adm_matmul_job;
+
+/* Bytes of scratch needed to hold n_tok activation rows of n_in values in
+ * any dot type (the largest over all types). */
+size_t adm_matmul_scratch_size(int64_t n_in, int n_tok);
+
+/* Computes several products that share the same input X (e.g. Q, K and V, or
+ * gate and up) in one parallel pass. All weights must have n_in == the row
+ * length of X and the same dot type. `scratch` holds adm_matmul_scratch_size
+ * bytes. */
+void adm_matmul_multi(adm_pool *pool, const adm_kernels *k, const adm_matmul_job *jobs, int n_jobs, const float *x,
+                      int n_tok, void *scratch);
+
+/* Single product convenience wrapper. */
+void adm_matmul(adm_pool *pool, const adm_kernels *k, const adm_weight *w, const float *x, int n_tok, float *out,
+                size_t ldo, void *scratch);
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * sampling.c - turning logits into a token. Pure: no model access, no
+ * allocation after creation (the candidate buffer is sized for the
+ * vocabulary once). The chain follows llama.cpp's default order so that
+ * the same settings mean the same thing to users of both.
+ */
+#include "base.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct cand {
+    int32_t id;
+    float logit;
+} cand;
+
+struct adm_sampler {
+    adm_sampler_params p;
+    int n_vocab;
+    cand *c;              /* (n_vocab) working candidates */
+    float *probs;         /* (n_vocab) */
+    int32_t *hist;        /* ring buffer of the last penalty_last_n tokens */
+    int n_hist, hist_pos;
+    uint64_t rng[4];
+};
+
+adm_sampler_params adm_sampler_default_params(void) {
+    adm_sampler_params p = {0.8f, 40, 0.95f, 0.05f, 1.0f, 0.0f, 0.0f, 64, 0};
+    return p;
+}
+
+/* xoshiro256** seeded through splitmix64. */
+static uint64_t splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return r;
+}
+
+static void seed_rng(adm_sampler *s, uint64_t seed) {
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) s->rng[i] = splitmix(&x);
+}
+
+adm_status adm_sampler_create(const adm_sampler_params *params, int n_vocab, adm_sampler **out, adm_error *err) {
+    *out = NULL;
+    adm_sampler_params p = params ? *params : adm_sampler_default_params();
+    if (n_vocab < 1) return adm_fail(err, ADM_ERR_INVALID_ARG, "vocabulary size %d is invalid", n_vocab);
+    if (p.top_k < 0 || !(p.top_p > 0.0f && p.top_p <= 1.0f) || !(p.min_p >= 0.0f && p.min_p <= 1.0f) ||
+        !(p.repeat_penalty > 0.0f) || p.penalty_last_n < 0 || !isfinite(p.temp))
+        return adm_fail(err, ADM_ERR_INVALID_ARG, "sampler settings out of range (top-k >= 0, 0 < top-p <= 1, "
+                        "0 <= min-p <= 1, repeat penalty > 0)");
+    adm_sampler *s = adm_calloc(1, sizeof(*s));
+    if (!s) return adm_fail(err, ADM_ERR_NOMEM, "out of memory");
+    s->p = p;
+    s->n_vocab = n_vocab;
+    s->c = adm_alloc((size_t)n_vocab * sizeof(cand));
+    s->probs = adm_alloc((size_t)n_vocab * sizeof(float));
+    s->hist = adm_alloc((size_t)(p.penalty_last_n > 0 ? p.penalty_last_n : 1) * sizeof(int32_t));
+    if (!s->c || !s->probs || !s->hist) {
+        adm_sampler_free(s);
+        return adm_fail(err, ADM_ERR_NOMEM, "out of memory");
+    }
+    seed_rng(s, p.seed);
+    *out = s;
+    return ADM_OK;
+}
+
+void adm_sampler_free(adm_sampler *s) {
+    if (!s) return;
+    adm_free(s->c);
+    adm_free(s->probs);
+    adm_free(s->hist);
+    adm_free(s);
+}
+
+void adm_sampler_accept(adm_sampler *s, int32_t token) {
+    if (s->p.penalty_last_n == 0) return;
+    s->hist[s->hist_pos] = token;
+    s->hist_pos = (s->hist_pos + 1) % s->p.penalty_last_n;
+    if (s->n_hist < s->p.penalty_last_n) s->n_hist++;
+}
+
+void adm_sampler_reset(adm_sampler *s, bool reseed, uint64_t seed) {
+    s->n_hist = 0;
+    s->hist_pos = 0;
+    if (reseed) seed_rng(s, seed);
+}
+
+/* Repetition penalty divides positive logits and multiplies negative ones
+ * (CTRL / llama.cpp); frequency and presence penalties subtract (OpenAI). */
+static void apply_penalties(adm_sampler *s, cand *c) {
+    const adm_sampler_params *p = &s->p;
+    if (s->n_hist == 0 || (p->repeat_penalty == 1.0f && p->freq_penalty == 0.0f && p->presence_penalty == 0.0f)) return;
+    for (int i = 0; i < s->n_hist; i++) {
+        const int32_t t = s->hist[i];
+        if (t < 0 || t >= s->n_vocab) continue;
+        int count = 0, first = -1;
+        for (int j = 0; j < s->n_hist; j++)
+            if (s->hist[j] == t) {
+                if (first < 0) first = j;
+                count++;
+            }
+        if (first != i) continue; /* each distinct token once */
+        float *l = &c[t].logit;
+        *l = *l > 0 ? *l / p->repeat_penalty : *l * p->repeat_penalty;
+        *l -= (float)count * p->freq_penalty + (count > 0 ? p->presence_penalty : 0.0f);
+    }
+}
+
+/* Higher logit first; ties by lower id, so the order is total and stable. */
+static int cand_cmp(const void *a, const void *b) {
+    const cand *x = a, *y = b;
+    if (x->logit != y->logit) return x->logit < y->logit ? 1 : -1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static bool cand_before(const cand *x, const cand *y) {
+    return x->logit > y->logit || (x->logit == y->logit && x->id < y->id);
+}
+
+/* Moves the k best candidates to the front (quickselect), in no order. */
+static void select_top(cand *c, int n, int k) {
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        cand pivot = c[(lo + hi) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (cand_before(&c[i], &pivot)) i++;
+            while (cand_before(&pivot, &c[j])) j--;
+            if (i <= j) {
+                cand t = c[i];
+                c[i] = c[j];
+                c[j] = t;
+                i++;
+                j--;
+            }
+        }
+        if (k - 1 <= j) hi = j;
+        else if (k - 1 >= i) lo = i;
+        else break;
+    }
+}
+
+int32_t adm_sampler_sample(adm_sampler *s, const float *logits) {
+    const adm_sampler_params *p = &s->p;
+    cand *c = s->c;
+    int n = s->n_vocab;
+    for (int i = 0; i < n; i++) {
+        c[i].id = i;
+        c[i].logit = isnan(logits[i]) ? -INFINITY : logits[i];
+    }
+    apply_penalties(s, c);
+    if (p->temp <= 0.0f) {
+        int best = 0;
+        for (int i = 1; i < n; i++)
+            if (cand_before(&c[i], &c[best])) best = i;
+        return c[best].id;
+    }
+    /* top-k, then sort what is left (k is small, or the whole vocabulary
+     * when top-p/min-p need an order and top-k is off). */
+    if (p->top_k > 0 && p->top_k < n) {
+        select_top(c, n, p->top_k);
+        n = p->top_k;
+    }
+    qsort(c, (size_t)n, sizeof(cand), cand_cmp);
+    /* Probabilities at temperature 1 decide top-p and min-p (llama.cpp
+     * applies temperature last). */
+    const float max = c[0].logit;
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        s->probs[i] = expf(c[i].logit - max);
+        sum += (double)s->probs[i];
+    }
+    if (p->top_p < 1.0f) {
+        double cum = 0;
+        for (int i = 0; i < n; i++) {
+            cum += (double)s->probs[i] / sum;
+            if (cum >= (double)p->top_p) {
+                n = i + 1;
+                break;
+            }
+        }
+    }
+    if (p->min_p > 0.0f) {
+        /* Keep tokens whose probability is at least min_p times the best's. */
+        const float cut = logf(p->min_p);
+        int k = 1;
+        while (k < n && c[k].logit - max >= cut) k++;
+        n = k;
+    }
+    sum = 0;
+    for (int i = 0; i < n; i++) {
+        s->probs[i] = expf((c[i].logit - max) / p->temp);
+        sum += (double)s->probs[i];
+    }
+    const double r = (double)(rng_next(s->rng) >> 11) * 0x1.0p-53 * sum;
+    double cum = 0;
+    for (int i = 0; i < n; i++) {
+        cum += (double)s->probs[i];
+        if (r < cum) return c[i].id;
+    }
+    return c[n - 1].id;
+}

@@ -1,0 +1,50 @@
+/*
+ * adamas.c - the `adamas` command: dispatches to one subcommand per file.
+ */
+#include "adamas.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command k_commands[] = {
+    {"run", cmd_run, "generate a continuation of a prompt, streamed to stdout"},
+    {"info", cmd_info, "print a GGUF file's metadata, tensors and hyperparameters"},
+    {"logits", cmd_logits, "evaluate a prompt and write the logits of every position"},
+    {"perplexity", cmd_perplexity, "perplexity of a text (llama.cpp's method), KL divergence against saved logits"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"gen-model", cmd_gen_model, "write a random-weight GGUF model of any shape and weight type"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: adamas <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++)
+        fprintf(f, "  %-12s %s\n", k_commands[i].name, k_commands[i].help);
+    fprintf(f, "\nRun 'adamas <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("adamas 0.1.0 (kernels: %s)\n", adm_isa_name());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++)
+        if (!strcmp(argv[1], k_commands[i].name)) return k_commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "adamas: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,199 @@
+/*
+ * cmd_logits.c - `adamas logits`: evaluate a prompt in one pass and write
+ * the logits of every position in the layout of llama.cpp reference files
+ * (int32 n, int32 n_vocab, int32 tokens[n], float32 logits[n][n_vocab]).
+ */
+#include "adamas.h"
+#include "args.h"
+#include "commands.h"
+#include "opts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: adamas logits -m MODEL (-p PROMPT | -f FILE | --tokens \"1 403 ...\") -o OUT [options]\n"
+               "Evaluates every position of the prompt in one batch and writes the logits.\n\n"
+               "  -p, --prompt TEXT       prompt text (BOS added as the model says)\n"
+               "  -f, --file FILE         read the prompt from a file\n"
+               "  --tokens \"IDS\"          token ids instead of text (space or comma separated)\n"
+               "  --no-bos                do not add BOS when tokenizing\n"
+               "  -o, --output FILE       where to write the logits\n"
+               "  --top K                 also print the top K logits of each position to stdout\n");
+    model_opts_usage(f);
+}
+
+static int32_t *parse_tokens(const char *s, int *n_out) {
+    size_t cap = 64;
+    int n = 0;
+    int32_t *t = malloc(cap * sizeof(int32_t));
+    while (t && *s) {
+        while (*s == ' ' || *s == ',' || *s == '\t' || *s == '\n' || *s == '[' || *s == ']') s++;
+        if (!*s) break;
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (end == s || errno || v < 0 || v > INT32_MAX) {
+            free(t);
+            return NULL;
+        }
+        if ((size_t)n == cap) {
+            int32_t *nt = realloc(t, (cap *= 2) * sizeof(int32_t));
+            if (!nt) {
+                free(t);
+                return NULL;
+            }
+            t = nt;
+        }
+        t[n++] = (int32_t)v;
+        s = end;
+    }
+    *n_out = n;
+    return t;
+}
+
+static int32_t *tokenize_text(const adm_model *m, const char *text, size_t len, bool bos, int *n_out) {
+    const adm_vocab *v = adm_model_vocab(m);
+    if (!v) {
+        args_error("logits", "the model has no vocabulary; pass --tokens");
+        return NULL;
+    }
+    unsigned flags = bos ? ADM_TOKENIZE_ADD_SPECIAL : 0;
+    int64_t n = adm_tokenize(v, text, (int64_t)len, NULL, 0, flags);
+    int32_t *t = n >= 0 ? malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t)) : NULL;
+    if (!t || adm_tokenize(v, text, (int64_t)len, t, n, flags) != n || n > INT32_MAX) {
+        free(t);
+        args_error("logits", "tokenization failed (out of memory)");
+        return NULL;
+    }
+    *n_out = (int)n;
+    return t;
+}
+
+/* "pos: id=logit id=logit ..." for the k largest logits, largest first. */
+static void print_top(int pos, const float *row, int n_vocab, int k) {
+    int idx[64];
+    if (k > 64) k = 64;
+    int n = 0;
+    for (int j = 0; j < n_vocab; j++) {
+        if (n == k && row[j] <= row[idx[n - 1]]) continue;
+        int p = n < k ? n++ : n - 1;
+        while (p > 0 && row[idx[p - 1]] < row[j]) {
+            idx[p] = idx[p - 1];
+            p--;
+        }
+        idx[p] = j;
+    }
+    printf("%d:", pos);
+    for (int i = 0; i < n; i++) printf(" %d=%.4f", idx[i], (double)row[idx[i]]);
+    printf("\n");
+}
+
+int cmd_logits(int argc, char **argv) {
+    model_opts o;
+    model_opts_init(&o);
+    const char *prompt = NULL, *file = NULL, *tok_str = NULL, *out_path = NULL;
+    bool bos = true;
+    long top = 0;
+    for (int i = 1; i < argc; i++) {
+        int r = model_opts_parse(&o, "logits", argc, argv, &i);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && i + 1 < argc) {
+            prompt = argv[++i];
+        } else if ((!strcmp(a, "-f") || !strcmp(a, "--file")) && i + 1 < argc) {
+            file = argv[++i];
+        } else if (!strcmp(a, "--tokens") && i + 1 < argc) {
+            tok_str = argv[++i];
+        } else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) {
+            out_path = argv[++i];
+        } else if (!strcmp(a, "--top") && i + 1 < argc) {
+            if (!args_int("logits", a, argv[++i], 1, 1000000, &top)) return 2;
+        } else if (!strcmp(a, "--no-bos")) {
+            bos = false;
+        } else {
+            args_error("logits", "unknown option or missing value: '%s'", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if ((prompt != NULL) + (file != NULL) + (tok_str != NULL) != 1 || (!out_path && !top)) {
+        args_error("logits", "give exactly one of -p, -f, --tokens, and -o (or --top)");
+        usage(stderr);
+        return 2;
+    }
+    int32_t *tokens = NULL;
+    int n = 0;
+    if (tok_str && !(tokens = parse_tokens(tok_str, &n))) {
+        args_error("logits", "invalid --tokens list: '%s'", tok_str);
+        return 2;
+    }
+    if (tok_str && n == 0) {
+        args_error("logits", "--tokens is empty");
+        free(tokens);
+        return 2;
+    }
+    adm_model *m = model_opts_load(&o, "logits");
+    if (!m) {
+        free(tokens);
+        return 1;
+    }
+    int rc = 1;
+    char *text = NULL;
+    float *logits = NULL;
+    adm_ctx *ctx = NULL;
+    FILE *f = NULL;
+    if (!tokens) {
+        size_t len = prompt ? strlen(prompt) : 0;
+        if (file && !(text = args_read_file("logits", file, &len))) goto done;
+        if (!(tokens = tokenize_text(m, prompt ? prompt : text, len, bos, &n))) goto done;
+        if (n == 0) {
+            args_error("logits", "the prompt is empty");
+            goto done;
+        }
+    }
+    if (!o.ctx_set) {
+        o.cp.n_ctx = n;
+        o.ctx_set = true;
+    }
+    if (o.cp.n_batch < n) o.cp.n_batch = n; /* one batch, as the reference files were made */
+    if (!(ctx = model_opts_ctx(&o, "logits", m, 0))) goto done;
+    const int n_vocab = adm_model_n_vocab(m);
+    logits = malloc((size_t)n * (size_t)n_vocab * sizeof(float));
+    if (!logits) {
+        args_error("logits", "cannot allocate %d x %d logits", n, n_vocab);
+        goto done;
+    }
+    adm_error err;
+    if (adm_ctx_eval(ctx, tokens, n, logits, true, &err) != ADM_OK) {
+        args_error("logits", "%s", err.msg);
+        goto done;
+    }
+    if (out_path) {
+        f = fopen(out_path, "wb");
+        int32_t hdr[2] = {n, n_vocab};
+        if (!f || fwrite(hdr, sizeof(hdr), 1, f) != 1 || fwrite(tokens, sizeof(int32_t), (size_t)n, f) != (size_t)n ||
+            fwrite(logits, sizeof(float) * (size_t)n_vocab, (size_t)n, f) != (size_t)n || fclose(f) != 0) {
+            f = NULL;
+            args_error("logits", "cannot write '%s': %s", out_path, strerror(errno));
+            goto done;
+        }
+        f = NULL;
+    }
+    for (int t = 0; t < n && top > 0; t++) print_top(t, logits + (size_t)t * n_vocab, n_vocab, (int)top);
+    rc = 0;
+done:
+    if (f) fclose(f);
+    free(logits);
+    free(text);
+    free(tokens);
+    adm_ctx_free(ctx);
+    adm_model_free(m);
+    return rc;
+}

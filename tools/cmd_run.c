@@ -1,0 +1,170 @@
+/*
+ * cmd_run.c - `adamas run`: continue a prompt. Only the generated text goes
+ * to stdout, streamed as it is produced; load time, prompt and generation
+ * speed go to stderr.
+ */
+#include "adamas.h"
+#include "args.h"
+#include "commands.h"
+#include "generate.h"
+#include "opts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: adamas run -m MODEL [-p PROMPT | -f FILE] [-n N] [options]\n"
+               "Generates a continuation of the prompt and prints it as it is produced.\n\n"
+               "  -p, --prompt TEXT       the prompt (default: empty, i.e. start from BOS)\n"
+               "  -f, --file FILE         read the prompt from a file\n"
+               "  -n, --n-predict N       tokens to generate (default -1: until end of text or a full context)\n"
+               "  --stop TEXT             stop before TEXT (may be repeated)\n"
+               "  --special               parse special tokens (e.g. <|im_start|>) in the prompt and print them\n"
+               "  --ignore-eos            do not stop at end-of-generation tokens\n"
+               "  --truncate              drop the start of a prompt that does not fit the context\n");
+    model_opts_usage(f);
+    sample_opts_usage(f);
+}
+
+int cmd_run(int argc, char **argv) {
+    model_opts o;
+    model_opts_init(&o);
+    sample_opts so;
+    sample_opts_init(&so);
+    gen_params gp;
+    memset(&gp, 0, sizeof(gp));
+    gp.n_predict = -1;
+    const char *prompt = NULL, *file = NULL;
+    bool truncate = false;
+    long n;
+    for (int i = 1; i < argc; i++) {
+        int r = model_opts_parse(&o, "run", argc, argv, &i);
+        if (r == 0) r = sample_opts_parse(&so, "run", argc, argv, &i);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && i + 1 < argc) {
+            prompt = argv[++i];
+        } else if ((!strcmp(a, "-f") || !strcmp(a, "--file")) && i + 1 < argc) {
+            file = argv[++i];
+        } else if ((!strcmp(a, "-n") || !strcmp(a, "--n-predict")) && i + 1 < argc) {
+            if (!args_int("run", a, argv[++i], -1, 1 << 30, &n)) return 2;
+            gp.n_predict = (int)n;
+        } else if (!strcmp(a, "--stop") && i + 1 < argc) {
+            if (gp.n_stops == GEN_MAX_STOPS || !argv[i + 1][0]) {
+                args_error("run", "at most %d non-empty --stop strings", GEN_MAX_STOPS);
+                return 2;
+            }
+            gp.stops[gp.n_stops++] = argv[++i];
+        } else if (!strcmp(a, "--special")) {
+            gp.special = true;
+        } else if (!strcmp(a, "--ignore-eos")) {
+            gp.ignore_eos = true;
+        } else if (!strcmp(a, "--truncate")) {
+            truncate = true;
+        } else {
+            args_error("run", "unknown option or missing value: '%s'", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (prompt && file) {
+        args_error("run", "give -p or -f, not both");
+        return 2;
+    }
+    size_t len = prompt ? strlen(prompt) : 0;
+    char *text = NULL;
+    if (file && !(text = args_read_file("run", file, &len))) return 1;
+    const char *ptext = file ? text : prompt ? prompt : "";
+    sample_opts_finish(&so, "run");
+
+    const double t_load = args_now();
+    adm_model *m = model_opts_load(&o, "run");
+    int rc = 1;
+    adm_ctx *ctx = NULL;
+    adm_sampler *smp = NULL;
+    int32_t *toks = NULL;
+    float *logits = NULL;
+    gen_result res = {0};
+    if (!m) goto done;
+    const adm_vocab *v = adm_model_vocab(m);
+    if (!v) {
+        args_error("run", "the model has no vocabulary");
+        goto done;
+    }
+    const double load_s = args_now() - t_load;
+    o.cp.n_ctx = default_ctx_size("run", m, &o);
+    o.ctx_set = true;
+    unsigned flags = ADM_TOKENIZE_ADD_SPECIAL | (gp.special ? ADM_TOKENIZE_PARSE_SPECIAL : 0);
+    int64_t n_tok = adm_tokenize(v, ptext, (int64_t)len, NULL, 0, flags);
+    int cap = (int)(n_tok > 0 ? n_tok : 1) + 1024;
+    toks = n_tok >= 0 ? malloc((size_t)cap * sizeof(int32_t)) : NULL;
+    if (!toks || adm_tokenize(v, ptext, (int64_t)len, toks, n_tok, flags) != n_tok) {
+        args_error("run", "tokenization failed");
+        goto done;
+    }
+    if (n_tok == 0) {
+        args_error("run", "the prompt is empty and the model adds no BOS token; give a prompt");
+        goto done;
+    }
+    int n_prompt = (int)n_tok;
+    if (n_prompt >= o.cp.n_ctx) {
+        if (!truncate) {
+            args_error("run", "the prompt has %d tokens but the context holds %d; use a larger -c or --truncate",
+                       n_prompt, o.cp.n_ctx);
+            goto done;
+        }
+        /* Keep BOS and the end of the prompt, leaving room to generate. */
+        const int keep = o.cp.n_ctx / 2, bos = adm_vocab_add_bos(v) ? 1 : 0;
+        memmove(toks + bos, toks + n_prompt - (keep - bos), (size_t)(keep - bos) * sizeof(int32_t));
+        fprintf(stderr, "adamas run: prompt truncated from %d to %d tokens\n", n_prompt, keep);
+        n_prompt = keep;
+    }
+    if (!(ctx = model_opts_ctx(&o, "run", m, 0))) goto done;
+    adm_error err;
+    if (adm_sampler_create(&so.sp, adm_model_n_vocab(m), &smp, &err) != ADM_OK) {
+        args_error("run", "%s", err.msg);
+        goto done;
+    }
+    logits = malloc((size_t)adm_model_n_vocab(m) * sizeof(float));
+    if (!logits) {
+        args_error("run", "out of memory");
+        goto done;
+    }
+    const double t_prompt = args_now();
+    progress_init(&o.prefill, "prompt");
+    adm_status st = adm_ctx_eval(ctx, toks, n_prompt, logits, false, &err);
+    progress_done(&o.prefill);
+    if (st != ADM_OK) {
+        args_error("run", "%s", err.msg);
+        goto done;
+    }
+    const double prompt_s = args_now() - t_prompt;
+    for (int i = 0; i < n_prompt; i++) adm_sampler_accept(smp, toks[i]);
+    /* Text that starts right after BOS loses SentencePiece's leading space. */
+    gp.strip_space = len == 0;
+    int n_hist = n_prompt;
+    if (!generate("run", ctx, v, smp, logits, &gp, stdout, &toks, &n_hist, &cap, &res)) goto done;
+    if (isatty(1) && res.len && res.text[res.len - 1] != '\n') fputc('\n', stdout);
+    fflush(stdout);
+    fprintf(stderr, "\nadamas run: load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.1f tokens/s%s\n",
+            load_s, n_prompt, prompt_s > 0 ? n_prompt / prompt_s : 0.0, res.n_gen,
+            res.seconds > 0 ? res.n_gen / res.seconds : 0.0,
+            res.end == GEN_CTX_FULL ? " (context full)" : "");
+    model_opts_print_stats(&o, m, ctx);
+    rc = 0;
+done:
+    free(res.text);
+    free(logits);
+    free(toks);
+    free(text);
+    adm_sampler_free(smp);
+    adm_ctx_free(ctx);
+    adm_model_free(m);
+    return rc;
+}

@@ -1,0 +1,266 @@
+/*
+ * opts.c - see opts.h.
+ */
+#include "opts.h"
+
+#include "args.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <string.h>
+
+void model_opts_init(model_opts *o) {
+    memset(o, 0, sizeof(*o));
+    o->cp = adm_ctx_default_params();
+}
+
+static const char *value(const char *cmd, int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        args_error(cmd, "option %s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static bool parse_kv_type(const char *cmd, const char *opt, const char *s, adm_type *out) {
+    adm_type t;
+    if (!adm_type_from_name(s, &t) || (t != ADM_TYPE_F16 && t != ADM_TYPE_F32 && t != ADM_TYPE_Q8_0)) {
+        args_error(cmd, "invalid value for %s: '%s' (expected f16, f32 or q8_0)", opt, s);
+        return false;
+    }
+    *out = t;
+    return true;
+}
+
+int model_opts_parse(model_opts *o, const char *cmd, int argc, char **argv, int *i) {
+    const char *a = argv[*i], *v;
+    long n;
+    if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+        if (!(v = value(cmd, argc, argv, i))) return -1;
+        o->model = v;
+    } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 1, 1024, &n)) return -1;
+        o->cp.n_threads = (int)n;
+    } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 24, &n)) return -1;
+        o->cp.n_ctx = (int)n;
+        o->ctx_set = n > 0;
+    } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 1, 1 << 20, &n)) return -1;
+        o->cp.n_batch = (int)n;
+    } else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) {
+        if (!(v = value(cmd, argc, argv, i)) || !parse_kv_type(cmd, a, v, &o->cp.type_k)) return -1;
+    } else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) {
+        if (!(v = value(cmd, argc, argv, i)) || !parse_kv_type(cmd, a, v, &o->cp.type_v)) return -1;
+    } else if (!strcmp(a, "--attention")) {
+        if (!(v = value(cmd, argc, argv, i))) return -1;
+        if (!strcmp(v, "dense")) o->cp.attention = ADM_ATTN_DENSE;
+        else if (!strcmp(v, "adamas")) o->cp.attention = ADM_ATTN_ADAMAS;
+        else if (!strcmp(v, "window")) o->cp.attention = ADM_ATTN_WINDOW;
+        else {
+            args_error(cmd, "invalid value for --attention: '%s' (expected dense, adamas or window)", v);
+            return -1;
+        }
+    } else if (!strcmp(a, "--budget")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 2, 1 << 24, &n)) return -1;
+        o->cp.budget = (int)n;
+    } else if (!strcmp(a, "--dense-layers")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 4096, &n)) return -1;
+        o->cp.dense_layers = (int)n;
+    } else if (!strcmp(a, "--sink")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 24, &n)) return -1;
+        o->cp.sink = (int)n;
+    } else if (!strcmp(a, "--window")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 24, &n)) return -1;
+        o->cp.window = (int)n;
+    } else if (!strcmp(a, "--adamas-thresholds")) {
+        if (!(v = value(cmd, argc, argv, i))) return -1;
+        if (!strcmp(v, "paper")) o->cp.thresholds = ADM_THRESHOLDS_PAPER;
+        else if (!strcmp(v, "calibrated")) o->cp.thresholds = ADM_THRESHOLDS_CALIBRATED;
+        else {
+            args_error(cmd, "invalid value for --adamas-thresholds: '%s' (expected paper or calibrated)", v);
+            return -1;
+        }
+    } else if (!strcmp(a, "--adamas-stats")) {
+        o->adamas_stats = true;
+        o->cp.collect_stats = true;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+void model_opts_print_stats(const model_opts *o, adm_model *m, adm_ctx *ctx) {
+    if (!o->adamas_stats) return;
+    adm_model_info mi = adm_model_get_info(m);
+    adm_ctx_memory mem = adm_ctx_get_memory(ctx);
+    fprintf(stderr, "adamas stats: attention %s, budget %d\n",
+            o->cp.attention == ADM_ATTN_ADAMAS ? "adamas" : o->cp.attention == ADM_ATTN_WINDOW ? "window" : "dense",
+            o->cp.budget);
+    for (int l = 0; l < mi.n_layer; l++) {
+        int64_t steps;
+        double mass = adm_ctx_adamas_mass(ctx, l, &steps);
+        if (steps > 0) fprintf(stderr, "  layer %3d: captured softmax mass %.4f over %lld sparse steps\n", l, mass, (long long)steps);
+        else fprintf(stderr, "  layer %3d: dense\n", l);
+    }
+    fprintf(stderr, "  code index: %.2f MiB for %d tokens (KV cache %.2f MiB)\n", (double)mem.code_bytes / 1048576.0,
+            adm_ctx_n_ctx(ctx), (double)mem.kv_bytes / 1048576.0);
+}
+
+void model_opts_usage(FILE *f) {
+    fprintf(f, "model options:\n"
+               "  -m, --model FILE        GGUF model file\n"
+               "  -t, --threads N         threads (default: physical cores = %d)\n"
+               "  -c, --ctx-size N        context size in tokens (default: the model's, capped)\n"
+               "  -b, --batch-size N      prompt tokens per forward pass (default 512)\n"
+               "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0\n"
+               "  -ctv, --cache-type-v T  V cache type: f16 (default), f32, q8_0\n"
+               "attention options:\n"
+               "  --attention M           dense (default), adamas (sparse decode), window (StreamingLLM baseline)\n"
+               "  --budget N              keys attended per head in sparse steps, current token included (default 128)\n"
+               "  --dense-layers N        the first N layers stay dense (default 2)\n"
+               "  --sink N                always keep the first N tokens (default 4)\n"
+               "  --window N              always keep the last N tokens (default budget/4; adamas only)\n"
+               "  --adamas-thresholds T   calibrated (default) or paper (fixed -10/0/+10)\n"
+               "  --adamas-stats          report the softmax mass the sparse selection captured, per layer\n",
+            adm_default_threads());
+}
+
+adm_model *model_opts_load(const model_opts *o, const char *cmd) {
+    if (!o->model) {
+        args_error(cmd, "no model given (use -m FILE.gguf)");
+        return NULL;
+    }
+    progress_state ps;
+    progress_init(&ps, "loading model");
+    adm_model_params mp = adm_model_default_params();
+    mp.progress = progress_draw;
+    mp.progress_user = &ps;
+    mp.prefault = ps.active;
+    adm_model *m;
+    adm_error err;
+    adm_status st = adm_model_load(o->model, &mp, &m, &err);
+    progress_done(&ps);
+    if (st != ADM_OK) {
+        args_error(cmd, "%s", err.msg);
+        return NULL;
+    }
+    return m;
+}
+
+adm_ctx *model_opts_ctx(model_opts *o, const char *cmd, adm_model *m, int cap) {
+    adm_model_info mi = adm_model_get_info(m);
+    if (!o->ctx_set) {
+        o->cp.n_ctx = mi.n_ctx_train;
+        if (cap > 0 && o->cp.n_ctx > cap) o->cp.n_ctx = cap;
+    }
+    progress_init(&o->prefill, "prompt");
+    o->cp.progress = progress_draw;
+    o->cp.progress_user = &o->prefill;
+    adm_ctx *ctx;
+    adm_error err;
+    if (adm_ctx_create(m, &o->cp, &ctx, &err) != ADM_OK) {
+        args_error(cmd, "%s", err.msg);
+        return NULL;
+    }
+    return ctx;
+}
+
+void sample_opts_init(sample_opts *o) {
+    memset(o, 0, sizeof(*o));
+    o->sp = adm_sampler_default_params();
+}
+
+int sample_opts_parse(sample_opts *o, const char *cmd, int argc, char **argv, int *i) {
+    const char *a = argv[*i], *v;
+    double d;
+    long n;
+    if (!strcmp(a, "--temp")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_float(cmd, a, v, 0, 100, &d)) return -1;
+        o->sp.temp = (float)d;
+    } else if (!strcmp(a, "--top-k")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 30, &n)) return -1;
+        o->sp.top_k = (int)n;
+    } else if (!strcmp(a, "--top-p")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_float(cmd, a, v, 1e-9, 1, &d)) return -1;
+        o->sp.top_p = (float)d;
+    } else if (!strcmp(a, "--min-p")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_float(cmd, a, v, 0, 1, &d)) return -1;
+        o->sp.min_p = (float)d;
+    } else if (!strcmp(a, "--repeat-penalty")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_float(cmd, a, v, 1e-3, 100, &d)) return -1;
+        o->sp.repeat_penalty = (float)d;
+    } else if (!strcmp(a, "--repeat-last-n")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 20, &n)) return -1;
+        o->sp.penalty_last_n = (int)n;
+    } else if (!strcmp(a, "--frequency-penalty")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_float(cmd, a, v, -10, 10, &d)) return -1;
+        o->sp.freq_penalty = (float)d;
+    } else if (!strcmp(a, "--presence-penalty")) {
+        if (!(v = value(cmd, argc, argv, i)) || !args_float(cmd, a, v, -10, 10, &d)) return -1;
+        o->sp.presence_penalty = (float)d;
+    } else if (!strcmp(a, "--seed")) {
+        if (!(v = value(cmd, argc, argv, i))) return -1;
+        char *end;
+        errno = 0;
+        unsigned long long s = strtoull(v, &end, 10);
+        if (errno || end == v || *end) {
+            args_error(cmd, "invalid value for --seed: '%s'", v);
+            return -1;
+        }
+        o->sp.seed = s;
+        o->seed_set = true;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+void sample_opts_usage(FILE *f) {
+    fprintf(f, "sampling options:\n"
+               "  --temp T                temperature (default 0.8; 0 = greedy)\n"
+               "  --top-k K               keep the K most likely tokens (default 40; 0 = off)\n"
+               "  --top-p P               keep the smallest set with probability >= P (default 0.95)\n"
+               "  --min-p P               drop tokens below P x the top probability (default 0.05)\n"
+               "  --repeat-penalty F      penalize repeats of the last --repeat-last-n tokens (default 1 = off)\n"
+               "  --repeat-last-n N       history length for penalties (default 64)\n"
+               "  --frequency-penalty F   --presence-penalty F   OpenAI-style penalties (default 0)\n"
+               "  --seed S                random seed (default: random, printed)\n");
+}
+
+void sample_opts_finish(sample_opts *o, const char *cmd) {
+    if (o->seed_set) return;
+    o->sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(args_now() * 1e9);
+    if (o->sp.temp > 0) fprintf(stderr, "adamas %s: seed %llu\n", cmd, (unsigned long long)o->sp.seed);
+}
+
+/* MemAvailable from /proc/meminfo, in bytes (0 if unknown). */
+static uint64_t mem_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    uint64_t kb = 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "MemAvailable: %llu kB", (unsigned long long *)&kb) == 1) break;
+    fclose(f);
+    return kb * 1024;
+}
+
+int default_ctx_size(const char *cmd, adm_model *m, const model_opts *o) {
+    adm_model_info mi = adm_model_get_info(m);
+    if (o->ctx_set) return o->cp.n_ctx;
+    const uint64_t per_tok = adm_model_kv_bytes_per_token(m, o->cp.type_k, o->cp.type_v);
+    const uint64_t avail = mem_available();
+    int n = mi.n_ctx_train;
+    if (avail && per_tok && (uint64_t)n * per_tok > avail / 2) {
+        n = (int)(avail / 2 / per_tok) / 256 * 256;
+        if (n < 256) n = 256;
+        fprintf(stderr, "adamas %s: context %d tokens (the model's %d capped to fit in half of the %.1f GiB of free "
+                        "memory; -c to change)\n", cmd, n, mi.n_ctx_train, (double)avail / (double)(1ull << 30));
+    } else {
+        fprintf(stderr, "adamas %s: context %d tokens (the model's training length; -c to change)\n", cmd, n);
+    }
+    return n;
+}

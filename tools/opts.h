@@ -1,0 +1,60 @@
+/*
+ * opts.h - the options every model-running command shares (model path,
+ * threads, context, batch, KV cache types, attention method) and the code
+ * that turns them into a loaded model and context, with the same error
+ * messages and progress display everywhere.
+ */
+#ifndef ADM_TOOLS_OPTS_H
+#define ADM_TOOLS_OPTS_H
+
+#include "adamas.h"
+#include "args.h"
+
+#include <stdio.h>
+
+typedef struct model_opts {
+    const char *model;
+    adm_ctx_params cp;
+    bool ctx_set;       /* -c given */
+    bool adamas_stats;
+    progress_state prefill; /* drawn during long prompt evaluation (progress_init before, progress_done after) */
+} model_opts;
+
+void model_opts_init(model_opts *o);
+
+/* If argv[*i] is a shared option, consumes it (and its value), stores it
+ * and returns 1; returns 0 if not a shared option; -1 on an invalid value
+ * (message printed). */
+int model_opts_parse(model_opts *o, const char *cmd, int argc, char **argv, int *i);
+
+/* With --adamas-stats: per-layer captured mass and code-index memory, to stderr. */
+void model_opts_print_stats(const model_opts *o, adm_model *m, adm_ctx *ctx);
+
+/* Help text for the shared options. */
+void model_opts_usage(FILE *f);
+
+/* Loads the model (progress on a terminal), printing errors as
+ * "adamas <cmd>: <message>". Returns NULL on failure. */
+adm_model *model_opts_load(const model_opts *o, const char *cmd);
+
+/* Creates a context; n_ctx defaults to the model's training length capped
+ * to `cap` tokens when -c was not given (0 = no cap). */
+adm_ctx *model_opts_ctx(model_opts *o, const char *cmd, adm_model *m, int cap);
+
+/* Sampling options (--temp, --top-k, --top-p, --min-p, --seed, penalties),
+ * same conventions as model_opts_parse. seed_set tells whether --seed was given. */
+typedef struct sample_opts {
+    adm_sampler_params sp;
+    bool seed_set;
+} sample_opts;
+void sample_opts_init(sample_opts *o);
+int sample_opts_parse(sample_opts *o, const char *cmd, int argc, char **argv, int *i);
+void sample_opts_usage(FILE *f);
+/* Picks a random seed unless one was given, and says which on stderr. */
+void sample_opts_finish(sample_opts *o, const char *cmd);
+
+/* Context size default for interactive use: the model's training length,
+ * capped to what fits in half of the free memory; says what it chose. */
+int default_ctx_size(const char *cmd, adm_model *m, const model_opts *o);
+
+#endif
