@@ -187,7 +187,7 @@ static void ref_dot(adm_type t, const uint8_t *wrow, const uint8_t *arow, int n,
             m += fabs((double)a[i] * (double)y[i]);
         }
         for (int k = 0; k < n / 32; k++) {
-            const double mk = -(double)b[32 * k], sk = adm_f16_to_f32(yb[k].s);
+            const double mk = -(double)b[32 * k], sk = (double)adm_f16_to_f32(yb[k].s);
             s += mk * sk;
             m += fabs(mk * sk);
         }
@@ -254,11 +254,11 @@ static void test_vec_dot(void **state) {
                     ref_dot(t, w, act, n, &want, &mag);
                     float got;
                     sc->vec_dot[t](n, &got, w, act);
-                    check_close(got, want, mag, n_terms, "scalar vec_dot", t, n);
+                    check_close((double)got, want, mag, n_terms, "scalar vec_dot", t, n);
                     for (int k = 0; k < n_simd; k++) {
                         float g2;
                         simd[k]->vec_dot[t](n, &g2, w, act);
-                        check_close(g2, got, mag, n_terms, simd[k]->name, t, n);
+                        check_close((double)g2, (double)got, mag, n_terms, simd[k]->name, t, n);
                     }
                     free(w);
                 }
@@ -316,7 +316,7 @@ static void test_gemm_tiles(void **state) {
                                 assert_true(v == -12345.0f); /* wrote outside its tile */
                                 continue;
                             }
-                            check_close(v, want[c0 + c][r0 + rr], mag[c0 + c][r0 + rr], n_terms, kt->name, t, n);
+                            check_close((double)v, (double)want[c0 + c][r0 + rr], mag[c0 + c][r0 + rr], n_terms, kt->name, t, n);
                             if (memcmp(&v, &one[c0 + c][r0 + rr], 4) != 0) {
                                 print_error("%s gemm %s %dx%d: output (%d,%d) = %.9g differs from the 1x1 tile %.9g\n",
                                             kt->name, adm_type_name(t), nr, nc, rr, c, (double)v, (double)one[c0 + c][r0 + rr]);
@@ -331,7 +331,7 @@ static void test_gemm_tiles(void **state) {
                 for (int rr = 0; rr < ROWS; rr++) {
                     float v;
                     kt->vec_dot[t](n, &v, w + rr * ws, act + c * as);
-                    check_close(v, one[c][rr], mag[c][rr], n_terms, "vec_dot vs tile", t, n);
+                    check_close((double)v, (double)one[c][rr], mag[c][rr], n_terms, "vec_dot vs tile", t, n);
                 }
         }
         free(w);
@@ -460,8 +460,8 @@ static void test_float_helpers(void **state) {
         const float a = rng_normal(&r);
         for (int k = 0; k < n_simd; k++) {
             const adm_kernels *kt = simd[k];
-            check_close(kt->dot_f32(n, x, y), sc->dot_f32(n, x, y), mag, n, "dot_f32", ADM_TYPE_F32, n);
-            check_close(kt->dot_f16_f32(n, h, y), sc->dot_f16_f32(n, h, y), magh, n, "dot_f16_f32", ADM_TYPE_F16, n);
+            check_close((double)kt->dot_f32(n, x, y), (double)sc->dot_f32(n, x, y), mag, n, "dot_f32", ADM_TYPE_F32, n);
+            check_close((double)kt->dot_f16_f32(n, h, y), (double)sc->dot_f16_f32(n, h, y), magh, n, "dot_f16_f32", ADM_TYPE_F16, n);
             memcpy(y0, y, sizeof(float) * (size_t)n);
             memcpy(y1, y, sizeof(float) * (size_t)n);
             sc->axpy_f32(n, a, x, y0);
@@ -525,7 +525,7 @@ static void test_matmul(void **state) {
                         for (int tk = 0; tk < n_tok; tk++)
                             for (int j = 0, o = 0; j < 2; j++)
                                 for (int rr = 0; rr < n_out[j]; rr++, o++)
-                                    check_close(jobs[j].out[(size_t)tk * ldo[j] + rr], want[tk * 66 + o], mag[tk * 66 + o],
+                                    check_close((double)jobs[j].out[(size_t)tk * ldo[j] + rr], want[tk * 66 + o], mag[tk * 66 + o],
                                                 n_terms, tables[k]->name, t, n_in);
                         if (!first) {
                             first = out;

@@ -427,6 +427,15 @@ static void test_special(void **state) {
     assert_int_equal(adm_tokenize(v, "Hello world, again", -1, two, 1, 0), 4);
     assert_int_equal(two[1], -7);
     assert_int_equal(adm_tokenize(v, "", 0, NULL, 0, ADM_TOKENIZE_ADD_SPECIAL), 1);
+    /* decoding into a buffer that is too small: a prefix, the size needed, a NUL only if it fits */
+    int32_t hello = 9906;
+    char five[6] = "xxxxx";
+    assert_int_equal(adm_detokenize(v, &hello, 1, five, 3, 0), 5);
+    assert_memory_equal(five, "Helxx", 5);
+    assert_int_equal(adm_detokenize(v, &hello, 1, five, 5, 0), 5);
+    assert_memory_equal(five, "Hello", 5);
+    assert_int_equal(adm_detokenize(v, &hello, 1, five, 6, 0), 5);
+    assert_string_equal(five, "Hello");
     adm_vocab_free(v);
 
     v = load_vocab("llama-spm");

@@ -120,7 +120,9 @@ adm_status adm_adamas_create(const adm_adamas_params *p, const adm_kv_cache *kv,
      * scores for the selected keys (or all keys, for statistics), a value row. */
     size_t hist = (3 * cd + 1) * sizeof(uint32_t);
     size_t scores = (size_t)p->budget * sizeof(float);
-    a->scratch_per_thread = (cd * sizeof(float) + hist + scores + (size_t)kv->head_dim_v * sizeof(float) + 4 * 64 + 63) / 64 * 64;
+    const size_t qconv = adm_row_size(ADM_TYPE_Q8_0, ADM_MAX(kv->head_dim_k / QK8_0, 1) * QK8_0);
+    a->scratch_per_thread =
+        (cd * sizeof(float) + hist + scores + (size_t)kv->head_dim_v * sizeof(float) + qconv + 4 * 64 + 63) / 64 * 64;
     a->scratch = adm_alloc(a->scratch_per_thread * (size_t)n_threads);
     if (p->collect_stats) {
         a->stat_scores = adm_alloc((size_t)a->n_ctx * sizeof(float));
@@ -231,7 +233,7 @@ static void append_items(void *arg, int ith, int nth) {
                         s2[i] += (double)x[i] * (double)x[i];
                     }
             }
-        } else if (calibrating) {
+        } else if (calibrating && j->q) {
             const int h = (int)item - a->n_head_kv;
             double *s2 = a->q_sum2 + ((size_t)sl * a->n_head + (size_t)h) * (size_t)cd;
             for (int t = 0; t < j->n_tok && j->pos0 + t < CALIB_LAST; t++) {
@@ -356,7 +358,7 @@ static void score_items(void *arg, int ith, int nth) {
  * ascending positions appended to out. Counting select: distances are
  * small integers (at most 3 * code_dim), so one histogram pass finds the
  * cut-off and a second pass collects. */
-static int select_smallest(const uint16_t *d, int lo, int hi, int k, int max_d, uint32_t *hist, int32_t *out) {
+int adm_select_smallest(const uint16_t *d, int lo, int hi, int k, int max_d, uint32_t *hist, int32_t *out) {
     if (k <= 0 || hi <= lo) return 0;
     if (k >= hi - lo) {
         for (int t = lo; t < hi; t++) *out++ = t;
@@ -378,40 +380,20 @@ static int select_smallest(const uint16_t *d, int lo, int hi, int k, int max_d, 
     return k;
 }
 
-/* Exact attention of one query head over the selected positions. */
+/* Exact attention of one query head over the selected positions, with the
+ * same products and softmax as dense.c (so a full selection is bit-identical). */
 static void attend_selected(const adm_attn_args *args, int h, const int32_t *sel, int n_sel, float *scores, float *vrow,
-                            float *out) {
+                            uint8_t *qconv, float *out) {
     const adm_kv_cache *kv = args->kv;
     const adm_kernels *k = args->k;
     const int g = h / (args->n_head / kv->n_head_kv), hk = kv->head_dim_k, hv = kv->head_dim_v;
     const float *q = args->q + (size_t)h * hk;
-    float max = -INFINITY;
-    for (int i = 0; i < n_sel; i++) {
-        const uint8_t *kr = adm_kv_k(kv, args->layer, g, sel[i]);
-        float s;
-        if (kv->type_k == ADM_TYPE_F16) s = k->dot_f16_f32(hk, (const adm_f16 *)kr, q);
-        else {
-            k->to_float[kv->type_k](kr, vrow, hk);
-            s = k->dot_f32(hk, vrow, q);
-        }
-        scores[i] = s * args->scale;
-        max = scores[i] > max ? scores[i] : max;
-    }
-    double sum = 0;
-    for (int i = 0; i < n_sel; i++) {
-        scores[i] = expf(scores[i] - max);
-        sum += (double)scores[i];
-    }
-    const float inv = (float)(1.0 / sum);
+    adm_attn_prepare_query(k, kv->type_k, hk, q, qconv);
+    for (int i = 0; i < n_sel; i++)
+        scores[i] = adm_attn_score(k, kv->type_k, hk, adm_kv_k(kv, args->layer, g, sel[i]), q, qconv) * args->scale;
+    adm_attn_softmax(scores, n_sel);
     memset(out, 0, (size_t)hv * sizeof(float));
-    for (int i = 0; i < n_sel; i++) {
-        const uint8_t *vr = adm_kv_v(kv, args->layer, g, sel[i]);
-        if (kv->type_v == ADM_TYPE_F16) k->axpy_f16(hv, scores[i] * inv, (const adm_f16 *)vr, out);
-        else {
-            k->to_float[kv->type_v](vr, vrow, hv);
-            k->axpy_f32(hv, scores[i] * inv, vrow, out);
-        }
-    }
+    for (int i = 0; i < n_sel; i++) adm_attn_accumulate(k, kv->type_v, hv, scores[i], adm_kv_v(kv, args->layer, g, sel[i]), vrow, out);
 }
 
 /* Share of the dense softmax mass of query head h held by the selection. */
@@ -458,11 +440,12 @@ static void attend_items(void *arg, int ith, int nth) {
         } else {
             const int recent_lo = ADM_MAX(sink, n - 1 - a->p.window);
             const int want = budget - sink - (n - 1 - recent_lo) - 1;
-            m += select_smallest(a->dist + (size_t)h * (size_t)a->n_ctx, sink, recent_lo, want, 3 * cd, hist, sel + m);
+            m += adm_select_smallest(a->dist + (size_t)h * (size_t)a->n_ctx, sink, recent_lo, want, 3 * cd, hist, sel + m);
             for (int t = recent_lo; t < n; t++) sel[m++] = t;
         }
         a->n_sel[h] = m;
-        attend_selected(args, h, sel, m, scores, vrow, args->out + (size_t)h * args->kv->head_dim_v);
+        attend_selected(args, h, sel, m, scores, vrow, (uint8_t *)(vrow + args->kv->head_dim_v),
+                        args->out + (size_t)h * args->kv->head_dim_v);
     }
 }
 
@@ -506,3 +489,7 @@ double adm_adamas_mass(const adm_adamas *a, int layer, int64_t *n_steps) {
     *n_steps = a->mass_n[layer] / ADM_MAX(a->n_head, 1);
     return a->mass_n[layer] ? a->mass_sum[layer] / (double)a->mass_n[layer] : (double)NAN;
 }
+
+const int32_t *adm_adamas_selection(const adm_adamas *a, int h) { return a->sel + (size_t)h * (size_t)a->p.budget; }
+
+int adm_adamas_n_selected(const adm_adamas *a, int h) { return a->n_sel[h]; }

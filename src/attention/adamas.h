@@ -62,6 +62,15 @@ void adm_adamas_truncate(adm_adamas *a, int n_keep);
 /* Sparse attention for one decode token (args->n_tok == 1). */
 void adm_adamas_attend(adm_adamas *a, adm_pool *pool, const adm_attn_args *args);
 
+/* The positions query head h attended to in the last sparse step (ascending). */
+const int32_t *adm_adamas_selection(const adm_adamas *a, int h);
+int adm_adamas_n_selected(const adm_adamas *a, int h);
+
+/* Appends to out the k positions in [lo, hi) with the smallest d[t]
+ * (values <= max_d), ties going to the largest t, in ascending order;
+ * returns how many (min(k, hi - lo)). hist has max_d + 1 entries. */
+int adm_select_smallest(const uint16_t *d, int lo, int hi, int k, int max_d, uint32_t *hist, int32_t *out);
+
 /* Per-layer mean share of the dense softmax mass the selected keys held
  * (collect_stats only); NaN for layers that never attended sparsely. */
 double adm_adamas_mass(const adm_adamas *a, int layer, int64_t *n_steps);

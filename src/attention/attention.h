@@ -12,6 +12,8 @@
 #include "../kv_cache.h"
 #include "../threadpool.h"
 
+#include <math.h>
+
 typedef struct adm_attn_args {
     const adm_kernels *k;
     const adm_kv_cache *kv;
@@ -25,6 +27,51 @@ typedef struct adm_attn_args {
     uint8_t *scratch;      /* adm_attn_scratch_size bytes per thread */
     size_t scratch_per_thread;
 } adm_attn_args;
+
+/* The query of one head in the form the key cache's product needs: q8_0
+ * keys are scored against the query quantized to q8_0 (written to qconv,
+ * adm_row_size(q8_0, hk) bytes); f16 and f32 keys against the f32 query. */
+static inline void adm_attn_prepare_query(const adm_kernels *k, adm_type tk, int hk, const float *q, uint8_t *qconv) {
+    if (tk == ADM_TYPE_Q8_0) k->from_float[ADM_TYPE_Q8_0](q, qconv, hk);
+}
+
+/* Unscaled score of one key row; dense and sparse attention share it so
+ * that they agree bit for bit on the same keys. */
+static inline float adm_attn_score(const adm_kernels *k, adm_type tk, int hk, const uint8_t *krow, const float *q,
+                                   const uint8_t *qconv) {
+    float s;
+    if (tk == ADM_TYPE_F16) return k->dot_f16_f32(hk, (const adm_f16 *)krow, q);
+    if (tk == ADM_TYPE_F32) return k->dot_f32(hk, (const float *)krow, q);
+    k->vec_dot[ADM_TYPE_Q8_0](hk, &s, krow, qconv);
+    return s;
+}
+
+/* Softmax of s[0..n) in place (max-shifted, sum in double). */
+static inline void adm_attn_softmax(float *s, int n) {
+    float max = s[0];
+    for (int j = 1; j < n; j++) max = s[j] > max ? s[j] : max;
+    double sum = 0.0;
+    for (int j = 0; j < n; j++) {
+        s[j] = expf(s[j] - max);
+        sum += (double)s[j];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int j = 0; j < n; j++) s[j] *= inv;
+}
+
+/* Adds p * v_row to out, converting the value row from the cache type
+ * (vtmp holds head_dim_v floats for types that need a conversion). */
+static inline void adm_attn_accumulate(const adm_kernels *k, adm_type tv, int hv, float p, const uint8_t *vrow,
+                                       float *vtmp, float *out) {
+    if (tv == ADM_TYPE_F16) {
+        k->axpy_f16(hv, p, (const adm_f16 *)vrow, out);
+    } else if (tv == ADM_TYPE_F32) {
+        k->axpy_f32(hv, p, (const float *)vrow, out);
+    } else {
+        k->to_float[tv](vrow, vtmp, hv);
+        k->axpy_f32(hv, p, vtmp, out);
+    }
+}
 
 /* Scratch per thread for contexts of up to n_ctx tokens. */
 size_t adm_attn_scratch_size(const adm_kv_cache *kv, int n_head, int n_ctx);

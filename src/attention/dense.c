@@ -23,19 +23,6 @@ size_t adm_attn_scratch_size(const adm_kv_cache *kv, int n_head, int n_ctx) {
     return (s + 63) / 64 * 64;
 }
 
-/* Softmax of s[0..n) in place; returns nothing, rows sum to 1. */
-static void softmax(float *s, int n) {
-    float max = -INFINITY;
-    for (int j = 0; j < n; j++) max = s[j] > max ? s[j] : max;
-    double sum = 0.0;
-    for (int j = 0; j < n; j++) {
-        s[j] = expf(s[j] - max);
-        sum += (double)s[j];
-    }
-    const float inv = (float)(1.0 / sum);
-    for (int j = 0; j < n; j++) s[j] *= inv;
-}
-
 static void dense_items(void *arg, int ith, int nth) {
     const adm_attn_args *a = arg;
     const adm_kv_cache *kv = a->kv;
@@ -48,7 +35,6 @@ static void dense_items(void *arg, int ith, int nth) {
     float *scores = (float *)scratch;
     uint8_t *qconv = scratch + (size_t)group * (size_t)n_ctx * sizeof(float);
     float *vrow = (float *)(qconv + (size_t)group * q_row);
-    adm_vec_dot_fn dot = k->vec_dot[ADM_TYPE_Q8_0];
 
     /* Items are dealt round-robin: a causal batch's later tokens attend to
      * more keys, so contiguous ranges would load one thread far more. */
@@ -57,33 +43,20 @@ static void dense_items(void *arg, int ith, int nth) {
         const int t = (int)(item / n_kv_head), g = (int)(item % n_kv_head);
         const int n = a->pos[t] + 1;
         const float *qh = a->q + ((size_t)t * a->n_head + (size_t)g * group) * hk;
-        if (kv->type_k == ADM_TYPE_Q8_0)
-            for (int i = 0; i < group; i++) k->from_float[ADM_TYPE_Q8_0](qh + (size_t)i * hk, qconv + (size_t)i * q_row, hk);
+        for (int i = 0; i < group; i++) adm_attn_prepare_query(k, kv->type_k, hk, qh + (size_t)i * hk, qconv + (size_t)i * q_row);
         for (int j = 0; j < n; j++) {
             const uint8_t *krow = adm_kv_k(kv, a->layer, g, j);
-            for (int i = 0; i < group; i++) {
-                float s;
-                if (kv->type_k == ADM_TYPE_F16) s = k->dot_f16_f32(hk, (const adm_f16 *)krow, qh + (size_t)i * hk);
-                else if (kv->type_k == ADM_TYPE_F32) s = k->dot_f32(hk, (const float *)krow, qh + (size_t)i * hk);
-                else dot(hk, &s, krow, qconv + (size_t)i * q_row);
-                scores[(size_t)i * n_ctx + j] = s * a->scale;
-            }
+            for (int i = 0; i < group; i++)
+                scores[(size_t)i * n_ctx + j] =
+                    adm_attn_score(k, kv->type_k, hk, krow, qh + (size_t)i * hk, qconv + (size_t)i * q_row) * a->scale;
         }
-        for (int i = 0; i < group; i++) softmax(scores + (size_t)i * n_ctx, n);
+        for (int i = 0; i < group; i++) adm_attn_softmax(scores + (size_t)i * n_ctx, n);
         float *out = a->out + ((size_t)t * a->n_head + (size_t)g * group) * hv;
         memset(out, 0, (size_t)group * hv * sizeof(float));
         for (int j = 0; j < n; j++) {
             const uint8_t *vr = adm_kv_v(kv, a->layer, g, j);
-            if (kv->type_v == ADM_TYPE_F16) {
-                for (int i = 0; i < group; i++) k->axpy_f16(hv, scores[(size_t)i * n_ctx + j], (const adm_f16 *)vr, out + (size_t)i * hv);
-            } else {
-                const float *vf = (const float *)vr;
-                if (kv->type_v != ADM_TYPE_F32) {
-                    k->to_float[kv->type_v](vr, vrow, hv);
-                    vf = vrow;
-                }
-                for (int i = 0; i < group; i++) k->axpy_f32(hv, scores[(size_t)i * n_ctx + j], vf, out + (size_t)i * hv);
-            }
+            for (int i = 0; i < group; i++)
+                adm_attn_accumulate(k, kv->type_v, hv, scores[(size_t)i * n_ctx + j], vr, vrow, out + (size_t)i * hv);
         }
     }
 }

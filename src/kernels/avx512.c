@@ -15,6 +15,7 @@
  */
 #include "kernels.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define AI static inline __attribute__((always_inline))
@@ -585,6 +586,15 @@ static void k_scale_f32(int n, float a, float *y) {
 
 /* ---- the table ---- */
 
+/* dispatch.c checks F/BW/VL/DQ/VNNI; AVX512_BF16 (CPUID 7.1 EAX bit 5) is
+ * rarer (Ice Lake and Cascade Lake lack it), so vdpbf16ps is enabled only
+ * when present, else the AVX2 BF16 kernels stay in the table. */
+static bool cpu_has_avx512_bf16(void) {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+    return (a >> 5) & 1u;
+}
+
 void adm_kernels_init_avx512(adm_kernels *t) {
     adm_kernels_init_avx2(t);
     t->name = "avx512";
@@ -593,7 +603,10 @@ void adm_kernels_init_avx512(adm_kernels *t) {
 
     t->vec_dot[ADM_TYPE_F32] = dot_f32;
     t->vec_dot[ADM_TYPE_F16] = dot_f16;
-    t->vec_dot[ADM_TYPE_BF16] = dot_bf16;
+    if (cpu_has_avx512_bf16()) {
+        t->vec_dot[ADM_TYPE_BF16] = dot_bf16;
+        t->gemm[ADM_TYPE_BF16] = gemm_bf16;
+    }
     t->vec_dot[ADM_TYPE_Q4_0] = dot_q4_0;
     t->vec_dot[ADM_TYPE_Q4_1] = dot_q4_1;
     t->vec_dot[ADM_TYPE_Q5_0] = dot_q5_0;
@@ -607,7 +620,6 @@ void adm_kernels_init_avx512(adm_kernels *t) {
 
     t->gemm[ADM_TYPE_F32] = gemm_f32;
     t->gemm[ADM_TYPE_F16] = gemm_f16;
-    t->gemm[ADM_TYPE_BF16] = gemm_bf16;
     t->gemm[ADM_TYPE_Q4_0] = gemm_q4_0;
     t->gemm[ADM_TYPE_Q4_1] = gemm_q4_1;
     t->gemm[ADM_TYPE_Q5_0] = gemm_q5_0;

@@ -71,7 +71,7 @@ int64_t adm_detokenize(const adm_vocab *v, const int32_t *ids, int64_t n, char *
         if (out && total < size) memcpy(out + total, p, (size_t)ADM_MIN((int64_t)len, size - total));
         total += (int64_t)len;
     }
-    if (out && size > 0) out[ADM_MIN(total, size - 1)] = 0;
+    if (out && total < size) out[total] = 0; /* when there is room */
     return total;
 }
 

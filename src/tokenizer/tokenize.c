@@ -201,7 +201,7 @@ static bool partition(const adm_vocab *v, tok_scratch *s, const char *text, size
             pos += len - 1;
         }
     }
-    qsort(acc, n_acc, sizeof(uint64_t), cmp_u64);
+    if (n_acc > 1) qsort(acc, n_acc, sizeof(uint64_t), cmp_u64);
     for (size_t p = 0, a = 0; p < n;) {
         if (claim[p] == FREE) {
             size_t q = p;

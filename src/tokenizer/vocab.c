@@ -100,7 +100,7 @@ static adm_status read_tokens(adm_vocab *v, const adm_gguf *g, const adm_gguf_va
     v->n_tokens = (int32_t)arr->arr.n;
     uint64_t total = 0;
     for (int32_t i = 0; i < v->n_tokens; i++) total += arr->arr.strs[i].len + 1;
-    if (total > UINT32_MAX - 1)
+    if (total > INT32_MAX)
         return adm_fail(err, ADM_ERR_FORMAT, "%s: tokenizer.ggml.tokens holds too much text", g->path);
     v->tok_data = adm_alloc((size_t)total);
     v->tok_off = adm_calloc((size_t)v->n_tokens + 1, sizeof(uint32_t));
@@ -112,7 +112,7 @@ static adm_status read_tokens(adm_vocab *v, const adm_gguf *g, const adm_gguf_va
         memcpy(v->tok_data + off, s.ptr, (size_t)s.len);
         v->tok_data[off + s.len] = 0;
         off += (uint32_t)s.len + 1;
-        if ((int)s.len > v->max_token_len) v->max_token_len = (int)s.len;
+        if (s.len > (uint64_t)v->max_token_len) v->max_token_len = (int)s.len; /* < 2^31: total checked */
     }
     v->tok_off[v->n_tokens] = off;
     return ADM_OK;
@@ -231,9 +231,11 @@ static void mark_eog(adm_vocab *v, int32_t id) {
     if (id >= 0) v->eog[id] = 1;
 }
 
+/* Whether the token spelled name ends generations; its id goes to *id. */
 static bool eog_has(const adm_vocab *v, const char *name, int32_t *id) {
-    *id = lookup_cstr(v, name);
-    return *id >= 0 && v->eog[*id];
+    int32_t t = lookup_cstr(v, name);
+    if (id) *id = t;
+    return t >= 0 && v->eog[t];
 }
 
 static void detect_special(adm_vocab *v) {
@@ -267,16 +269,15 @@ static void detect_special(adm_vocab *v) {
     mark_eog(v, v->eom);
 
     /* o200k_harmony / solar-open: <|end|> ends a message, not the generation. */
-    int32_t ret, call, calls, flush, end, s, tool;
-    bool has_ret = eog_has(v, "<|return|>", &ret), has_call = eog_has(v, "<|call|>", &call) ||
-                                                              eog_has(v, "<|calls|>", &calls);
-    bool has_flush = eog_has(v, "<|flush|>", &flush);
-    if (eog_has(v, "<|end|>", &end) && ((has_ret && has_call) || (has_call && has_flush))) {
+    int32_t end, s;
+    bool has_return = eog_has(v, "<|return|>", NULL), has_flush = eog_has(v, "<|flush|>", NULL);
+    bool has_call = eog_has(v, "<|call|>", NULL) || eog_has(v, "<|calls|>", NULL);
+    if (eog_has(v, "<|end|>", &end) && has_call && (has_return || has_flush)) {
         v->eog[end] = 0;
         v->attr[end] = ATTR_USER;
     }
     /* gemma4 / paddleocr: </s> is ordinary text there. */
-    if (eog_has(v, "<|tool_response>", &tool) && eog_has(v, "</s>", &s)) {
+    if (eog_has(v, "<|tool_response>", NULL) && eog_has(v, "</s>", &s)) {
         v->eog[s] = 0;
         v->attr[s] = ATTR_NORMAL;
     }
@@ -349,11 +350,9 @@ static bool build_specials(adm_vocab *v) {
 }
 
 /* llama.cpp's per-model whitespace stripping around special tokens. */
-static adm_status apply_strip_rules(adm_vocab *v, const adm_gguf *g, adm_error *err) {
-    adm_str name = {"", 0};
-    bool found;
-    adm_status st = adm_gguf_get_str(g, "general.name", &name, &found, err);
-    if (st != ADM_OK) return st;
+static void apply_strip_rules(adm_vocab *v, const adm_gguf *g) {
+    const adm_gguf_kv *kv = adm_gguf_find(g, "general.name");
+    adm_str name = kv && kv->val.type == ADM_GGUF_STRING ? kv->val.s : (adm_str){"", 0};
     char lower[256];
     size_t n = ADM_MIN((size_t)name.len, sizeof(lower) - 1);
     for (size_t i = 0; i < n; i++) lower[i] = (char)tolower((unsigned char)name.ptr[i]);
@@ -366,7 +365,6 @@ static adm_status apply_strip_rules(adm_vocab *v, const adm_gguf *g, adm_error *
         for (const char *const *k = k_keep; *k; k++)
             if ((id = lookup_cstr(v, *k)) >= 0) v->attr[id] &= (uint8_t)~ATTR_RSTRIP;
     }
-    return ADM_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -621,7 +619,7 @@ adm_status adm_vocab_from_gguf(const adm_gguf *g, adm_vocab **out, adm_error *er
         st = adm_fail(err, ADM_ERR_NOMEM, "%s: out of memory", g->path);
         goto fail;
     }
-    if ((st = apply_strip_rules(v, g, err)) != ADM_OK) goto fail;
+    apply_strip_rules(v, g);
     *out = v;
     return ADM_OK;
 fail:
