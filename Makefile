@@ -44,14 +44,24 @@ LIB_SRC := $(wildcard src/*.c src/attention/*.c src/tokenizer/*.c) \
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 \
                 -mavx512vpopcntdq -mavx512vbmi
+# Each ISA's kernels live in files named after it (avx2*.c, attn_avx2.c, ...);
+# only those files are compiled with that ISA's flags.
+AVX2_SRC   := $(wildcard src/kernels/avx2*.c src/kernels/*_avx2.c)
+AVX512_SRC := $(wildcard src/kernels/avx512*.c src/kernels/*_avx512.c)
 ifeq ($(SIMD),1)
-ifneq ($(wildcard src/kernels/avx2.c),)
-LIB_SRC += src/kernels/avx2.c
+ifneq ($(AVX2_SRC),)
+LIB_SRC += $(AVX2_SRC)
 CFLAGS  += -DADM_HAVE_AVX2
 endif
-ifneq ($(wildcard src/kernels/avx512.c),)
-LIB_SRC += src/kernels/avx512.c
+ifneq ($(AVX512_SRC),)
+LIB_SRC += $(AVX512_SRC)
 CFLAGS  += -DADM_HAVE_AVX512
+endif
+ifneq ($(wildcard src/kernels/attn_avx2.c),)
+CFLAGS  += -DADM_HAVE_ATTN_AVX2
+endif
+ifneq ($(wildcard src/kernels/attn_avx512.c),)
+CFLAGS  += -DADM_HAVE_ATTN_AVX512
 endif
 endif
 
@@ -71,8 +81,8 @@ BIN       := $(BUILD)/adamas
 .PHONY: all test bench clean format fuzz
 all: $(BIN)
 
-$(BUILD)/src/kernels/avx2.o: CFLAGS += $(AVX2_FLAGS)
-$(BUILD)/src/kernels/avx512.o: CFLAGS += $(AVX512_FLAGS)
+$(AVX2_SRC:%.c=$(BUILD)/%.o): CFLAGS += $(AVX2_FLAGS)
+$(AVX512_SRC:%.c=$(BUILD)/%.o): CFLAGS += $(AVX512_FLAGS)
 
 # Quiet by default; `make V=1` shows the commands.
 ifeq ($(V),1)

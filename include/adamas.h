@@ -308,6 +308,20 @@ ADM_API void adm_ctx_truncate(adm_ctx *ctx, int n_keep);
  * (NaN when the layer never attended sparsely). */
 ADM_API double adm_ctx_adamas_mass(const adm_ctx *ctx, int layer, int64_t *n_steps);
 
+/* Switches the attention method of later decode steps. A context created
+ * with ADM_ATTN_ADAMAS keeps its code index up to date and may switch to
+ * dense and back (benchmarks compare both on one filled cache); a dense
+ * context cannot become sparse. */
+ADM_API adm_status adm_ctx_set_attention(adm_ctx *ctx, adm_attention attention, adm_error *err);
+
+/* Time spent inside attention (dense or sparse) since the last reset. */
+typedef struct adm_ctx_perf {
+    double attn_seconds;
+    uint64_t n_tokens;      /* tokens evaluated */
+} adm_ctx_perf;
+ADM_API adm_ctx_perf adm_ctx_get_perf(const adm_ctx *ctx);
+ADM_API void adm_ctx_reset_perf(adm_ctx *ctx);
+
 /* Memory held by the context. */
 typedef struct adm_ctx_memory {
     uint64_t kv_bytes;      /* K and V caches */

@@ -51,6 +51,7 @@ adm_status adm_ctx_create(const adm_model *model, const adm_ctx_params *params, 
     if (!ctx) return adm_fail(err, ADM_ERR_NOMEM, "out of memory");
     ctx->model = model;
     ctx->params = p;
+    ctx->attention = p.attention;
     ctx->k = adm_kernels_get();
     adm_status st = adm_pool_create(p.n_threads, &ctx->pool, err);
     if (st != ADM_OK) goto fail;
@@ -133,7 +134,7 @@ adm_status adm_ctx_eval(adm_ctx *ctx, const int32_t *tokens, int n_tokens, float
         int n = ADM_MIN(n_batch, n_tokens - done);
         /* Sparse evaluation: positions past the budget go one at a time so
          * that each of them attends sparsely, as in a real decode. */
-        if (ctx->adamas && ctx->params.sparse_eval) {
+        if (ctx->adamas && ctx->attention != ADM_ATTN_DENSE && ctx->params.sparse_eval) {
             const int dense_room = ctx->params.budget - ctx->n_past;
             n = dense_room > 0 ? ADM_MIN(n, dense_room) : 1;
         }
@@ -171,3 +172,15 @@ double adm_ctx_adamas_mass(const adm_ctx *ctx, int layer, int64_t *n_steps) {
     if (!ctx->adamas || layer < 0 || layer >= ctx->model->hp.n_layer) return (double)NAN;
     return adm_adamas_mass(ctx->adamas, layer, n_steps);
 }
+
+adm_status adm_ctx_set_attention(adm_ctx *ctx, adm_attention attention, adm_error *err) {
+    if (attention != ADM_ATTN_DENSE && attention != ctx->params.attention)
+        return adm_fail(err, ADM_ERR_INVALID_ARG, "this context was created for %s attention; create it with the "
+                        "sparse method to use it", ctx->params.attention == ADM_ATTN_DENSE ? "dense" : "another");
+    ctx->attention = attention;
+    return ADM_OK;
+}
+
+adm_ctx_perf adm_ctx_get_perf(const adm_ctx *ctx) { return ctx->perf; }
+
+void adm_ctx_reset_perf(adm_ctx *ctx) { memset(&ctx->perf, 0, sizeof(ctx->perf)); }

@@ -32,6 +32,8 @@ struct adm_ctx {
     uint8_t *attn_scratch;
     size_t attn_scratch_per_thread;
     uint64_t scratch_bytes;
+    adm_attention attention; /* method of decode steps now (see adm_ctx_set_attention) */
+    adm_ctx_perf perf;
 };
 
 /* Runs the model on n_tok <= n_batch tokens at positions n_past.. and

@@ -146,8 +146,11 @@ static void layer_forward(adm_ctx *ctx, int il, int n_tok) {
 
     adm_attn_args a = {ctx->k, ctx->kv, il, n_tok, hp->n_head, ctx->q, ctx->pos,
                        1.0f / sqrtf((float)hp->head_dim), ctx->attn, ctx->attn_scratch, ctx->attn_scratch_per_thread};
-    if (ctx->adamas && adm_adamas_applies(ctx->adamas, il, n_tok, ctx->pos[0] + 1)) adm_adamas_attend(ctx->adamas, ctx->pool, &a);
+    const double t0 = adm_time_s();
+    if (ctx->adamas && ctx->attention != ADM_ATTN_DENSE && adm_adamas_applies(ctx->adamas, il, n_tok, ctx->pos[0] + 1))
+        adm_adamas_attend(ctx->adamas, ctx->pool, &a);
     else adm_attn_dense(ctx->pool, &a);
+    ctx->perf.attn_seconds += adm_time_s() - t0;
 
     adm_matmul(ctx->pool, ctx->k, &l->wo, ctx->attn, n_tok, ctx->xn, (size_t)n_embd, ctx->mm_scratch);
     op = (tok_op){ctx, n_tok, il, op_add, NULL, ctx->xn, ctx->x, n_embd};
@@ -176,6 +179,7 @@ void adm_forward(adm_ctx *ctx, const int32_t *tokens, int n_tok, float *logits, 
     }
     for (int il = 0; il < hp->n_layer; il++) layer_forward(ctx, il, n_tok);
     ctx->n_past += n_tok;
+    ctx->perf.n_tokens += (uint64_t)n_tok;
     ctx->kv->n = ctx->n_past;
     if (ctx->adamas) adm_adamas_after_batch(ctx->adamas, ctx->pool, ctx->k, ctx->kv, ctx->n_past);
     if (!logits) return;

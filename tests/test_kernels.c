@@ -140,7 +140,8 @@ static uint8_t *make_weights(rng *r, adm_type t, int rows, int n, int mode, bool
     for (size_t b = 0; b < rs * (size_t)rows / bs; b++) {
         for (int k = 0; k < 2; k++) {
             if (off[k] < 0) continue;
-            const float v = ldexpf((float)rng_unit(r) + 0.5f, (int)(rng_u32(r) % 14) - 10) * (rng_u32(r) & 1 ? -1.0f : 1.0f);
+            const float sign = rng_u32(r) & 1 ? -1.0f : 1.0f;
+            const float v = ldexpf((float)rng_unit(r) + 0.5f, (int)(rng_u32(r) % 14) - 10) * sign;
             const adm_f16 h = adm_f32_to_f16(v);
             memcpy(w + b * bs + (size_t)off[k], &h, 2);
         }
@@ -302,7 +303,8 @@ static void test_gemm_tiles(void **state) {
             assert_true(kt->gemm_nc >= 1 && kt->gemm_nc <= ADM_TILE_MAX);
             float one[COLS][ROWS]; /* the 1 x 1 tile of every pair */
             for (int c = 0; c < COLS; c++)
-                for (int rr = 0; rr < ROWS; rr++) kt->gemm[t](n, 1, 1, w + rr * ws, ws, act + c * as, as, &one[c][rr], 1);
+                for (int rr = 0; rr < ROWS; rr++)
+                    kt->gemm[t](n, 1, 1, w + rr * ws, ws, act + c * as, as, &one[c][rr], 1);
             for (int nr = 1; nr <= ADM_TILE_MAX; nr++) {
                 for (int nc = 1; nc <= ADM_TILE_MAX; nc++) {
                     const int r0 = (nr + nc) % (ROWS - nr + 1), c0 = (nr * nc) % (COLS - nc + 1);
@@ -316,10 +318,12 @@ static void test_gemm_tiles(void **state) {
                                 assert_true(v == -12345.0f); /* wrote outside its tile */
                                 continue;
                             }
-                            check_close((double)v, (double)want[c0 + c][r0 + rr], mag[c0 + c][r0 + rr], n_terms, kt->name, t, n);
+                            check_close((double)v, (double)want[c0 + c][r0 + rr], mag[c0 + c][r0 + rr], n_terms,
+                                        kt->name, t, n);
                             if (memcmp(&v, &one[c0 + c][r0 + rr], 4) != 0) {
                                 print_error("%s gemm %s %dx%d: output (%d,%d) = %.9g differs from the 1x1 tile %.9g\n",
-                                            kt->name, adm_type_name(t), nr, nc, rr, c, (double)v, (double)one[c0 + c][r0 + rr]);
+                                            kt->name, adm_type_name(t), nr, nc, rr, c, (double)v,
+                                            (double)one[c0 + c][r0 + rr]);
                                 fail();
                             }
                         }
@@ -343,8 +347,8 @@ static void test_gemm_tiles(void **state) {
 /* ---- 2: activation quantizers and conversions are byte-identical ---- */
 
 /* Inputs that hit the rounding rules: ties at +-k.5 (amax 127 gives scale
- * 1), both signs of the largest magnitude, zero blocks, huge and subnormal
- * values. */
+ * 1), both signs of the largest magnitude, zero blocks and super-blocks,
+ * huge and subnormal values. */
 static void fill_activation_cases(rng *r, float *x, int n, int variant) {
     fill(r, x, n, variant % D_COUNT);
     if (variant == D_COUNT) {
@@ -361,6 +365,9 @@ static void fill_activation_cases(rng *r, float *x, int n, int variant) {
          * overflow 1/d, undefined in the reference), one huge value */
         for (int i = 0; i < n; i++) x[i] = i % 16 ? bits_f32(rng_u32(r) & 0x807fffffu) : 1.0f;
         if (n > 40) x[40] = 1e30f;
+    } else if (variant == D_COUNT + 3) {
+        /* whole zero super-blocks (and -0.0f), then normal ones */
+        for (int i = 0; i < n; i++) x[i] = (i / 256) % 2 ? rng_normal(r) : (i % 3 ? 0.0f : -0.0f);
     }
 }
 
@@ -377,7 +384,7 @@ static void test_from_float(void **state) {
             const size_t rs = adm_row_size(t, n);
             float *x = xalloc((size_t)n * sizeof(float));
             uint8_t *want = xalloc(rs), *got = xalloc(rs);
-            for (int v = 0; v < D_COUNT + 3; v++) {
+            for (int v = 0; v < D_COUNT + 4; v++) {
                 fill_activation_cases(&r, x, n, v);
                 sc->from_float[t](x, want, n);
                 for (int k = 0; k < n_simd; k++) {
@@ -461,7 +468,8 @@ static void test_float_helpers(void **state) {
         for (int k = 0; k < n_simd; k++) {
             const adm_kernels *kt = simd[k];
             check_close((double)kt->dot_f32(n, x, y), (double)sc->dot_f32(n, x, y), mag, n, "dot_f32", ADM_TYPE_F32, n);
-            check_close((double)kt->dot_f16_f32(n, h, y), (double)sc->dot_f16_f32(n, h, y), magh, n, "dot_f16_f32", ADM_TYPE_F16, n);
+            check_close((double)kt->dot_f16_f32(n, h, y), (double)sc->dot_f16_f32(n, h, y), magh, n, "dot_f16_f32",
+                        ADM_TYPE_F16, n);
             memcpy(y0, y, sizeof(float) * (size_t)n);
             memcpy(y1, y, sizeof(float) * (size_t)n);
             sc->axpy_f32(n, a, x, y0);
@@ -503,9 +511,11 @@ static void test_matmul(void **state) {
         void *scratch = xalloc(adm_matmul_scratch_size(n_in, max_tok));
         const size_t as = adm_row_size(dt, n_in);
         uint8_t *act = xalloc(as * max_tok);
-        for (int tk = 0; tk < max_tok; tk++) adm_kernels_scalar()->from_float[dt](x + (size_t)tk * n_in, act + tk * as, n_in);
+        for (int tk = 0; tk < max_tok; tk++)
+            adm_kernels_scalar()->from_float[dt](x + (size_t)tk * n_in, act + tk * as, n_in);
         /* Reference: each output from the scalar-quantized activations. */
-        double *want = xalloc(sizeof(double) * (size_t)max_tok * (37 + 29)), *mag = xalloc(sizeof(double) * (size_t)max_tok * (37 + 29));
+        double *want = xalloc(sizeof(double) * (size_t)max_tok * (37 + 29));
+        double *mag = xalloc(sizeof(double) * (size_t)max_tok * (37 + 29));
         for (int tk = 0; tk < max_tok; tk++)
             for (int j = 0, o = 0; j < 2; j++)
                 for (int rr = 0; rr < n_out[j]; rr++, o++)
@@ -525,7 +535,8 @@ static void test_matmul(void **state) {
                         for (int tk = 0; tk < n_tok; tk++)
                             for (int j = 0, o = 0; j < 2; j++)
                                 for (int rr = 0; rr < n_out[j]; rr++, o++)
-                                    check_close((double)jobs[j].out[(size_t)tk * ldo[j] + rr], want[tk * 66 + o], mag[tk * 66 + o],
+                                    check_close((double)jobs[j].out[(size_t)tk * ldo[j] + rr], want[tk * 66 + o],
+                                                mag[tk * 66 + o],
                                                 n_terms, tables[k]->name, t, n_in);
                         if (!first) {
                             first = out;
@@ -591,7 +602,8 @@ static void test_half_conversions(void **state) {
             assert_true(!!signbit(f) == !!(h & 0x8000));
             continue;
         }
-        const double want = ((h >> 10) & 31) == 31 ? (h & 0x8000 ? -(double)INFINITY : (double)INFINITY) : half_value((uint16_t)h);
+        const double inf = (double)INFINITY;
+        const double want = ((h >> 10) & 31) == 31 ? (h & 0x8000 ? -inf : inf) : half_value((uint16_t)h);
         assert_true((double)f == want);
         assert_true(!!signbit(f) == !!(h & 0x8000)); /* -0 stays -0 */
         if (!isnan(f)) assert_int_equal(adm_f32_to_f16(f), h); /* round trip */
@@ -611,7 +623,8 @@ static void test_half_conversions(void **state) {
             f = (float)((half_value(h) + half_value((uint16_t)(h + 1))) / 2.0);
             if (rng_u32(&r) & 1) f = -f;
         } else if (kind == 2) {
-            f = bits_f32((rng_u32(&r) & 0x80000000u) | (0x33000000u + rng_u32(&r) % 0x0c000000u)); /* f16 subnormal range */
+            /* the f16 subnormal range and above */
+            f = bits_f32((rng_u32(&r) & 0x80000000u) | (0x33000000u + rng_u32(&r) % 0x0c000000u));
         } else {
             f = bits_f32((rng_u32(&r) & 0x80000000u) | (0x477f0000u + rng_u32(&r) % 0x00200000u)); /* near 65504 */
         }

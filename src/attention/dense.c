@@ -43,6 +43,17 @@ static void dense_items(void *arg, int ith, int nth) {
         const int t = (int)(item / n_kv_head), g = (int)(item % n_kv_head);
         const int n = a->pos[t] + 1;
         const float *qh = a->q + ((size_t)t * a->n_head + (size_t)g * group) * hk;
+        float *out = a->out + ((size_t)t * a->n_head + (size_t)g * group) * hv;
+        memset(out, 0, (size_t)group * hv * sizeof(float));
+        if (kv->type_k == ADM_TYPE_F16 && kv->type_v == ADM_TYPE_F16) {
+            /* The fast path: one kernel call scores every key row against the group. */
+            k->attn_qk_f16((const adm_f16 *)adm_kv_k(kv, a->layer, g, 0), (size_t)hk, NULL, n, hk, qh, group, a->scale,
+                           scores, n_ctx);
+            for (int i = 0; i < group; i++) adm_attn_softmax(scores + (size_t)i * n_ctx, n);
+            k->attn_pv_f16((const adm_f16 *)adm_kv_v(kv, a->layer, g, 0), (size_t)hv, NULL, n, hv, scores, group, n_ctx,
+                           out);
+            continue;
+        }
         for (int i = 0; i < group; i++) adm_attn_prepare_query(k, kv->type_k, hk, qh + (size_t)i * hk, qconv + (size_t)i * q_row);
         for (int j = 0; j < n; j++) {
             const uint8_t *krow = adm_kv_k(kv, a->layer, g, j);
@@ -51,8 +62,6 @@ static void dense_items(void *arg, int ith, int nth) {
                     adm_attn_score(k, kv->type_k, hk, krow, qh + (size_t)i * hk, qconv + (size_t)i * q_row) * a->scale;
         }
         for (int i = 0; i < group; i++) adm_attn_softmax(scores + (size_t)i * n_ctx, n);
-        float *out = a->out + ((size_t)t * a->n_head + (size_t)g * group) * hv;
-        memset(out, 0, (size_t)group * hv * sizeof(float));
         for (int j = 0; j < n; j++) {
             const uint8_t *vr = adm_kv_v(kv, a->layer, g, j);
             for (int i = 0; i < group; i++)

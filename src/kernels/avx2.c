@@ -24,7 +24,11 @@
  * templates below take their shape as constant arguments, and must be
  * inlined and fully unrolled to get one register per accumulator. */
 #define AI static inline __attribute__((always_inline))
+#ifdef __clang__
+#define UNROLL _Pragma("unroll")
+#else
 #define UNROLL _Pragma("GCC unroll 8")
+#endif
 
 #ifdef __clang__
 /* Keep a * b + c as two roundings in scalar tails (as in scalar.c), so the
@@ -355,13 +359,19 @@ AI void kq_chunk(const int T, const uint8_t *blk, const kq_hdr *h, const int k, 
         const __m256i v = ld256(qs + 32 * (k / 4));
         *q = _mm256_and_si256(_mm256_srli_epi16(v, 2 * (k % 4)), m2);
         /* Q3_K: u = low 2 bits | hmask bit (4h + j) << 2, value u - 4. */
-        if (T == K_Q3) *q = _mm256_or_si256(*q, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h->bits, k), one), 2));
+        if (T == K_Q3) {
+            const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(h->bits, k), one);
+            *q = _mm256_or_si256(*q, _mm256_slli_epi16(hb, 2));
+        }
         *sc = _mm256_shuffle_epi8(k < 4 ? h->sa : h->sb, ld256(k_pick_pair[k % 4]));
     } else if (T == K_Q4 || T == K_Q5) {
         const uint8_t *qs = T == K_Q4 ? ((const block_q4_K *)blk)->qs : ((const block_q5_K *)blk)->qs;
         const __m256i v = ld256(qs + 32 * (k / 2));
         *q = _mm256_and_si256(k % 2 ? _mm256_srli_epi16(v, 4) : v, m4);
-        if (T == K_Q5) *q = _mm256_or_si256(*q, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h->bits, k), one), 4));
+        if (T == K_Q5) {
+            const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(h->bits, k), one);
+            *q = _mm256_or_si256(*q, _mm256_slli_epi16(hb, 4));
+        }
         *sc = _mm256_shuffle_epi8(h->sa, ld256(k_pick_one[k]));
     } else {
         /* Q6_K value 128h + 32j + l: nibble j/2 of ql[64h + 32(j%2) + l],
@@ -414,7 +424,8 @@ AI void kq_decode(const int T, const uint8_t *x, kq_dec *o) {
 AI __m256 kq_pair(const int T, const kq_dec *x, const block_q8_K *y, __m256 acc) {
     __m256i sumi = _mm256_setzero_si256();
     UNROLL for (int k = 0; k < 8; k++)
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(x->q[k], ld256(y->qs + 32 * k)), x->sc[k]));
+        sumi = _mm256_add_epi32(sumi,
+                                _mm256_madd_epi16(_mm256_maddubs_epi16(x->q[k], ld256(y->qs + 32 * k)), x->sc[k]));
     return kq_finish(T, sumi, x->mn, x->d, x->dmin, y, acc);
 }
 
@@ -498,7 +509,8 @@ AI void fl_tile(const int T, const int NR, const int NC, int n, const uint8_t *w
     }
     if (i + 8 <= n) {
         UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) acc[r][c][0] =
-            _mm256_fmadd_ps(fl_load(T, w + r * ws + (size_t)i * es), fl_load(T, a + c * as + (size_t)i * es), acc[r][c][0]);
+            _mm256_fmadd_ps(fl_load(T, w + r * ws + (size_t)i * es), fl_load(T, a + c * as + (size_t)i * es),
+                            acc[r][c][0]);
         i += 8;
     }
     UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) {
@@ -621,10 +633,12 @@ static void from_f32_q8_K(const float *x, void *vy, int64_t n) {
         for (int k = 0; k < 8; k++) {
             __m256i q[4];
             for (int j = 0; j < 4; j++)
-                q[j] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 32 * k + 8 * j), vs)), lim);
+                q[j] = _mm256_min_epi32(
+                    _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 32 * k + 8 * j), vs)), lim);
             const __m256i b = pack_epi32_to_epi8(q[0], q[1], q[2], q[3]);
             _mm256_storeu_si256((__m256i *)(y[i].qs + 32 * k), b);
-            const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(b, _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
+            const __m256i sad =
+                _mm256_sad_epu8(_mm256_xor_si256(b, _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
             uint64_t p[4];
             _mm256_storeu_si256((__m256i *)p, sad);
             y[i].bsums[2 * k] = (int16_t)((int)(p[0] + p[1]) - 16 * 128);
@@ -663,7 +677,8 @@ static void from_f32_bf16(const float *x, void *vy, int64_t n) {
     for (; i + 8 <= n; i += 8) {
         const __m256i u = _mm256_loadu_si256((const __m256i *)(x + i));
         const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-        const __m256i rne = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff))), 16);
+        const __m256i rne =
+            _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff))), 16);
         const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(64));
         const __m256i is_nan =
             _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
@@ -730,7 +745,8 @@ static void k_axpy_f16(int n, float a, const adm_f16 *x, float *y) {
     const __m256 va = _mm256_set1_ps(a);
     int i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_cvtph_ps(ld128(x + i)))));
+        _mm256_storeu_ps(y + i,
+                         _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_cvtph_ps(ld128(x + i)))));
     for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
 }
 
@@ -747,7 +763,7 @@ void adm_kernels_init_avx2(adm_kernels *t) {
     adm_kernels_fill_scalar(t);
     t->name = "avx2";
     t->gemm_nr = 4;
-    t->gemm_nc = 4;
+    t->gemm_nc = 8;
 
     t->vec_dot[ADM_TYPE_F32] = dot_f32;
     t->vec_dot[ADM_TYPE_F16] = dot_f16;

@@ -19,7 +19,11 @@
 #include <immintrin.h>
 
 #define AI static inline __attribute__((always_inline))
+#ifdef __clang__
+#define UNROLL _Pragma("unroll")
+#else
 #define UNROLL _Pragma("GCC unroll 8")
+#endif
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
@@ -322,8 +326,8 @@ static const uint16_t k_idx32[4][32] = {{R8(0), R8(0), R8(1), R8(1)},
 
 /* Byte masks selecting bit b0 in bytes 0-31 and bit b1 in bytes 32-63. */
 static inline __m512i bit_select(int b0, int b1) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8((char)(1 << b0))), _mm256_set1_epi8((char)(1 << b1)),
-                              1);
+    const __m256i lo = _mm256_set1_epi8((char)(1 << b0)), hi = _mm256_set1_epi8((char)(1 << b1));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
 /* Codes and scales of chunk c (values 64c .. 64c+63), c constant. */
@@ -446,7 +450,7 @@ ZK_KERNELS(q6_K, K_Q6)
 /* ---- float types: F32, F16, BF16 ----
  * Two accumulators per output (alternating 16-value steps for F32/F16,
  * 32-value steps of vdpbf16ps for BF16), the tail through masked loads
- * into the first. Tiles up to 4 x 2. */
+ * into the first. Tiles up to 4 x 3. */
 
 enum { F_F32, F_F16, F_BF16 };
 
@@ -472,13 +476,13 @@ AI void fl_tile(const int T, const int NR, const int NC, int n, const uint8_t *w
                 size_t as, float *s, size_t lds) {
     const size_t es = T == F_F32 ? 4 : 2;
     const int step = fl_step(T);
-    __m512 acc[4][2][2];
+    __m512 acc[4][3][2];
     UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) acc[r][c][0] = acc[r][c][1] =
         _mm512_setzero_ps();
     int i = 0;
     for (; i + 2 * step <= n; i += 2 * step) {
         UNROLL for (int h = 0; h < 2; h++) {
-            __m512 y[2];
+            __m512 y[3];
             UNROLL for (int c = 0; c < NC; c++) y[c] = fl_load(T, a + c * as + (size_t)(i + step * h) * es, step);
             UNROLL for (int r = 0; r < NR; r++) {
                 const __m512 x = fl_load(T, w + r * ws + (size_t)(i + step * h) * es, step);
@@ -498,8 +502,8 @@ AI void fl_tile(const int T, const int NR, const int NC, int n, const uint8_t *w
 
 AI void fl_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, const void *va, size_t as, float *s,
                 size_t lds) {
-    for (int c = 0; c < nc; c += 2) {
-        const int cc = ADM_MIN(2, nc - c);
+    for (int c = 0; c < nc; c += 3) {
+        const int cc = ADM_MIN(3, nc - c);
         for (int r = 0; r < nr; r += cc == 1 ? 1 : 4) {
             const int rr = cc == 1 ? 1 : ADM_MIN(4, nr - r);
             const uint8_t *w = (const uint8_t *)vw + (size_t)r * ws, *a = (const uint8_t *)va + (size_t)c * as;
@@ -509,7 +513,11 @@ AI void fl_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, c
             case 12: fl_tile(T, 1, 2, n, w, ws, a, as, o, lds); break;
             case 22: fl_tile(T, 2, 2, n, w, ws, a, as, o, lds); break;
             case 32: fl_tile(T, 3, 2, n, w, ws, a, as, o, lds); break;
-            default: fl_tile(T, 4, 2, n, w, ws, a, as, o, lds); break;
+            case 42: fl_tile(T, 4, 2, n, w, ws, a, as, o, lds); break;
+            case 13: fl_tile(T, 1, 3, n, w, ws, a, as, o, lds); break;
+            case 23: fl_tile(T, 2, 3, n, w, ws, a, as, o, lds); break;
+            case 33: fl_tile(T, 3, 3, n, w, ws, a, as, o, lds); break;
+            default: fl_tile(T, 4, 3, n, w, ws, a, as, o, lds); break;
             }
         }
     }
@@ -562,7 +570,8 @@ static void k_axpy_f32(int n, float a, const float *x, float *y) {
     const __m512 va = _mm512_set1_ps(a);
     for (int i = 0; i < n; i += 16) {
         const __mmask16 m = tail16(ADM_MIN(16, n - i));
-        const __m512 r = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_mul_ps(va, _mm512_maskz_loadu_ps(m, x + i)));
+        const __m512 xa = _mm512_mul_ps(va, _mm512_maskz_loadu_ps(m, x + i));
+        const __m512 r = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), xa);
         _mm512_mask_storeu_ps(y + i, m, r);
     }
 }
@@ -599,7 +608,7 @@ void adm_kernels_init_avx512(adm_kernels *t) {
     adm_kernels_init_avx2(t);
     t->name = "avx512";
     t->gemm_nr = 4;
-    t->gemm_nc = 6;
+    t->gemm_nc = 8;
 
     t->vec_dot[ADM_TYPE_F32] = dot_f32;
     t->vec_dot[ADM_TYPE_F16] = dot_f16;

@@ -40,6 +40,9 @@ static void init_tables(void) {
     if (cpu_has_avx2()) {
 #ifdef ADM_HAVE_AVX2
         adm_kernels_init_avx2(&g_avx2);
+#ifdef ADM_HAVE_ATTN_AVX2
+        adm_kernels_init_attn_avx2(&g_avx2);
+#endif
         g_have_avx2 = true;
         g_best = &g_avx2;
 #endif
@@ -47,6 +50,9 @@ static void init_tables(void) {
     if (cpu_has_avx512()) {
 #ifdef ADM_HAVE_AVX512
         adm_kernels_init_avx512(&g_avx512);
+#ifdef ADM_HAVE_ATTN_AVX512
+        adm_kernels_init_attn_avx512(&g_avx512);
+#endif
         g_have_avx512 = true;
         g_best = &g_avx512;
 #endif

@@ -45,6 +45,21 @@ typedef struct adm_kernels {
     void (*axpy_f16)(int n, float a, const adm_f16 *x, float *y);  /* y += a * (float)x */
     void (*scale_f32)(int n, float a, float *y);                   /* y *= a */
 
+    /* Attention over an f16 KV cache (attention/dense.c, attention/adamas.c).
+     * Row j is base + idx[j] * stride (idx NULL: base + j * stride; stride in
+     * elements). G query heads share the rows; q is (G, hk), s is (G, ld).
+     *   attn_qk: s[g*ld + j] = scale * dot(k_j, q_g), j < n
+     *   attn_pv: out[g*hv + i] += sum over j ascending of p[g*ld + j] * v_j[i]
+     * Canonical order, identical on every ISA: a dot product keeps 16
+     * interleaved partial sums (lane l takes elements l, l+16, ...; fused
+     * multiply-add), reduced as ((l, l+8), then +4, +2, +1); head sizes that
+     * are not a multiple of 16 sum sequentially. attn_pv is one fused
+     * multiply-add per term, in order. */
+    void (*attn_qk_f16)(const adm_f16 *base, size_t stride, const int32_t *idx, int n, int hk, const float *q, int G,
+                        float scale, float *s, int ld);
+    void (*attn_pv_f16)(const adm_f16 *base, size_t stride, const int32_t *idx, int n, int hv, const float *p, int G,
+                        int ld, float *out);
+
     /* Adamas sparse attention (attention/adamas.c). */
     /* Orthonormal Walsh-Hadamard transform in place; n is a power of two. */
     void (*fwht)(float *x, int n);
@@ -77,6 +92,10 @@ void adm_kernels_fill_scalar(adm_kernels *t);
  * fill t with the scalar table, then override what the ISA implements. */
 void adm_kernels_init_avx2(adm_kernels *t);
 void adm_kernels_init_avx512(adm_kernels *t);
+/* Attention and Adamas kernels (attn_avx2.c, attn_avx512.c): override the
+ * attention entries of a table already filled by the ISA's initializer. */
+void adm_kernels_init_attn_avx2(adm_kernels *t);
+void adm_kernels_init_attn_avx512(adm_kernels *t);
 
 /* Generic tile built from a vec_dot (used when an ISA has no tile kernel). */
 void adm_gemm_from_vec_dot(adm_vec_dot_fn dot, int n, int nr, int nc, const void *w, size_t w_stride, const void *a,

@@ -258,6 +258,48 @@ static void k_scale_f32(int n, float a, float *y) {
     for (int i = 0; i < n; i++) y[i] *= a;
 }
 
+/* The canonical reduction of 16 partial sums (see kernels.h). */
+static float reduce16(const float *a) {
+    float t[8], u[4], v[2];
+    for (int i = 0; i < 8; i++) t[i] = a[i] + a[i + 8];
+    for (int i = 0; i < 4; i++) u[i] = t[i] + t[i + 4];
+    for (int i = 0; i < 2; i++) v[i] = u[i] + u[i + 2];
+    return v[0] + v[1];
+}
+
+static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx, int n, int hk, const float *q, int G,
+                          float scale, float *s, int ld) {
+    for (int j = 0; j < n; j++) {
+        const adm_f16 *k = base + (size_t)(idx ? idx[j] : j) * stride;
+        for (int g = 0; g < G; g++) {
+            const float *qg = q + (size_t)g * hk;
+            float dot;
+            if (hk % 16 == 0) {
+                float acc[16] = {0};
+                for (int c = 0; c < hk; c += 16)
+                    for (int l = 0; l < 16; l++) acc[l] = fmaf(adm_f16_to_f32(k[c + l]), qg[c + l], acc[l]);
+                dot = reduce16(acc);
+            } else {
+                dot = 0.0f;
+                for (int i = 0; i < hk; i++) dot = fmaf(adm_f16_to_f32(k[i]), qg[i], dot);
+            }
+            s[(size_t)g * ld + j] = dot * scale;
+        }
+    }
+}
+
+static void k_attn_pv_f16(const adm_f16 *base, size_t stride, const int32_t *idx, int n, int hv, const float *p, int G,
+                          int ld, float *out) {
+    for (int j = 0; j < n; j++) {
+        const adm_f16 *v = base + (size_t)(idx ? idx[j] : j) * stride;
+        for (int g = 0; g < G; g++) {
+            const float pj = p[(size_t)g * ld + j];
+            float *o = out + (size_t)g * hv;
+            for (int i = 0; i < hv; i++) o[i] = fmaf(pj, adm_f16_to_f32(v[i]), o[i]);
+        }
+    }
+}
+
 static void k_fwht(float *x, int n) {
     for (int h = 1; h < n; h *= 2)
         for (int i = 0; i < n; i += 2 * h)
@@ -342,6 +384,8 @@ void adm_kernels_fill_scalar(adm_kernels *t) {
     t->axpy_f32 = k_axpy_f32;
     t->axpy_f16 = k_axpy_f16;
     t->scale_f32 = k_scale_f32;
+    t->attn_qk_f16 = k_attn_qk_f16;
+    t->attn_pv_f16 = k_attn_pv_f16;
     t->fwht = k_fwht;
     t->bucketize = k_bucketize;
     t->code_l1 = k_code_l1;

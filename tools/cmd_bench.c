@@ -1,0 +1,343 @@
+/*
+ * cmd_bench.c - `adamas bench`: prompt processing (pp) and generation (tg)
+ * speed after filling the context to given depths, the way llama.cpp's
+ * llama-bench measures them, plus memory and the time spent in attention.
+ *
+ * For each model, the context is filled once per depth (densely, in
+ * batches, not timed) and each repetition of each test starts from that
+ * state by truncating the cache back to the depth. With --attention
+ * dense,adamas one sparse context serves both methods (it keeps its code
+ * index current and switches its decode path), so both rows see the same
+ * cache. Fields shared with llama-bench keep its names in CSV and JSON.
+ */
+#include "adamas.h"
+#include "args.h"
+#include "commands.h"
+#include "opts.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define MAX_LIST 16
+
+typedef struct bench_opts {
+    const char *models[MAX_LIST];
+    int n_models;
+    int n_prompt, n_gen;
+    int depths[MAX_LIST], n_depths;
+    adm_attention attn[3];
+    int n_attn;
+    int reps;
+    const char *format;
+} bench_opts;
+
+typedef struct result {
+    const char *model;
+    adm_model_info mi;
+    const char *attention;
+    int n_prompt, n_gen, n_depth, n_threads;
+    double avg_ts, std_ts, avg_ns, std_ns;
+    double attn_ms;          /* tg: attention time per token */
+    uint64_t kv_bytes, code_bytes;
+    double samples_ts[64];
+    int n_samples;
+} result;
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: adamas bench -m MODEL[,MODEL2...] [-p 512] [-n 128] [-d 0,4096,...] [-r 3]\n"
+               "                    [--attention dense,adamas] [-o md|json|csv] [options]\n"
+               "Measures prompt processing (pp) and generation (tg) tokens/s at each context depth.\n\n"
+               "  -p N                    prompt tokens per pp test (default 512; 0 = no pp test)\n"
+               "  -n N                    tokens per tg test (default 128; 0 = no tg test)\n"
+               "  -d LIST                 context depths to fill first (default 0)\n"
+               "  -r N                    repetitions (default 3)\n"
+               "  --attention LIST        dense, adamas, window (comma-separated; default dense)\n"
+               "  -o FORMAT               md (default), json, csv\n");
+    model_opts_usage(f);
+}
+
+static int split_ints(const char *s, int *out, int max, long lo, long hi) {
+    int n = 0;
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        long v;
+        if (n == max || !args_int("bench", "list", tok, lo, hi, &v)) return -1;
+        out[n++] = (int)v;
+    }
+    return n;
+}
+
+static const char *attn_name(adm_attention a) {
+    return a == ADM_ATTN_ADAMAS ? "adamas" : a == ADM_ATTN_WINDOW ? "window" : "dense";
+}
+
+static void stats(const double *x, int n, double *mean, double *sd) {
+    double s = 0, s2 = 0;
+    for (int i = 0; i < n; i++) s += x[i];
+    *mean = s / n;
+    for (int i = 0; i < n; i++) s2 += (x[i] - *mean) * (x[i] - *mean);
+    *sd = n > 1 ? sqrt(s2 / (n - 1)) : 0;
+}
+
+/* Fills the cache with `n` pseudo-random tokens (densely, in batches). */
+static bool fill(adm_ctx *ctx, int n, int n_vocab, int32_t *buf, progress_state *ps) {
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        buf[i] = (int32_t)((x >> 33) % (uint64_t)n_vocab);
+    }
+    adm_error err;
+    progress_init(ps, "filling context");
+    adm_status st = adm_ctx_eval(ctx, buf, n, NULL, false, &err);
+    progress_done(ps);
+    if (st != ADM_OK) args_error("bench", "%s", err.msg);
+    return st == ADM_OK;
+}
+
+static bool run_test(adm_ctx *ctx, const adm_model *m, int depth, int n_prompt, int n_gen, int reps, int32_t *buf,
+                     float *logits, result *r) {
+    adm_error err;
+    double ns[64];
+    double attn = 0;
+    r->n_samples = 0;
+    for (int rep = 0; rep < reps && rep < 64; rep++) {
+        adm_ctx_truncate(ctx, depth);
+        adm_ctx_reset_perf(ctx);
+        const int n_vocab = adm_model_n_vocab(m);
+        for (int i = 0; i < n_prompt; i++) buf[i] = (int32_t)((i * 7919 + rep) % n_vocab);
+        double t0 = args_now();
+        if (n_prompt > 0) {
+            if (adm_ctx_eval(ctx, buf, n_prompt, logits, false, &err) != ADM_OK) goto fail;
+        } else {
+            int32_t tok = 1 % n_vocab;
+            for (int i = 0; i < n_gen; i++) {
+                if (adm_ctx_eval(ctx, &tok, 1, logits, false, &err) != ADM_OK) goto fail;
+                tok = (int32_t)((tok * 31 + 7) % n_vocab);
+            }
+        }
+        double dt = args_now() - t0;
+        ns[rep] = dt * 1e9;
+        r->samples_ts[rep] = (double)(n_prompt > 0 ? n_prompt : n_gen) / dt;
+        r->n_samples++;
+        attn += adm_ctx_get_perf(ctx).attn_seconds;
+    }
+    stats(r->samples_ts, r->n_samples, &r->avg_ts, &r->std_ts);
+    stats(ns, r->n_samples, &r->avg_ns, &r->std_ns);
+    r->attn_ms = n_gen > 0 ? attn / r->n_samples / n_gen * 1e3 : 0;
+    adm_ctx_truncate(ctx, depth);
+    return true;
+fail:
+    args_error("bench", "%s", err.msg);
+    return false;
+}
+
+static void human_size(uint64_t b, char *buf, size_t n) {
+    if (b >= (1ull << 30)) snprintf(buf, n, "%.2f GiB", (double)b / (double)(1ull << 30));
+    else snprintf(buf, n, "%.2f MiB", (double)b / (double)(1ull << 20));
+}
+
+static void print_md_header(void) {
+    printf("| model | size | params | threads | attention | test | t/s | attn ms/tok | KV MiB | codes MiB |\n");
+    printf("| ----- | ---: | -----: | ------: | --------- | ---: | --: | ----------: | -----: | --------: |\n");
+}
+
+static void print_md(const result *r) {
+    char size[32], test[64];
+    human_size(r->mi.weight_bytes, size, sizeof(size));
+    if (r->n_prompt) snprintf(test, sizeof(test), "pp%d", r->n_prompt);
+    else snprintf(test, sizeof(test), "tg%d", r->n_gen);
+    if (r->n_depth) snprintf(test + strlen(test), sizeof(test) - strlen(test), " @ d%d", r->n_depth);
+    char attn[32] = "";
+    if (r->n_gen) snprintf(attn, sizeof(attn), "%.3f", r->attn_ms);
+    printf("| %s %s | %s | %.2f M | %d | %s | %s | %.2f ± %.2f | %s | %.1f | %.1f |\n", r->mi.arch, r->mi.name, size,
+           (double)r->mi.n_params / 1e6, r->n_threads, r->attention, test, r->avg_ts, r->std_ts, attn,
+           (double)r->kv_bytes / 1048576.0, (double)r->code_bytes / 1048576.0);
+    fflush(stdout);
+}
+
+static const char *k_csv_fields =
+    "model_filename,model_type,model_size,model_n_params,n_threads,attention,budget,type_k,type_v,n_prompt,n_gen,"
+    "n_depth,test_time,kv_bytes,code_bytes,attn_ms_per_token,avg_ns,stddev_ns,avg_ts,stddev_ts";
+
+static void print_csv(const result *r, const model_opts *o, const char *when) {
+    printf("\"%s\",\"%s %s\",%llu,%llu,%d,%s,%d,%s,%s,%d,%d,%d,%s,%llu,%llu,%.4f,%.0f,%.0f,%.6f,%.6f\n", r->model,
+           r->mi.arch, r->mi.name, (unsigned long long)r->mi.weight_bytes, (unsigned long long)r->mi.n_params,
+           r->n_threads, r->attention, o->cp.budget, adm_type_name(o->cp.type_k), adm_type_name(o->cp.type_v),
+           r->n_prompt, r->n_gen, r->n_depth, when, (unsigned long long)r->kv_bytes,
+           (unsigned long long)r->code_bytes, r->attn_ms, r->avg_ns, r->std_ns, r->avg_ts, r->std_ts);
+    fflush(stdout);
+}
+
+static void print_json(const result *r, const model_opts *o, const char *when, bool first) {
+    printf("%s  {\"model_filename\": \"%s\", \"model_type\": \"%s %s\", \"model_size\": %llu, \"model_n_params\": %llu, "
+           "\"n_threads\": %d, \"attention\": \"%s\", \"budget\": %d, \"type_k\": \"%s\", \"type_v\": \"%s\", "
+           "\"n_prompt\": %d, \"n_gen\": %d, \"n_depth\": %d, \"test_time\": \"%s\", \"kv_bytes\": %llu, "
+           "\"code_bytes\": %llu, \"attn_ms_per_token\": %.4f, \"avg_ns\": %.0f, \"stddev_ns\": %.0f, "
+           "\"avg_ts\": %.6f, \"stddev_ts\": %.6f, \"samples_ts\": [",
+           first ? "" : ",\n", r->model, r->mi.arch, r->mi.name, (unsigned long long)r->mi.weight_bytes,
+           (unsigned long long)r->mi.n_params, r->n_threads, r->attention, o->cp.budget, adm_type_name(o->cp.type_k),
+           adm_type_name(o->cp.type_v), r->n_prompt, r->n_gen, r->n_depth, when, (unsigned long long)r->kv_bytes,
+           (unsigned long long)r->code_bytes, r->attn_ms, r->avg_ns, r->std_ns, r->avg_ts, r->std_ts);
+    for (int i = 0; i < r->n_samples; i++) printf("%s%.6f", i ? ", " : "", r->samples_ts[i]);
+    printf("]}");
+    fflush(stdout);
+}
+
+int cmd_bench(int argc, char **argv) {
+    model_opts o;
+    model_opts_init(&o);
+    bench_opts b = {.n_prompt = 512, .n_gen = 128, .n_depths = 1, .reps = 3, .format = "md"};
+    b.attn[0] = ADM_ATTN_DENSE;
+    b.n_attn = 1;
+    long v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && i + 1 < argc) {
+            char *list = argv[++i];
+            for (char *tok = strtok(list, ","); tok && b.n_models < MAX_LIST; tok = strtok(NULL, ","))
+                b.models[b.n_models++] = tok;
+            continue;
+        }
+        if (!strcmp(a, "--attention") && i + 1 < argc) {
+            char buf[128];
+            snprintf(buf, sizeof(buf), "%s", argv[++i]);
+            b.n_attn = 0;
+            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                if (b.n_attn == 3) break;
+                if (!strcmp(tok, "dense")) b.attn[b.n_attn++] = ADM_ATTN_DENSE;
+                else if (!strcmp(tok, "adamas")) b.attn[b.n_attn++] = ADM_ATTN_ADAMAS;
+                else if (!strcmp(tok, "window")) b.attn[b.n_attn++] = ADM_ATTN_WINDOW;
+                else {
+                    args_error("bench", "unknown attention method '%s'", tok);
+                    return 2;
+                }
+            }
+            continue;
+        }
+        int r = model_opts_parse(&o, "bench", argc, argv, &i);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (!strcmp(a, "-p") && i + 1 < argc) {
+            if (!args_int("bench", a, argv[++i], 0, 1 << 20, &v)) return 2;
+            b.n_prompt = (int)v;
+        } else if (!strcmp(a, "-n") && i + 1 < argc) {
+            if (!args_int("bench", a, argv[++i], 0, 1 << 20, &v)) return 2;
+            b.n_gen = (int)v;
+        } else if (!strcmp(a, "-d") && i + 1 < argc) {
+            if ((b.n_depths = split_ints(argv[++i], b.depths, MAX_LIST, 0, 1 << 24)) < 1) return 2;
+        } else if (!strcmp(a, "-r") && i + 1 < argc) {
+            if (!args_int("bench", a, argv[++i], 1, 64, &v)) return 2;
+            b.reps = (int)v;
+        } else if (!strcmp(a, "-o") && i + 1 < argc) {
+            b.format = argv[++i];
+            if (strcmp(b.format, "md") && strcmp(b.format, "json") && strcmp(b.format, "csv")) {
+                args_error("bench", "unknown output format '%s' (md, json, csv)", b.format);
+                return 2;
+            }
+        } else {
+            args_error("bench", "unknown option or missing value: '%s'", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (b.n_models == 0) {
+        args_error("bench", "no model given (-m FILE.gguf)");
+        return 2;
+    }
+    if (o.cp.n_threads <= 0) o.cp.n_threads = adm_default_threads();
+    int max_depth = 0;
+    for (int i = 0; i < b.n_depths; i++) max_depth = b.depths[i] > max_depth ? b.depths[i] : max_depth;
+    /* One context per model serves every depth, test and method. */
+    adm_attention ctx_attn = ADM_ATTN_DENSE;
+    for (int i = 0; i < b.n_attn; i++)
+        if (b.attn[i] != ADM_ATTN_DENSE) ctx_attn = b.attn[i];
+    for (int i = 0; i < b.n_attn; i++)
+        if (b.attn[i] != ADM_ATTN_DENSE && b.attn[i] != ctx_attn) {
+            args_error("bench", "compare dense with one sparse method per run");
+            return 2;
+        }
+    o.cp.attention = ctx_attn;
+    o.cp.n_ctx = max_depth + (b.n_prompt > b.n_gen ? b.n_prompt : b.n_gen) + 1;
+    o.ctx_set = true;
+    char when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+
+    if (!strcmp(b.format, "md")) print_md_header();
+    else if (!strcmp(b.format, "csv")) printf("%s\n", k_csv_fields);
+    else printf("[\n");
+    bool first = true;
+    int rc = 0;
+    for (int mi = 0; mi < b.n_models && rc == 0; mi++) {
+        o.model = b.models[mi];
+        adm_model *m = model_opts_load(&o, "bench");
+        if (!m) {
+            rc = 1;
+            break;
+        }
+        adm_ctx *ctx = model_opts_ctx(&o, "bench", m, 0);
+        int32_t *buf = malloc(sizeof(int32_t) * (size_t)(max_depth + b.n_prompt + 1));
+        float *logits = malloc(sizeof(float) * (size_t)adm_model_n_vocab(m));
+        if (!ctx || !buf || !logits) rc = 1;
+        int filled = 0;
+        for (int di = 0; di < b.n_depths && rc == 0; di++) {
+            const int d = b.depths[di];
+            if (d < filled) {
+                adm_ctx_truncate(ctx, d);
+                filled = d;
+            }
+            if (d > filled && !fill(ctx, d - filled, adm_model_n_vocab(m), buf, &o.prefill)) {
+                rc = 1;
+                break;
+            }
+            filled = d;
+            for (int ai = 0; ai < b.n_attn && rc == 0; ai++) {
+                adm_error err;
+                adm_ctx_set_attention(ctx, b.attn[ai], &err);
+                for (int t = 0; t < 2 && rc == 0; t++) {
+                    const int np = t == 0 ? b.n_prompt : 0, ng = t == 1 ? b.n_gen : 0;
+                    if (np == 0 && ng == 0) continue;
+                    result r;
+                    memset(&r, 0, sizeof(r));
+                    r.model = b.models[mi];
+                    r.mi = adm_model_get_info(m);
+                    r.attention = attn_name(b.attn[ai]);
+                    r.n_prompt = np;
+                    r.n_gen = ng;
+                    r.n_depth = d;
+                    r.n_threads = o.cp.n_threads;
+                    if (!run_test(ctx, m, d, np, ng, b.reps, buf, logits, &r)) {
+                        rc = 1;
+                        break;
+                    }
+                    adm_ctx_memory mem = adm_ctx_get_memory(ctx);
+                    r.kv_bytes = mem.kv_bytes;
+                    r.code_bytes = b.attn[ai] == ADM_ATTN_ADAMAS ? mem.code_bytes : 0;
+                    if (!strcmp(b.format, "md")) print_md(&r);
+                    else if (!strcmp(b.format, "csv")) print_csv(&r, &o, when);
+                    else print_json(&r, &o, when, first);
+                    first = false;
+                }
+            }
+        }
+        free(buf);
+        free(logits);
+        adm_ctx_free(ctx);
+        adm_model_free(m);
+    }
+    if (!strcmp(b.format, "json")) printf("\n]\n");
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr, "adamas bench: peak resident memory %.1f MiB, kernels %s\n", (double)ru.ru_maxrss / 1024.0,
+            adm_isa_name());
+    return rc;
+}
