@@ -364,6 +364,41 @@ ADM_API void adm_sampler_accept(adm_sampler *s, int32_t token);
 ADM_API void adm_sampler_reset(adm_sampler *s, bool reseed, uint64_t seed);
 
 /* ------------------------------------------------------------------------ */
+/* Chat templates                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* The template families adamas renders. A model's tokenizer.chat_template
+ * (a Jinja program) is not executed; its family is recognized by its
+ * distinctive markers and rendered by hand-written code. */
+typedef enum adm_chat_format {
+    ADM_CHAT_CHATML = 0, /* <|im_start|>role\n...<|im_end|> (Qwen, SmolLM, many others) */
+    ADM_CHAT_LLAMA3,     /* <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
+    ADM_CHAT_LLAMA2,     /* [INST] <<SYS>>\n...\n<</SYS>>\n\n... [/INST] (Llama 2 chat) */
+    ADM_CHAT_MISTRAL,    /* [INST] ... [/INST] without a system block (Mistral, Mixtral) */
+    ADM_CHAT_GEMMA,      /* <start_of_turn>user\n...<end_of_turn> (Gemma; no system role) */
+    ADM_CHAT_PHI3,       /* <|user|>\n...<|end|>\n (Phi-3) */
+} adm_chat_format;
+
+typedef struct adm_chat_msg {
+    const char *role;    /* "system", "user" or "assistant" */
+    const char *content;
+} adm_chat_msg;
+
+/* The family of a Jinja chat template, or ChatML with *recognized = false
+ * when tmpl is NULL or has no known markers. */
+ADM_API adm_chat_format adm_chat_detect(const char *tmpl, bool *recognized);
+/* "chatml", "llama3", "llama2", "mistral", "gemma", "phi3". */
+ADM_API const char *adm_chat_format_name(adm_chat_format f);
+ADM_API bool adm_chat_format_from_name(const char *name, adm_chat_format *out);
+/* Renders messages as the model expects them (without BOS, which the
+ * tokenizer adds); with add_assistant, ends with the header of the
+ * assistant's reply. Writes at most size bytes (NUL-terminated when there
+ * is room) and returns the length needed. Text is rendered with special
+ * tokens, so tokenize it with ADM_TOKENIZE_PARSE_SPECIAL. */
+ADM_API int64_t adm_chat_render(adm_chat_format f, const adm_chat_msg *msgs, int n_msgs, bool add_assistant, char *out,
+                                int64_t size);
+
+/* ------------------------------------------------------------------------ */
 /* Vocabulary and tokenization                                              */
 /* ------------------------------------------------------------------------ */
 

@@ -230,7 +230,7 @@ Z32_KERNELS(q8_0, B_Q8_0)
  * pair sums (at most 2*63*127), vpdpwssd multiplies them by the int16
  * sub-block scales and accumulates in int32 in one instruction. Sub-block
  * scales are spread over a chunk with vpermw; 5th/high code bits come in
- * through byte masks (vptestmb) and masked ORs. */
+ * through byte masks (vptestmb) and masked adds. */
 
 enum { K_Q2, K_Q3, K_Q4, K_Q5, K_Q6 };
 

@@ -42,6 +42,13 @@ typedef struct tok_table {
 
 typedef struct tok_pretok tok_pretok; /* pretok.c: compiled split regexes */
 
+typedef struct tok_trie_node {
+    uint32_t child, sibling; /* node indices, 0 = none */
+    int32_t spec;            /* id of the special token ending here, or -1 */
+    uint16_t len_idx;        /* its length's index in spec_len */
+    uint8_t byte;
+} tok_trie_node;
+
 struct adm_vocab {
     tok_type type;
     int32_t n_tokens;
@@ -74,20 +81,16 @@ struct adm_vocab {
 
     int32_t byte_token[256]; /* SPM byte fallback: the <0xXX> token of each byte, or -1 */
 
-    /* Tokens recognized in raw text (CONTROL, USER or UNKNOWN). spec_table
-     * maps a text to its position in spec_ids (longest first, then by id).
-     * spec_len[0 .. n_spec_len) are their distinct lengths, longest first;
-     * spec_first[k] is a bitmap of the first bytes of those of length
-     * spec_len[k]; spec_byte_len[spec_len_off[b] .. spec_len_off[b+1]) are
-     * the indices k of the lengths of those starting with byte b. */
-    int32_t n_spec;
-    int32_t *spec_ids;
-    tok_table spec_table;
+    /* Tokens recognized in raw text (CONTROL, USER or UNKNOWN), in a byte
+     * trie: trie_root[b] is the node of first byte b (0 = none); a node's
+     * children are a sibling list; node.spec is the token ending there
+     * (-1 if none). spec_len[0 .. n_spec_len) are the distinct lengths of
+     * these tokens, longest first; node.len_idx indexes it. */
+    tok_trie_node *trie; /* trie[0] unused */
+    uint32_t n_trie;
+    uint32_t trie_root[256];
     uint32_t n_spec_len;
     uint32_t *spec_len;
-    uint64_t *spec_first; /* 4 words per length */
-    uint32_t *spec_byte_len;
-    uint32_t spec_len_off[257];
 
     /* What each token renders to (ADM_DETOK_SPECIAL semantics), laid out like tok_data. */
     char *piece_data;

@@ -233,19 +233,36 @@ static bool split_word(const pcre2_code *re, tok_scratch *s, const char *text, s
     return true;
 }
 
-/* NFC into s->norm. Returns false only when out of memory; text that is not
- * valid UTF-8 is left as it is (*out_len = 0). */
+/* NFC of text[0..len) into s->norm (*out_len bytes); false only when out of
+ * memory. An ASCII character is a normalization boundary (combining class
+ * 0, never composed onto what precedes it), so only each run of non-ASCII
+ * characters, with the ASCII character before it (its possible starter), is
+ * normalized; ASCII text is copied. A run that is not valid UTF-8 is copied
+ * as it is. s->buf holds the code points of a run. */
 static bool nfc(tok_scratch *s, const char *text, size_t len, size_t *out_len) {
     const utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
-    *out_len = 0;
-    utf8proc_ssize_t n = utf8proc_decompose((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)len, NULL, 0, opt);
-    if (n < 0) return true;
-    if (!adm_tok_reserve((void **)&s->norm, &s->cap_norm, ((size_t)n + 1) * sizeof(utf8proc_int32_t), 1))
-        return false;
-    utf8proc_int32_t *cps = (utf8proc_int32_t *)(void *)s->norm;
-    if (utf8proc_decompose((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)len, cps, n, opt) != n) return true;
-    utf8proc_ssize_t m = utf8proc_reencode(cps, n, opt); /* composes, then writes UTF-8 in place */
-    if (m >= 0) *out_len = (size_t)m;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t a = i;
+        if ((uint8_t)text[i] < 0x80) i++;
+        while (i < len && (uint8_t)text[i] >= 0x80) i++;
+        const utf8proc_uint8_t *run = (const utf8proc_uint8_t *)text + a;
+        utf8proc_ssize_t n = i - a > 1 ? utf8proc_decompose(run, (utf8proc_ssize_t)(i - a), NULL, 0, opt) : -1;
+        utf8proc_int32_t *cps = NULL;
+        if (n >= 0) {
+            if (!adm_tok_reserve((void **)&s->buf, &s->cap_buf, ((size_t)n + 1) * sizeof(utf8proc_int32_t), 1))
+                return false;
+            cps = (utf8proc_int32_t *)(void *)s->buf;
+            if (utf8proc_decompose(run, (utf8proc_ssize_t)(i - a), cps, n, opt) != n) n = -1;
+        }
+        if (n >= 0) n = utf8proc_reencode(cps, n, opt); /* composes, then writes UTF-8 in place */
+        const char *src = n >= 0 ? (const char *)cps : text + a;
+        size_t m = n >= 0 ? (size_t)n : i - a;
+        if (!adm_tok_reserve((void **)&s->norm, &s->cap_norm, o + m, 1)) return false;
+        memcpy(s->norm + o, src, m);
+        o += m;
+    }
+    *out_len = o;
     return true;
 }
 
@@ -254,10 +271,9 @@ bool adm_pretok_split(const tok_pretok *p, tok_scratch *s, const char *text, siz
     if (p->nfc) {
         size_t i = 0;
         while (i < len && (uint8_t)text[i] < 0x80) i++;
-        size_t n;
         if (i < len) { /* ASCII is always NFC */
-            if (!nfc(s, text, len, &n)) return false;
-            if (n) *words = s->norm, len = n;
+            if (!nfc(s, text, len, &len)) return false;
+            *words = s->norm;
         }
     }
     text = *words;

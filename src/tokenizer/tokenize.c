@@ -109,21 +109,6 @@ bool adm_tok_merge_symbols(tok_scratch *s, int32_t n_sym, tok_add_pair_fn add_pa
 
 static inline bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
-/* Position in v->spec_ids of the special token spelled s[0..n), or -1. */
-static int32_t spec_lookup(const adm_vocab *v, const char *s, size_t n) {
-    uint64_t h = tok_hash(s, n);
-    for (uint64_t i = h & v->spec_table.mask;; i = (i + 1) & v->spec_table.mask) {
-        uint64_t e = v->spec_table.slot[i];
-        if (!e) return -1;
-        if ((e ^ h) >> 32 == 0) {
-            int32_t k = (int32_t)(uint32_t)e - 1;
-            size_t len;
-            const char *t = tok_text(v, v->spec_ids[k], &len);
-            if (len == n && memcmp(t, s, n) == 0) return k;
-        }
-    }
-}
-
 static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
@@ -140,13 +125,22 @@ static bool tokenize_text(const adm_vocab *v, tok_scratch *s, const char *text, 
     return ok;
 }
 
-/* The id of the special token spelled s[0..n) if it is recognized in text
- * (without parse_special only user-defined ones are), else -1. */
-static int32_t active_special(const adm_vocab *v, const char *s, size_t n, bool parse_special) {
-    int32_t k = spec_lookup(v, s, n);
-    if (k < 0) return -1;
-    int32_t id = v->spec_ids[k];
-    return !parse_special && (v->attr[id] & (ATTR_CONTROL | ATTR_UNKNOWN)) ? -1 : id;
+/* Without parse_special only user-defined tokens are cut out of text. */
+static inline bool active(const adm_vocab *v, int32_t id, bool parse_special) {
+    return id >= 0 && (parse_special || !(v->attr[id] & (ATTR_CONTROL | ATTR_UNKNOWN)));
+}
+
+/* The trie node after following text[pos+1 .. pos+depth] from `node`. */
+static inline uint32_t trie_next(const adm_vocab *v, uint32_t node, uint8_t c) {
+    for (node = v->trie[node].child; node && v->trie[node].byte != c; node = v->trie[node].sibling) {}
+    return node;
+}
+
+/* The active special token of exactly len bytes at text[pos], or -1. */
+static int32_t special_at(const adm_vocab *v, const char *text, size_t pos, size_t len, bool parse_special) {
+    uint32_t node = v->trie_root[(uint8_t)text[pos]];
+    for (size_t d = 1; node && d < len; d++) node = trie_next(v, node, (uint8_t)text[pos + d]);
+    return node && active(v, v->trie[node].spec, parse_special) ? v->trie[node].spec : -1;
 }
 
 /* llama.cpp lets special tokens claim text longest token first: a token
@@ -154,27 +148,32 @@ static int32_t active_special(const adm_vocab *v, const char *s, size_t n, bool 
  * text, then the next token does. Here all tokens of one length claim in one
  * left-to-right pass (llama.cpp leaves the order among equal lengths open;
  * it matters only if two such tokens overlap in the text). A first scan
- * notes which lengths occur at all, so text without special tokens costs one
- * pass. Bytes a token strips (LSTRIP/RSTRIP whitespace) are claimed as
- * deleted. */
+ * along the trie notes where some special token starts and which lengths
+ * occur, so text without special tokens costs one cheap pass. Bytes a token
+ * strips (LSTRIP/RSTRIP whitespace) are claimed as deleted. */
 enum { FREE = 0, TOKEN = 1, DELETED = 2 };
 
 static bool partition(const adm_vocab *v, tok_scratch *s, const char *text, size_t n, bool parse_special) {
     uint8_t *occurs = adm_calloc((size_t)v->n_spec_len + 1, 1), *claim = NULL;
-    uint64_t *acc = NULL; /* accepted occurrences: (offset << 32) | id */
-    size_t n_acc = 0, cap_acc = 0;
-    bool ok = false, any = false, prev_special = true;
+    uint32_t *hits = NULL; /* offsets where some special token starts */
+    uint64_t *acc = NULL;  /* accepted occurrences: (offset << 32) | id */
+    size_t n_hits = 0, cap_hits = 0, n_acc = 0, cap_acc = 0;
+    bool ok = false, prev_special = true;
     if (!occurs) return false;
 
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b = (uint8_t)text[i];
-        for (uint32_t k = v->spec_len_off[b]; k < v->spec_len_off[b + 1]; k++) {
-            uint32_t li = v->spec_byte_len[k], len = v->spec_len[li];
-            if (!occurs[li] && len <= n - i && active_special(v, text + i, len, parse_special) >= 0)
-                occurs[li] = 1, any = true;
+    for (size_t pos = 0; pos < n; pos++) {
+        bool hit = false;
+        uint32_t node = v->trie_root[(uint8_t)text[pos]];
+        for (size_t d = 1; node; d++) {
+            const tok_trie_node *t = &v->trie[node];
+            if (active(v, t->spec, parse_special)) occurs[t->len_idx] = 1, hit = true;
+            node = pos + d < n ? trie_next(v, node, (uint8_t)text[pos + d]) : 0;
         }
+        if (!hit) continue;
+        if (!adm_tok_reserve((void **)&hits, &cap_hits, n_hits + 1, sizeof(uint32_t))) goto done;
+        hits[n_hits++] = (uint32_t)pos;
     }
-    if (!any) {
+    if (!n_hits) {
         ok = tokenize_text(v, s, text, n, &prev_special);
         goto done;
     }
@@ -182,12 +181,10 @@ static bool partition(const adm_vocab *v, tok_scratch *s, const char *text, size
     for (uint32_t li = 0; li < v->n_spec_len; li++) {
         if (!occurs[li]) continue;
         size_t len = v->spec_len[li];
-        const uint64_t *first = v->spec_first + 4 * li;
-        for (size_t pos = 0; pos + len <= n; pos++) {
-            uint8_t b = (uint8_t)text[pos];
-            if (claim[pos] != FREE || !((first[b >> 6] >> (b & 63)) & 1)) continue;
-            int32_t id = active_special(v, text + pos, len, parse_special);
-            size_t j;
+        for (size_t h = 0; h < n_hits; h++) {
+            size_t pos = hits[h], j;
+            if (claim[pos] != FREE || pos + len > n) continue;
+            int32_t id = special_at(v, text, pos, len, parse_special);
             if (id < 0) continue;
             for (j = pos; j < pos + len && claim[j] == FREE; j++) {}
             if (j < pos + len) continue;
@@ -198,7 +195,6 @@ static bool partition(const adm_vocab *v, tok_scratch *s, const char *text, size
                 for (j = pos; j > 0 && claim[j - 1] == FREE && is_space(text[j - 1]); j--) claim[j - 1] = DELETED;
             if (v->attr[id] & ATTR_RSTRIP)
                 for (j = pos + len; j < n && claim[j] == FREE && is_space(text[j]); j++) claim[j] = DELETED;
-            pos += len - 1;
         }
     }
     if (n_acc > 1) qsort(acc, n_acc, sizeof(uint64_t), cmp_u64);
@@ -221,6 +217,7 @@ static bool partition(const adm_vocab *v, tok_scratch *s, const char *text, size
 done:
     adm_free(occurs);
     adm_free(claim);
+    adm_free(hits);
     adm_free(acc);
     return ok;
 }
@@ -228,7 +225,7 @@ done:
 int64_t adm_tokenize(const adm_vocab *v, const char *text, int64_t len, int32_t *out, int64_t max, unsigned flags) {
     if (!v || (!text && len > 0)) return -1;
     size_t n = len < 0 ? (text ? strlen(text) : 0) : (size_t)len;
-    if (n >= UINT32_MAX) return -1; /* word offsets are 32-bit */
+    if (n > UINT32_MAX / 4) return -1; /* 1 GiB per call: offsets into the expanded text are 32-bit */
     tok_scratch s;
     memset(&s, 0, sizeof(s));
     bool add = (flags & ADM_TOKENIZE_ADD_SPECIAL) != 0, ok = true;
@@ -242,7 +239,8 @@ int64_t adm_tokenize(const adm_vocab *v, const char *text, int64_t len, int32_t 
         }
     }
     int64_t result = ok ? (int64_t)s.n_ids : -1;
-    if (ok && out && max > 0 && s.n_ids) memcpy(out, s.ids, (size_t)ADM_MIN((int64_t)s.n_ids, max) * sizeof(int32_t));
+    if (ok && out && max > 0 && s.n_ids)
+        memcpy(out, s.ids, (size_t)ADM_MIN((int64_t)s.n_ids, max) * sizeof(int32_t));
     scratch_free(&s);
     return result;
 }

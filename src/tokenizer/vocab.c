@@ -289,63 +289,53 @@ static int cmp_u64(const void *a, const void *b) {
 }
 
 /* The tables tokenize.c uses to find special tokens in text. */
+/* The trie tokenize.c finds special tokens in text with. */
 static bool build_specials(adm_vocab *v) {
-    int32_t n = 0;
-    for (int32_t i = 0; i < v->n_tokens; i++)
-        if ((v->attr[i] & ATTR_SPECIAL) && v->tok_off[i + 1] - v->tok_off[i] > 1) n++;
-    v->n_spec = n;
-    v->spec_ids = adm_calloc((size_t)n + 1, sizeof(int32_t));
-    uint64_t *pairs = adm_calloc((size_t)n + 1, sizeof(uint64_t));
+    uint64_t n = 0, bytes = 0;
+    for (int32_t i = 0; i < v->n_tokens; i++) {
+        uint32_t len = v->tok_off[i + 1] - v->tok_off[i] - 1;
+        if ((v->attr[i] & ATTR_SPECIAL) && len > 0) n++, bytes += len;
+    }
+    uint64_t *keys = adm_calloc((size_t)n + 1, sizeof(uint64_t));
     v->spec_len = adm_calloc((size_t)n + 1, sizeof(uint32_t));
-    v->spec_byte_len = adm_calloc((size_t)n + 1, sizeof(uint32_t));
-    if (!v->spec_ids || !pairs || !v->spec_len || !v->spec_byte_len || !table_init(&v->spec_table, (uint64_t)n)) {
-        adm_free(pairs);
+    v->trie = adm_calloc((size_t)bytes + 1, sizeof(tok_trie_node));
+    if (!keys || !v->spec_len || !v->trie) {
+        adm_free(keys);
         return false;
     }
-    /* longest first, then by id: sort (~length, id) keys */
+    /* Longest first, then by id: with duplicate texts the first one stays. */
     n = 0;
-    for (int32_t i = 0; i < v->n_tokens; i++)
-        if ((v->attr[i] & ATTR_SPECIAL) && v->tok_off[i + 1] - v->tok_off[i] > 1)
-            pairs[n++] = ((uint64_t)~(v->tok_off[i + 1] - v->tok_off[i]) << 32) | (uint32_t)i;
-    qsort(pairs, (size_t)n, sizeof(uint64_t), cmp_u64);
-    uint32_t m = 0;
-    for (int32_t k = 0; k < n; k++) {
-        v->spec_ids[k] = (int32_t)(uint32_t)pairs[k];
-        uint32_t len = v->tok_off[v->spec_ids[k] + 1] - v->tok_off[v->spec_ids[k]] - 1;
-        if (!m || v->spec_len[m - 1] != len) v->spec_len[m++] = len;
+    for (int32_t i = 0; i < v->n_tokens; i++) {
+        uint32_t len = v->tok_off[i + 1] - v->tok_off[i] - 1;
+        if ((v->attr[i] & ATTR_SPECIAL) && len > 0) keys[n++] = ((uint64_t)~len << 32) | (uint32_t)i;
     }
-    v->n_spec_len = m;
-    if (!(v->spec_first = adm_calloc((size_t)m + 1, 4 * sizeof(uint64_t)))) {
-        adm_free(pairs);
-        return false;
-    }
-    for (int32_t k = 0, li = -1; k < n; k++) {
+    qsort(keys, (size_t)n, sizeof(uint64_t), cmp_u64);
+    v->n_trie = 1;
+    for (uint64_t k = 0; k < n; k++) {
+        int32_t id = (int32_t)(uint32_t)keys[k];
         size_t len;
-        const char *s = tok_text(v, v->spec_ids[k], &len);
-        uint64_t h = tok_hash(s, len);
-        for (uint64_t i = h & v->spec_table.mask;; i = (i + 1) & v->spec_table.mask) {
-            uint64_t e = v->spec_table.slot[i];
-            if (!e) {
-                v->spec_table.slot[i] = slot_make(h, (uint32_t)k);
-                break;
-            }
-            if ((e ^ h) >> 32 == 0 && text_eq(v, v->spec_ids[(uint32_t)e - 1], s, len)) break;
+        const uint8_t *s = (const uint8_t *)tok_text(v, id, &len);
+        if (!v->n_spec_len || v->spec_len[v->n_spec_len - 1] != len) {
+            if (v->n_spec_len == UINT16_MAX) break; /* 65535 distinct lengths: no real vocabulary */
+            v->spec_len[v->n_spec_len++] = (uint32_t)len;
         }
-        if (li < 0 || v->spec_len[li] != len) li++;
-        uint8_t b = (uint8_t)s[0];
-        v->spec_first[4 * li + (b >> 6)] |= 1ull << (b & 63);
-        pairs[k] = ((uint64_t)b << 32) | (uint32_t)li; /* (first byte, length index) */
+        uint32_t *link = &v->trie_root[s[0]], node = 0;
+        for (size_t d = 0; d < len; d++) {
+            while (*link && v->trie[*link].byte != s[d]) link = &v->trie[*link].sibling;
+            if (!*link) {
+                node = v->n_trie++;
+                v->trie[node] = (tok_trie_node){0, 0, -1, 0, s[d]};
+                *link = node;
+            }
+            node = *link;
+            link = &v->trie[node].child;
+        }
+        if (v->trie[node].spec < 0) {
+            v->trie[node].spec = id;
+            v->trie[node].len_idx = (uint16_t)(v->n_spec_len - 1);
+        }
     }
-    qsort(pairs, (size_t)n, sizeof(uint64_t), cmp_u64);
-    m = 0;
-    for (int b = 0, k = 0; b < 256; b++) {
-        v->spec_len_off[b] = m;
-        for (; k < n && (int)(pairs[k] >> 32) == b; k++)
-            if (m == v->spec_len_off[b] || v->spec_byte_len[m - 1] != (uint32_t)pairs[k])
-                v->spec_byte_len[m++] = (uint32_t)pairs[k];
-    }
-    v->spec_len_off[256] = m;
-    adm_free(pairs);
+    adm_free(keys);
     return true;
 }
 
@@ -358,7 +348,8 @@ static void apply_strip_rules(adm_vocab *v, const adm_gguf *g) {
     for (size_t i = 0; i < n; i++) lower[i] = (char)tolower((unsigned char)name.ptr[i]);
     lower[n] = 0;
     if (strstr(lower, "phi-3") || strstr(lower, "phi3")) {
-        for (int32_t k = 0; k < v->n_spec; k++) v->attr[v->spec_ids[k]] |= ATTR_RSTRIP;
+        for (int32_t i = 0; i < v->n_tokens; i++)
+            if (v->attr[i] & ATTR_SPECIAL) v->attr[i] |= ATTR_RSTRIP;
         int32_t id = lookup_cstr(v, "</s>");
         if (id >= 0) v->attr[id] |= ATTR_RSTRIP;
         static const char *const k_keep[] = {"<unk>", "<s>", "<|endoftext|>", NULL};
@@ -654,11 +645,8 @@ void adm_vocab_free(adm_vocab *v) {
     adm_free(v->merge_off);
     adm_free(v->merge_split);
     adm_free(v->merges.slot);
-    adm_free(v->spec_ids);
-    adm_free(v->spec_table.slot);
+    adm_free(v->trie);
     adm_free(v->spec_len);
-    adm_free(v->spec_first);
-    adm_free(v->spec_byte_len);
     adm_free(v->piece_data);
     adm_free(v->piece_off);
     adm_free(v);
