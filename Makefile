@@ -69,6 +69,8 @@ TOOL_SRC  := $(wildcard tools/*.c)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_HELP := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 BENCH_SRC := $(wildcard bench/*.c)
+FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
@@ -112,9 +114,23 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-# The suite: every unit test, then the end-to-end tests of the command.
-test: $(BIN) $(TEST_BIN)
-	@BUILD=$(BUILD) tests/run.sh $(TEST_BIN)
+$(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay_main.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The suite: every unit test, the fuzz corpora replayed, then the
+# end-to-end tests of the command.
+test: $(BIN) $(TEST_BIN) $(FUZZ_REPLAY)
+	@BUILD=$(BUILD) tests/run.sh $(TEST_BIN) $(FUZZ_REPLAY)
+
+# libFuzzer builds (clang): build-fuzz/fuzz_<target>; run e.g.
+#   build-fuzz/fuzz_gguf -max_total_time=600 fuzz/corpus/gguf
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc $(PKG_CFLAGS) -DADM_BUILD -fsanitize=fuzzer-no-link,address,undefined
+fuzz:
+	@mkdir -p build-fuzz
+	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libadamas.a
+	for t in $(FUZZ_SRC); do n=$$(basename $$t .c); \
+	    clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $$t build-fuzz/libadamas.a $(PKG_LIBS) -lm -pthread -o build-fuzz/$$n || exit 1; done
 
 bench: $(BIN) $(BENCH_BIN)
 
@@ -125,3 +141,4 @@ format:
 	clang-format -i include/*.h src/*.[ch] src/*/*.[ch] tools/*.[ch] tests/*.[ch] bench/*.[ch]
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TESTH_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+.SECONDARY:

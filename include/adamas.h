@@ -435,8 +435,8 @@ enum {
 /* Tokenizes `len` bytes of text (len < 0: NUL-terminated). Writes at most
  * max ids to out and returns the number of tokens the text needs (which may
  * exceed max: call again with a larger buffer), or -1 on an allocation
- * failure. Text that is not valid UTF-8 is tokenized byte by byte where the
- * vocabulary allows it. */
+ * failure (or for a text over 1 GiB). Text that is not valid UTF-8 is
+ * tokenized byte by byte where the vocabulary allows it. */
 ADM_API int64_t adm_tokenize(const adm_vocab *vocab, const char *text, int64_t len, int32_t *out, int64_t max,
                              unsigned flags);
 

@@ -20,7 +20,13 @@ run() {
     fi
     rm -f "$log"
 }
-for t in "$@"; do run "$(basename "$t")" "$t"; done
+for t in "$@"; do
+    case $(basename "$t") in
+        replay_*) n=$(basename "$t"); n=${n#replay_}
+                  run "fuzz/$n corpus" "$t" fuzz/corpus/"$n"/* ;;
+        *) run "$(basename "$t")" "$t" ;;
+    esac
+done
 for s in tests/e2e/[!_]*.sh; do [ -e "$s" ] && run "e2e/$(basename "$s")" bash "$s"; done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] || { printf 'failed: %s\n' "${failed[*]}"; exit 1; }

@@ -5,6 +5,9 @@
  */
 #include "kernels.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +19,17 @@ static const adm_kernels *g_best;
 static bool g_have_avx2, g_have_avx512;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
+#if defined(ADM_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__))
+/* F16C is not a feature name clang's __builtin_cpu_supports knows: ask CPUID. */
+static bool cpu_has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
 static bool cpu_has_avx2(void) {
 #if defined(ADM_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__))
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 #else
     return false;
 #endif

@@ -1,0 +1,446 @@
+/*
+ * attn_avx512.c - attention and Adamas kernels with AVX-512 F/BW/VL (+F16C,
+ * FMA): attn_qk_f16, attn_pv_f16, fwht, bucketize, code_l1. The design notes
+ * and measurements are in docs/attention_kernels.md.
+ *
+ * attn_qk_f16 and attn_pv_f16 are bit-identical to scalar.c: every (key,
+ * query) dot product runs the canonical order of kernels.h (16 interleaved
+ * fused multiply-add partial sums, then the tree (l, l+8), +4, +2, +1), and
+ * every output element of attn_pv is one fused multiply-add per key in key
+ * order. Only the grouping of independent work into registers differs.
+ * fwht performs the same additions as scalar.c in the same order (so it is
+ * bit-identical too, although only a tolerance is promised); bucketize and
+ * code_l1 are exact integer results.
+ */
+#include "kernels.h"
+
+#include <immintrin.h>
+#include <math.h>
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#define UNROLL16 _Pragma("unroll")
+#else
+#define UNROLL16 _Pragma("GCC unroll 16")
+#endif
+
+#define AI static inline __attribute__((always_inline))
+
+/* ---- attn_qk_f16 ----
+ *
+ * A block of 16 keys is scored against one query at a time: 16 zmm
+ * accumulators, one per key, each holding the canonical 16 partial sums.
+ * The transpose-reduce below adds them in the canonical tree and leaves the
+ * 16 dot products in one vector, which is scaled and stored with one
+ * (masked) store into s[g * ld + j0 ..]. With G > 1 the block's keys are
+ * converted to f32 once into a stack buffer (L1) and every query streams
+ * over it; with G == 1 the f16 rows are converted on the fly. */
+
+/* Columns of the f32 key buffer (16 keys x QK_BUF_COLS floats = 32 KiB);
+ * wider heads re-convert per query head (no model uses them today). */
+#define QK_BUF_COLS 512
+/* Columns transposed at a time by the sequential (hk % 16 != 0) path. */
+#define QK_SEQ_COLS 128
+
+/* Accumulator slot i holds key 4 (i % 4) + i / 4 of the block: the
+ * reduction's shuffles leave slot m + 4 s in lane 4 m + s, so feeding keys in
+ * this order makes lane k hold key k without a final permute. */
+#define SLOT_KEY(i) (4 * ((i)&3) + ((i) >> 2))
+
+AI __m512 cvt16(const adm_f16 *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+
+AI const adm_f16 *row_at(const adm_f16 *base, size_t stride, const int32_t *idx, int j) {
+    return base + (size_t)(idx ? idx[j] : j) * stride;
+}
+
+/* Prefetch the rows of the next block of a gather (contiguous rows are
+ * left to the hardware prefetcher). Prefetches never fault. */
+AI void prefetch_rows(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, int j1, int row_bytes) {
+    for (int j = j0; j < j1; j++) {
+        const char *r = (const char *)(base + (size_t)idx[j] * stride);
+        for (int o = 0; o < row_bytes; o += 64) _mm_prefetch(r + o, _MM_HINT_T0);
+        _mm_prefetch(r + row_bytes - 1, _MM_HINT_T0);
+    }
+}
+
+/* r[slot m + 4 s -> lane 4 m + s] = reduce16(a[slot]), canonical tree:
+ *   stage 1: [a.lo256 | b.lo256] + [a.hi256 | b.hi256]   t[i] = a[i] + a[i+8]
+ *   stage 2: 128-bit chunks 0,2 + 1,3                   u[i] = t[i] + t[i+4]
+ *   stage 3: 64-bit pairs lo + hi                       v[i] = u[i] + u[i+2]
+ *   stage 4: even + odd lanes                           v[0] + v[1] */
+AI __m512 reduce16x16(const __m512 a[16]) {
+    __m512 b[8], c[4], d[2];
+    for (int i = 0; i < 8; i++)
+        b[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0x44),
+                             _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0xEE));
+    for (int i = 0; i < 4; i++)
+        c[i] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0x88),
+                             _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0xDD));
+    for (int i = 0; i < 2; i++) {
+        const __m512d x = _mm512_castps_pd(c[2 * i]), y = _mm512_castps_pd(c[2 * i + 1]);
+        d[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    return _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], 0x88), _mm512_shuffle_ps(d[0], d[1], 0xDD));
+}
+
+/* Scores of one block (rows in slot order) against one query, f16 rows
+ * converted on the fly. */
+AI __m512 qk_block_direct(const adm_f16 *const rows[16], int hk, const float *q) {
+    __m512 acc[16];
+    UNROLL16
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+    for (int c = 0; c < hk; c += 16) {
+        const __m512 qv = _mm512_loadu_ps(q + c);
+        UNROLL16
+        for (int i = 0; i < 16; i++) acc[i] = _mm512_fmadd_ps(cvt16(rows[i] + c), qv, acc[i]);
+    }
+    return reduce16x16(acc);
+}
+
+/* The same against keys already converted into buf (slot i at buf + i * hk). */
+AI __m512 qk_block_buf(const float *buf, int hk, const float *q) {
+    __m512 acc[16];
+    UNROLL16
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+    for (int c = 0; c < hk; c += 16) {
+        const __m512 qv = _mm512_loadu_ps(q + c);
+        UNROLL16
+        for (int i = 0; i < 16; i++) acc[i] = _mm512_fmadd_ps(_mm512_load_ps(buf + (size_t)i * hk + c), qv, acc[i]);
+    }
+    return reduce16x16(acc);
+}
+
+/* Head sizes that are not a multiple of 16: the canonical order is one
+ * sequential fused multiply-add chain per (key, query), so lanes hold keys:
+ * a chunk of columns is transposed into kt (column i = 16 keys) and each
+ * query's chain runs down it. Between chunks the running sums live in s. */
+static void qk_seq(const adm_f16 *base, size_t stride, const int32_t *idx, int n, int hk, const float *q, int G,
+                   float scale, float *s, int ld) {
+    float kt[QK_SEQ_COLS * 16] __attribute__((aligned(64)));
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int j0 = 0; j0 < n; j0 += 16) {
+        const int nb = n - j0 < 16 ? n - j0 : 16;
+        const __mmask16 m = (__mmask16)((1u << nb) - 1);
+        for (int c0 = 0; c0 < hk; c0 += QK_SEQ_COLS) {
+            const int nc = hk - c0 < QK_SEQ_COLS ? hk - c0 : QK_SEQ_COLS;
+            for (int l = 0; l < 16; l++) {
+                /* Missing keys of a partial block repeat key 0 (never stored). */
+                const adm_f16 *r = row_at(base, stride, idx, j0 + (l < nb ? l : 0)) + c0;
+                for (int i = 0; i < nc; i++) kt[i * 16 + l] = _cvtsh_ss(r[i]);
+            }
+            for (int g = 0; g < G; g++) {
+                float *sg = s + (size_t)g * ld + j0;
+                const float *qg = q + (size_t)g * hk + c0;
+                __m512 acc = c0 == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, sg);
+                for (int i = 0; i < nc; i++) acc = _mm512_fmadd_ps(_mm512_load_ps(kt + i * 16), _mm512_set1_ps(qg[i]), acc);
+                if (c0 + nc == hk) acc = _mm512_mul_ps(acc, vscale);
+                _mm512_mask_storeu_ps(sg, m, acc);
+            }
+        }
+    }
+}
+
+static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx, int n, int hk, const float *q, int G,
+                          float scale, float *s, int ld) {
+    if (n <= 0 || G <= 0) return;
+    if (hk % 16 != 0) {
+        qk_seq(base, stride, idx, n, hk, q, G, scale, s, ld);
+        return;
+    }
+    float buf[16 * QK_BUF_COLS] __attribute__((aligned(64)));
+    const bool buffered = G > 1 && hk <= QK_BUF_COLS;
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int j0 = 0; j0 < n; j0 += 16) {
+        const int nb = n - j0 < 16 ? n - j0 : 16;
+        const __mmask16 m = (__mmask16)((1u << nb) - 1);
+        const adm_f16 *rows[16];
+        for (int i = 0; i < 16; i++) {
+            const int key = SLOT_KEY(i);
+            rows[i] = row_at(base, stride, idx, j0 + (key < nb ? key : 0));
+        }
+        if (idx) prefetch_rows(base, stride, idx, j0 + 16, n - j0 - 16 < 16 ? n : j0 + 32, hk * 2);
+        if (buffered) {
+            for (int i = 0; i < 16; i++)
+                for (int c = 0; c < hk; c += 16) _mm512_store_ps(buf + (size_t)i * hk + c, cvt16(rows[i] + c));
+            for (int g = 0; g < G; g++) {
+                const __m512 r = qk_block_buf(buf, hk, q + (size_t)g * hk);
+                _mm512_mask_storeu_ps(s + (size_t)g * ld + j0, m, _mm512_mul_ps(r, vscale));
+            }
+        } else {
+            for (int g = 0; g < G; g++) {
+                const __m512 r = qk_block_direct(rows, hk, q + (size_t)g * hk);
+                _mm512_mask_storeu_ps(s + (size_t)g * ld + j0, m, _mm512_mul_ps(r, vscale));
+            }
+        }
+    }
+}
+
+/* ---- attn_pv_f16 ----
+ *
+ * A tile is Gc query heads x W zmm (16 W output columns) of accumulators
+ * held in registers while the value rows of a range of keys stream by: each
+ * row chunk is loaded and converted once and used by all Gc heads (one
+ * broadcast of p per head and key). Gc x W <= 16 leaves room for the
+ * converted row; W shrinks as Gc grows so there are always >= 8 independent
+ * FMA chains (Gc = 1 uses 4 or 8). Columns past hv are masked off. When one
+ * key range needs several passes (more column chunks or head tiles), keys go
+ * in ranges whose value rows (16 KiB) stay in L1 between the passes. The
+ * order per output element stays: one fused multiply-add per key, ascending. */
+
+AI void pv_tile(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, int j1, int i0, int hv, const float *p,
+                int ld, float *out, const int Gc, const int W) {
+    __mmask16 m[8];
+    for (int w = 0; w < W; w++) {
+        const int c = hv - i0 - 16 * w;
+        m[w] = c >= 16 ? (__mmask16)0xFFFF : c <= 0 ? (__mmask16)0 : (__mmask16)((1u << c) - 1);
+    }
+    __m512 acc[16];
+    UNROLL16
+    for (int g = 0; g < Gc; g++) {
+        UNROLL16
+        for (int w = 0; w < W; w++) acc[g * W + w] = _mm512_maskz_loadu_ps(m[w], out + (size_t)g * hv + i0 + 16 * w);
+    }
+    for (int j = j0; j < j1; j++) {
+        const adm_f16 *v = row_at(base, stride, idx, j) + i0;
+        if (idx && j + 8 < j1) {
+            const char *r = (const char *)(row_at(base, stride, idx, j + 8) + i0);
+            _mm_prefetch(r, _MM_HINT_T0);
+            _mm_prefetch(r + 64 * W - 1, _MM_HINT_T0);
+        }
+        __m512 vv[8];
+        UNROLL16
+        for (int w = 0; w < W; w++) vv[w] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[w], v + 16 * w));
+        UNROLL16
+        for (int g = 0; g < Gc; g++) {
+            const __m512 pb = _mm512_set1_ps(p[(size_t)g * ld + j]);
+            UNROLL16
+            for (int w = 0; w < W; w++) acc[g * W + w] = _mm512_fmadd_ps(pb, vv[w], acc[g * W + w]);
+        }
+    }
+    UNROLL16
+    for (int g = 0; g < Gc; g++) {
+        UNROLL16
+        for (int w = 0; w < W; w++) _mm512_mask_storeu_ps(out + (size_t)g * hv + i0 + 16 * w, m[w], acc[g * W + w]);
+    }
+}
+
+/* Zmm per head in a tile of Gc heads. */
+static int pv_width(int Gc, int hv) { return Gc == 1 ? (hv > 64 ? 8 : 4) : Gc <= 4 ? 4 : 2; }
+
+static void k_attn_pv_f16(const adm_f16 *base, size_t stride, const int32_t *idx, int n, int hv, const float *p, int G,
+                          int ld, float *out) {
+    if (n <= 0 || G <= 0 || hv <= 0) return;
+    const int n_tiles = (G + 7) / 8;
+    int passes = 0;
+    for (int t = 0; t < n_tiles; t++) {
+        const int Gc = (t + 1) * G / n_tiles - t * G / n_tiles, cw = 16 * pv_width(Gc, hv);
+        passes += (hv + cw - 1) / cw;
+    }
+    int range = n;
+    if (passes > 1) range = 16384 / (2 * hv) < 16 ? 16 : 16384 / (2 * hv);
+    for (int j0 = 0; j0 < n; j0 += range) {
+        const int j1 = n - j0 < range ? n : j0 + range;
+        for (int t = 0; t < n_tiles; t++) {
+            const int g0 = t * G / n_tiles, Gc = (t + 1) * G / n_tiles - g0, W = pv_width(Gc, hv);
+            const float *pt = p + (size_t)g0 * ld;
+            float *ot = out + (size_t)g0 * hv;
+            for (int i0 = 0; i0 < hv; i0 += 16 * W) {
+#define PV(GC, WW) pv_tile(base, stride, idx, j0, j1, i0, hv, pt, ld, ot, GC, WW)
+                switch (Gc) {
+                case 1:
+                    if (W == 8) PV(1, 8);
+                    else PV(1, 4);
+                    break;
+                case 2: PV(2, 4); break;
+                case 3: PV(3, 4); break;
+                case 4: PV(4, 4); break;
+                case 5: PV(5, 2); break;
+                case 6: PV(6, 2); break;
+                case 7: PV(7, 2); break;
+                default: PV(8, 2); break;
+                }
+#undef PV
+            }
+        }
+    }
+}
+
+/* ---- fwht ----
+ *
+ * Strides 1, 2, 4, 8 inside one zmm: lane i takes x[i] + x[i ^ h] when bit h
+ * of i is clear and x[i ^ h] - x[i] when it is set, i.e. fma(x, +-1, perm(x))
+ * (exact: the product by +-1 is exact and the sum rounds once, as scalar's
+ * a + b and a - b). Strides >= 16 are add/sub of whole vectors. The stages
+ * run in scalar.c's order, so the results are identical. */
+
+static void fwht_small(float *x, int n) {
+    for (int h = 1; h < n; h *= 2)
+        for (int i = 0; i < n; i += 2 * h)
+            for (int j = i; j < i + h; j++) {
+                const float a = x[j], b = x[j + h];
+                x[j] = a + b;
+                x[j + h] = a - b;
+            }
+    const float norm = 1.0f / sqrtf((float)n);
+    for (int i = 0; i < n; i++) x[i] *= norm;
+}
+
+static void k_fwht(float *x, int n) {
+    if (n < 16) {
+        fwht_small(x, n);
+        return;
+    }
+    const __m512 s1 = _mm512_setr_ps(1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1);
+    const __m512 s2 = _mm512_setr_ps(1, 1, -1, -1, 1, 1, -1, -1, 1, 1, -1, -1, 1, 1, -1, -1);
+    const __m512 s4 = _mm512_setr_ps(1, 1, 1, 1, -1, -1, -1, -1, 1, 1, 1, 1, -1, -1, -1, -1);
+    const __m512 s8 = _mm512_setr_ps(1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1);
+    for (int i = 0; i < n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        v = _mm512_fmadd_ps(v, s1, _mm512_permute_ps(v, 0xB1));
+        v = _mm512_fmadd_ps(v, s2, _mm512_permute_ps(v, 0x4E));
+        v = _mm512_fmadd_ps(v, s4, _mm512_shuffle_f32x4(v, v, 0xB1));
+        v = _mm512_fmadd_ps(v, s8, _mm512_shuffle_f32x4(v, v, 0x4E));
+        _mm512_storeu_ps(x + i, v);
+    }
+    for (int h = 16; h < n; h *= 2)
+        for (int i = 0; i < n; i += 2 * h)
+            for (int j = i; j < i + h; j += 16) {
+                const __m512 a = _mm512_loadu_ps(x + j), b = _mm512_loadu_ps(x + j + h);
+                _mm512_storeu_ps(x + j, _mm512_add_ps(a, b));
+                _mm512_storeu_ps(x + j + h, _mm512_sub_ps(a, b));
+            }
+    const __m512 norm = _mm512_set1_ps(1.0f / sqrtf((float)n));
+    for (int i = 0; i < n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), norm));
+}
+
+/* ---- bucketize ----
+ *
+ * 16 values per step: the interleaved (lo, mid, hi) thresholds of 48 floats
+ * are de-interleaved with two two-source permutes each (indices 3k + r below
+ * 32 come from the first two vectors, the rest from the third), then three
+ * compares; each true compare adds 1 to the value's byte. */
+
+static void k_bucketize(const float *x, const float *th, uint8_t *codes, int n) {
+    /* idx_a[r][k] picks th[3k + r] from (t0, t1) when 3k + r < 32;
+     * idx_b[r][k] keeps that lane or picks th[3k + r] from t2. */
+    __m512i idx_a[3], idx_b[3];
+    for (int r = 0; r < 3; r++) {
+        int32_t a[16], b[16];
+        for (int k = 0; k < 16; k++) {
+            const int e = 3 * k + r;
+            a[k] = e < 32 ? e : 0;
+            b[k] = e < 32 ? k : 16 + e - 32;
+        }
+        idx_a[r] = _mm512_loadu_si512(a);
+        idx_b[r] = _mm512_loadu_si512(b);
+    }
+    const __m128i one = _mm_set1_epi8(1);
+    for (int i = 0; i < n; i += 16) {
+        const int nv = n - i < 16 ? n - i : 16;
+        const __mmask16 m = (__mmask16)((1u << nv) - 1);
+        const int nt = 3 * nv; /* thresholds of this step */
+        const __mmask16 m0 = (__mmask16)(nt >= 16 ? 0xFFFF : (1u << nt) - 1);
+        const __mmask16 m1 = (__mmask16)(nt >= 32 ? 0xFFFF : nt <= 16 ? 0 : (1u << (nt - 16)) - 1);
+        const __mmask16 m2 = (__mmask16)(nt >= 48 ? 0xFFFF : nt <= 32 ? 0 : (1u << (nt - 32)) - 1);
+        const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+        const float *t = th + 3 * (size_t)i;
+        const __m512 t0 = _mm512_maskz_loadu_ps(m0, t), t1 = _mm512_maskz_loadu_ps(m1, t + 16),
+                     t2 = _mm512_maskz_loadu_ps(m2, t + 32);
+        __m128i c = _mm_setzero_si128();
+        for (int r = 0; r < 3; r++) {
+            const __m512 tr = _mm512_permutex2var_ps(_mm512_permutex2var_ps(t0, idx_a[r], t1), idx_b[r], t2);
+            c = _mm_mask_add_epi8(c, _mm512_cmp_ps_mask(xv, tr, _CMP_GT_OQ), c, one);
+        }
+        _mm_mask_storeu_epi8(codes + i, m, c);
+    }
+}
+
+/* ---- code_l1 ----
+ *
+ * Fast-scan (FAISS PQ4 style): one 64-byte load is 4 nibble positions of a
+ * 32-token block (one per 128-bit lane); vpshufb looks the low nibbles
+ * (tokens 0..15) and high nibbles (tokens 16..31) up in the 4 positions'
+ * 16-entry tables. Sums stay in u8 for as many steps as the largest table
+ * entry allows (255 / max: 42 steps for Adamas' entries <= 6, every step for
+ * GQA-summed tables up to 255), then are widened into u16 without unpacking:
+ * A0 += bytes as u16 (even byte + 256 * odd byte), A1 += odd bytes; at the
+ * end even = A0 - 256 * A1 (mod 2^16, exact as the true sum is < 2^16).
+ * Distances are exact integers, so the order of additions is free. */
+
+static uint8_t lut_max(const uint8_t *lut, int bytes) {
+    __m512i mx = _mm512_setzero_si512();
+    for (int i = 0; i < bytes; i += 64) {
+        const int nb = bytes - i < 64 ? bytes - i : 64;
+        const __mmask64 m = nb == 64 ? ~(__mmask64)0 : (((__mmask64)1 << nb) - 1);
+        mx = _mm512_max_epu8(mx, _mm512_maskz_loadu_epi8(m, lut + i));
+    }
+    __m256i h = _mm256_max_epu8(_mm512_castsi512_si256(mx), _mm512_extracti64x4_epi64(mx, 1));
+    __m128i q = _mm_max_epu8(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    q = _mm_max_epu8(q, _mm_srli_si128(q, 8));
+    q = _mm_max_epu8(q, _mm_srli_si128(q, 4));
+    q = _mm_max_epu8(q, _mm_srli_si128(q, 2));
+    q = _mm_max_epu8(q, _mm_srli_si128(q, 1));
+    return (uint8_t)_mm_cvtsi128_si32(q);
+}
+
+/* Sum of the four 128-bit chunks of a and of b: [sum a, sum a, sum b, sum b]. */
+AI __m512i chunk_sums(__m512i a, __m512i b) {
+    const __m512i p =
+        _mm512_add_epi16(_mm512_shuffle_i32x4(a, b, 0x44), _mm512_shuffle_i32x4(a, b, 0xEE));
+    return _mm512_add_epi16(p, _mm512_shuffle_i32x4(p, p, 0xB1));
+}
+
+static void k_code_l1(const uint8_t *codes, int n_tok, int code_dim, const uint8_t *lut, uint16_t *dist) {
+    const int np = code_dim / 2;
+    if (n_tok <= 0) return;
+    const uint8_t mx = np > 0 ? lut_max(lut, 16 * np) : 0;
+    /* u8 steps between widenings: each lane adds one entry per step. */
+    const int steps = mx ? 255 / mx : np;
+    const int run = 4 * (steps > 0 ? steps : 1);
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    const size_t blk_bytes = (size_t)np * 16;
+    for (int t0 = 0; t0 < n_tok; t0 += ADM_CODE_BLOCK) {
+        const uint8_t *blk = codes + (size_t)(t0 / ADM_CODE_BLOCK) * blk_bytes;
+        __m512i a0lo = _mm512_setzero_si512(), a1lo = a0lo, a0hi = a0lo, a1hi = a0lo;
+        for (int j0 = 0; j0 < np; j0 += run) {
+            const int j1 = np - j0 < run ? np : j0 + run;
+            __m512i slo = _mm512_setzero_si512(), shi = slo;
+            int j = j0;
+            for (; j + 4 <= j1; j += 4) {
+                const __m512i x = _mm512_loadu_si512(blk + 16 * j), l = _mm512_loadu_si512(lut + 16 * j);
+                slo = _mm512_add_epi8(slo, _mm512_shuffle_epi8(l, _mm512_and_si512(x, low4)));
+                shi = _mm512_add_epi8(shi, _mm512_shuffle_epi8(l, _mm512_and_si512(_mm512_srli_epi16(x, 4), low4)));
+            }
+            if (j < j1) {
+                /* 1..3 trailing positions: missing ones load zero tables. */
+                const __mmask64 m = ((__mmask64)1 << (16 * (j1 - j))) - 1;
+                const __m512i x = _mm512_maskz_loadu_epi8(m, blk + 16 * j), l = _mm512_maskz_loadu_epi8(m, lut + 16 * j);
+                slo = _mm512_add_epi8(slo, _mm512_shuffle_epi8(l, _mm512_and_si512(x, low4)));
+                shi = _mm512_add_epi8(shi, _mm512_shuffle_epi8(l, _mm512_and_si512(_mm512_srli_epi16(x, 4), low4)));
+            }
+            a0lo = _mm512_add_epi16(a0lo, slo);
+            a1lo = _mm512_add_epi16(a1lo, _mm512_srli_epi16(slo, 8));
+            a0hi = _mm512_add_epi16(a0hi, shi);
+            a1hi = _mm512_add_epi16(a1hi, _mm512_srli_epi16(shi, 8));
+        }
+        /* Even tokens (byte 2k of a lane) and odd ones, summed over lanes. */
+        const __m512i ev = chunk_sums(_mm512_sub_epi16(a0lo, _mm512_slli_epi16(a1lo, 8)),
+                                      _mm512_sub_epi16(a0hi, _mm512_slli_epi16(a1hi, 8)));
+        const __m512i od = chunk_sums(a1lo, a1hi);
+        /* [tokens 0..7 | - | 16..23 | -] and [8..15 | - | 24..31 | -]. */
+        const __m512i r = _mm512_unpacklo_epi16(ev, od), s = _mm512_unpackhi_epi16(ev, od);
+        const __m512i rs = _mm512_shuffle_i32x4(r, s, 0x88); /* [r0, r2, s0, s2] */
+        const __m512i d = _mm512_shuffle_i32x4(rs, rs, 0xD8);      /* [r0, s0, r2, s2] */
+        const int nt = n_tok - t0 < ADM_CODE_BLOCK ? n_tok - t0 : ADM_CODE_BLOCK;
+        const __mmask32 m = nt == 32 ? ~(__mmask32)0 : (((__mmask32)1 << nt) - 1);
+        _mm512_mask_storeu_epi16(dist + t0, m, d);
+    }
+}
+
+void adm_kernels_init_attn_avx512(adm_kernels *t) {
+    t->attn_qk_f16 = k_attn_qk_f16;
+    t->attn_pv_f16 = k_attn_pv_f16;
+    t->fwht = k_fwht;
+    t->bucketize = k_bucketize;
+    t->code_l1 = k_code_l1;
+}
