@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "adamas.h"
+#include "base.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -353,6 +354,38 @@ static void test_bad_models(void **state) {
     expect_load_error(tu_shared("models/tinyllamas-stories-260k-f32.gguf"), ADM_ERR_UNSUPPORTED, "version 1");
 }
 
+/* Every allocation made while loading a model and creating a context can
+ * fail: each failure must come back as ADM_ERR_NOMEM with nothing leaked
+ * (the sanitizer build checks the leaks). */
+static void test_allocation_failures(void **state) {
+    (void)state;
+    int failures = 0;
+    for (long n = 1; n < 100000; n++) {
+        adm_alloc_fail_after(n);
+        adm_model *m;
+        adm_ctx *ctx = NULL;
+        adm_error err;
+        adm_status st = adm_model_load(tu_shared("models/stories260K.gguf"), NULL, &m, &err);
+        if (st == ADM_OK) {
+            adm_ctx_params p = adm_ctx_default_params();
+            p.n_ctx = 64;
+            p.n_threads = 2;
+            p.attention = ADM_ATTN_ADAMAS;
+            st = adm_ctx_create(m, &p, &ctx, &err);
+            adm_ctx_free(ctx);
+            adm_model_free(m);
+        }
+        adm_alloc_fail_after(0);
+        if (st == ADM_OK) {
+            assert_true(failures > 10);
+            return;
+        }
+        if (st != ADM_ERR_NOMEM) fail_msg("allocation %ld: %s (%s)", n, adm_status_str(st), err.msg);
+        failures++;
+    }
+    fail_msg("loading never succeeded");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stories_first_logits),
@@ -363,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_tiny_random_f16),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_bad_models),
+        cmocka_unit_test(test_allocation_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -380,6 +380,57 @@ int adm_select_smallest(const uint16_t *d, int lo, int hi, int k, int max_d, uin
     return k;
 }
 
+#define SELECT_SAMPLE 1024   /* distances sampled to estimate the cut-off */
+#define SELECT_CAND_MAX 4096 /* positions the pre-filter may keep (a 16 KiB stack buffer) */
+
+/* filter_le_u16 of the scalar table (kernels.h). */
+static int filter_le_plain(const uint16_t *d, int n, int cut, int32_t *out, int cap) {
+    int m = 0;
+    for (int t = 0; t < n; t++)
+        if (d[t] <= cut) {
+            if (m == cap) return -1;
+            out[m++] = t;
+        }
+    return m;
+}
+
+int adm_select_smallest_fast(const adm_kernels *kt, const uint16_t *d, int lo, int hi, int k, int max_d, uint32_t *hist,
+                             int32_t *out) {
+    const int n = hi - lo;
+    if (k <= 0 || n <= 0) return 0;
+    if (n < 1024 || n < 4 * k || 4 * k > SELECT_CAND_MAX) return adm_select_smallest(d, lo, hi, k, max_d, hist, out);
+    /* Cut-off: the sample's value below which about 2k of the n positions
+     * (plus a margin for the sampling error) should fall. */
+    const int ns = n / 4 < SELECT_SAMPLE ? n / 4 : SELECT_SAMPLE, stride = n / ns;
+    memset(hist, 0, (size_t)(max_d + 1) * sizeof(uint32_t));
+    for (int i = 0; i < ns; i++) hist[d[lo + i * stride]]++;
+    const uint32_t want = (uint32_t)((int64_t)2 * k * ns / n) + 8;
+    int cut = 0;
+    uint32_t cum = hist[0];
+    while (cum < want && cut < max_d) cum += hist[++cut];
+    int32_t cand[SELECT_CAND_MAX];
+    const int m = kt->filter_le_u16 ? kt->filter_le_u16(d + lo, n, cut, cand, SELECT_CAND_MAX)
+                                    : filter_le_plain(d + lo, n, cut, cand, SELECT_CAND_MAX);
+    if (m < k) return adm_select_smallest(d, lo, hi, k, max_d, hist, out); /* too few, or too many (-1) */
+    /* Every position with d <= cut is a candidate and the k selected ones
+     * have d <= cut (at least k do), so the counting select over the
+     * candidates picks exactly what the full one would. */
+    memset(hist, 0, (size_t)(cut + 1) * sizeof(uint32_t));
+    for (int i = 0; i < m; i++) hist[d[lo + cand[i]]]++;
+    int c = 0;
+    uint32_t below = 0;
+    while (below + hist[c] < (uint32_t)k) below += hist[c++];
+    int ties = k - (int)below, o = k;
+    for (int i = m - 1; i >= 0; i--) {
+        const int t = lo + cand[i];
+        if (d[t] < c || (d[t] == c && ties > 0)) {
+            if (d[t] == c) ties--;
+            out[--o] = t;
+        }
+    }
+    return k;
+}
+
 /* Exact attention of one query head over the selected positions, with the
  * same products and softmax as dense.c (so a full selection is bit-identical). */
 static void attend_selected(const adm_attn_args *args, int h, const int32_t *sel, int n_sel, float *scores, float *vrow,
@@ -449,7 +500,8 @@ static void attend_items(void *arg, int ith, int nth) {
         } else {
             const int recent_lo = ADM_MAX(sink, n - 1 - a->p.window);
             const int want = budget - sink - (n - 1 - recent_lo) - 1;
-            m += adm_select_smallest(a->dist + (size_t)h * (size_t)a->n_ctx, sink, recent_lo, want, 3 * cd, hist, sel + m);
+            m += adm_select_smallest_fast(args->k, a->dist + (size_t)h * (size_t)a->n_ctx, sink, recent_lo, want, 3 * cd,
+                                          hist, sel + m);
             for (int t = recent_lo; t < n; t++) sel[m++] = t;
         }
         a->n_sel[h] = m;

@@ -1,6 +1,7 @@
 /*
  * attn_avx512.c - attention and Adamas kernels with AVX-512 F/BW/VL (+F16C,
- * FMA): attn_qk_f16, attn_pv_f16, fwht, bucketize, code_l1. The design notes
+ * FMA): attn_qk_f16, attn_pv_f16, fwht, bucketize, code_l1 and the Adamas
+ * selection pre-filter filter_le_u16. The design notes
  * and measurements are in docs/attention_kernels.md.
  *
  * attn_qk_f16 and attn_pv_f16 are bit-identical to scalar.c: every (key,
@@ -33,8 +34,9 @@
  * The transpose-reduce below adds them in the canonical tree and leaves the
  * 16 dot products in one vector, which is scaled and stored with one
  * (masked) store into s[g * ld + j0 ..]. With G > 1 the block's keys are
- * converted to f32 once into a stack buffer (L1) and every query streams
- * over it; with G == 1 the f16 rows are converted on the fly. */
+ * converted to f32 once into a stack buffer (L1), and the 16 accumulators
+ * hold 4 keys x 4 queries (or 8 x 2) so that every load feeds several
+ * FMAs; with G == 1 the f16 rows are converted on the fly. */
 
 /* Columns of the f32 key buffer (16 keys x QK_BUF_COLS floats = 32 KiB);
  * wider heads re-convert per query head (no model uses them today). */
@@ -53,11 +55,16 @@ AI const adm_f16 *row_at(const adm_f16 *base, size_t stride, const int32_t *idx,
     return base + (size_t)(idx ? idx[j] : j) * stride;
 }
 
-/* Prefetch the rows of the next block of a gather (contiguous rows are
- * left to the hardware prefetcher). Prefetches never fault. */
+/* Prefetch rows [j0, j1): the next block of a gather (random rows), or
+ * QK_AHEAD keys ahead on contiguous rows, so that the block's conversion
+ * does not wait for memory (the hardware prefetcher alone falls behind
+ * the bursts of loads). Prefetches never fault. */
+#ifndef QK_AHEAD
+#define QK_AHEAD 64
+#endif
 AI void prefetch_rows(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, int j1, int row_bytes) {
     for (int j = j0; j < j1; j++) {
-        const char *r = (const char *)(base + (size_t)idx[j] * stride);
+        const char *r = (const char *)row_at(base, stride, idx, j);
         for (int o = 0; o < row_bytes; o += 64) _mm_prefetch(r + o, _MM_HINT_T0);
         _mm_prefetch(r + row_bytes - 1, _MM_HINT_T0);
     }
@@ -70,12 +77,15 @@ AI void prefetch_rows(const adm_f16 *base, size_t stride, const int32_t *idx, in
  *   stage 4: even + odd lanes                           v[0] + v[1] */
 AI __m512 reduce16x16(const __m512 a[16]) {
     __m512 b[8], c[4], d[2];
+    UNROLL16
     for (int i = 0; i < 8; i++)
         b[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0x44),
                              _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0xEE));
+    UNROLL16
     for (int i = 0; i < 4; i++)
         c[i] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0x88),
                              _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0xDD));
+    UNROLL16
     for (int i = 0; i < 2; i++) {
         const __m512d x = _mm512_castps_pd(c[2 * i]), y = _mm512_castps_pd(c[2 * i + 1]);
         d[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
@@ -97,15 +107,29 @@ AI __m512 qk_block_direct(const adm_f16 *const rows[16], int hk, const float *q)
     return reduce16x16(acc);
 }
 
-/* The same against keys already converted into buf (slot i at buf + i * hk). */
-AI __m512 qk_block_buf(const float *buf, int hk, const float *q) {
+/* Against keys already converted into buf (columns c .. c+15 of key k of
+ * the block at buf + 16 (c + k)): keys kb0 .. kb0 + 16/Qb - 1 times Qb
+ * queries (q, q + hk, ...), one accumulator per pair. Each loaded key chunk
+ * serves Qb queries and each query chunk 16/Qb keys, so there are 1 + 16/Qb
+ * loads per 16/Qb FMAs instead of one per FMA. Slot i is lane p = 4 (i % 4)
+ * + i / 4 of the reduced vector (see reduce16x16); lane p is the pair
+ * (query p / Kb, key p % Kb), so each query's scores are consecutive lanes. */
+AI __m512 qk_tile(const float *buf, int hk, const float *q, int kb0, const int Qb) {
+    const int Kb = 16 / Qb;
     __m512 acc[16];
     UNROLL16
     for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
     for (int c = 0; c < hk; c += 16) {
-        const __m512 qv = _mm512_loadu_ps(q + c);
+        __m512 kv[16], qv[4];
         UNROLL16
-        for (int i = 0; i < 16; i++) acc[i] = _mm512_fmadd_ps(_mm512_load_ps(buf + (size_t)i * hk + c), qv, acc[i]);
+        for (int k = 0; k < Kb; k++) kv[k] = _mm512_load_ps(buf + 16 * ((size_t)c + kb0 + k));
+        UNROLL16
+        for (int m = 0; m < Qb; m++) qv[m] = _mm512_loadu_ps(q + (size_t)m * hk + c);
+        UNROLL16
+        for (int i = 0; i < 16; i++) {
+            const int p = 4 * (i & 3) + (i >> 2);
+            acc[i] = _mm512_fmadd_ps(kv[p % Kb], qv[p / Kb], acc[i]);
+        }
     }
     return reduce16x16(acc);
 }
@@ -152,24 +176,54 @@ static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx
     const __m512 vscale = _mm512_set1_ps(scale);
     for (int j0 = 0; j0 < n; j0 += 16) {
         const int nb = n - j0 < 16 ? n - j0 : 16;
-        const __mmask16 m = (__mmask16)((1u << nb) - 1);
-        const adm_f16 *rows[16];
-        for (int i = 0; i < 16; i++) {
-            const int key = SLOT_KEY(i);
-            rows[i] = row_at(base, stride, idx, j0 + (key < nb ? key : 0));
+        {
+            const int p0 = j0 + (idx ? 16 : QK_AHEAD), p1 = p0 + 16 < n ? p0 + 16 : n;
+            prefetch_rows(base, stride, idx, p0, p1, hk * 2);
         }
-        if (idx) prefetch_rows(base, stride, idx, j0 + 16, n - j0 - 16 < 16 ? n : j0 + 32, hk * 2);
-        if (buffered) {
-            for (int i = 0; i < 16; i++)
-                for (int c = 0; c < hk; c += 16) _mm512_store_ps(buf + (size_t)i * hk + c, cvt16(rows[i] + c));
-            for (int g = 0; g < G; g++) {
-                const __m512 r = qk_block_buf(buf, hk, q + (size_t)g * hk);
-                _mm512_mask_storeu_ps(s + (size_t)g * ld + j0, m, _mm512_mul_ps(r, vscale));
+        if (!buffered) {
+            const __mmask16 m = (__mmask16)((1u << nb) - 1);
+            const adm_f16 *rows[16];
+            for (int i = 0; i < 16; i++) {
+                const int key = SLOT_KEY(i);
+                rows[i] = row_at(base, stride, idx, j0 + (key < nb ? key : 0));
             }
-        } else {
             for (int g = 0; g < G; g++) {
                 const __m512 r = qk_block_direct(rows, hk, q + (size_t)g * hk);
                 _mm512_mask_storeu_ps(s + (size_t)g * ld + j0, m, _mm512_mul_ps(r, vscale));
+            }
+            continue;
+        }
+        /* Missing keys of a partial block repeat key 0 (never stored). */
+        for (int k = 0; k < 16; k++) {
+            const adm_f16 *r = row_at(base, stride, idx, j0 + (k < nb ? k : 0));
+            for (int c = 0; c < hk; c += 16) _mm512_store_ps(buf + 16 * ((size_t)c + k), cvt16(r + c));
+        }
+        /* Queries in fours, then a pair, then one (G = 7: 4 + 2 + 1). */
+        for (int g = 0; g < G;) {
+            const float *qg = q + (size_t)g * hk;
+            float *sg = s + (size_t)g * ld + j0;
+            if (G - g >= 4) {
+                for (int kb0 = 0; kb0 < nb; kb0 += 4) {
+                    const __m512 r = _mm512_mul_ps(qk_tile(buf, hk, qg, kb0, 4), vscale);
+                    const __mmask8 m = (__mmask8)(nb - kb0 >= 4 ? 0xF : (1u << (nb - kb0)) - 1);
+                    _mm_mask_storeu_ps(sg + kb0, m, _mm512_extractf32x4_ps(r, 0));
+                    _mm_mask_storeu_ps(sg + (size_t)ld + kb0, m, _mm512_extractf32x4_ps(r, 1));
+                    _mm_mask_storeu_ps(sg + 2 * (size_t)ld + kb0, m, _mm512_extractf32x4_ps(r, 2));
+                    _mm_mask_storeu_ps(sg + 3 * (size_t)ld + kb0, m, _mm512_extractf32x4_ps(r, 3));
+                }
+                g += 4;
+            } else if (G - g >= 2) {
+                for (int kb0 = 0; kb0 < nb; kb0 += 8) {
+                    const __m512 r = _mm512_mul_ps(qk_tile(buf, hk, qg, kb0, 2), vscale);
+                    const __mmask8 m = (__mmask8)(nb - kb0 >= 8 ? 0xFF : (1u << (nb - kb0)) - 1);
+                    _mm256_mask_storeu_ps(sg + kb0, m, _mm512_extractf32x8_ps(r, 0));
+                    _mm256_mask_storeu_ps(sg + (size_t)ld + kb0, m, _mm512_extractf32x8_ps(r, 1));
+                }
+                g += 2;
+            } else {
+                const __m512 r = _mm512_mul_ps(qk_tile(buf, hk, qg, 0, 1), vscale);
+                _mm512_mask_storeu_ps(sg, (__mmask16)((1u << nb) - 1), r);
+                g += 1;
             }
         }
     }
@@ -205,7 +259,7 @@ AI void pv_tile(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, 
         if (idx && j + 8 < j1) {
             const char *r = (const char *)(row_at(base, stride, idx, j + 8) + i0);
             _mm_prefetch(r, _MM_HINT_T0);
-            _mm_prefetch(r + 64 * W - 1, _MM_HINT_T0);
+            _mm_prefetch(r + 32 * W - 1, _MM_HINT_T0);
         }
         __m512 vv[8];
         UNROLL16
@@ -437,10 +491,46 @@ static void k_code_l1(const uint8_t *codes, int n_tok, int code_dim, const uint8
     }
 }
 
+/* ---- filter_le_u16 ----
+ *
+ * The selection pre-filter keeps ~2k of tens of thousands of distances, so
+ * almost every 64-value step is two compares and a test; the rare set bits
+ * are walked one by one. */
+
+AI int filter_bits(uint64_t bits, int t, int m, int32_t *out) {
+    while (bits) {
+        out[m++] = t + __builtin_ctzll(bits);
+        bits &= bits - 1;
+    }
+    return m;
+}
+
+static int k_filter_le_u16(const uint16_t *d, int n, int cut, int32_t *out, int cap) {
+    if (cut < 0) return 0;
+    const __m512i c = _mm512_set1_epi16((short)(uint16_t)(cut > 65535 ? 65535 : cut));
+    int m = 0, t = 0;
+    for (; t + 64 <= n; t += 64) {
+        const uint64_t bits = (uint64_t)_mm512_cmple_epu16_mask(_mm512_loadu_si512(d + t), c) |
+                              (uint64_t)_mm512_cmple_epu16_mask(_mm512_loadu_si512(d + t + 32), c) << 32;
+        if (!bits) continue;
+        if (m + __builtin_popcountll(bits) > cap) return -1;
+        m = filter_bits(bits, t, m, out);
+    }
+    for (; t < n; t += 32) {
+        const int nv = n - t < 32 ? n - t : 32;
+        const __mmask32 valid = nv == 32 ? ~(__mmask32)0 : (((__mmask32)1 << nv) - 1);
+        const uint64_t bits = _mm512_mask_cmple_epu16_mask(valid, _mm512_maskz_loadu_epi16(valid, d + t), c);
+        if (m + __builtin_popcountll(bits) > cap) return -1;
+        m = filter_bits(bits, t, m, out);
+    }
+    return m;
+}
+
 void adm_kernels_init_attn_avx512(adm_kernels *t) {
     t->attn_qk_f16 = k_attn_qk_f16;
     t->attn_pv_f16 = k_attn_pv_f16;
     t->fwht = k_fwht;
     t->bucketize = k_bucketize;
     t->code_l1 = k_code_l1;
+    t->filter_le_u16 = k_filter_le_u16;
 }

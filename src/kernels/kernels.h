@@ -71,6 +71,12 @@ typedef struct adm_kernels {
      * layout): dist[t] = sum_j lut[16*j + nibble_j(t)] over code_dim/2
      * nibble positions. lut entries are u8; distances are u16. */
     void (*code_l1)(const uint8_t *codes, int n_tok, int code_dim, const uint8_t *lut, uint16_t *dist);
+    /* The pre-filter of the Adamas selection (adm_select_smallest_fast):
+     * writes the positions t < n with d[t] <= cut to out, ascending, and
+     * returns how many; returns -1 as soon as there are more than cap (out
+     * then holds at most cap unspecified values). NULL in the scalar table:
+     * the caller then runs the same plain loop itself. */
+    int (*filter_le_u16)(const uint16_t *d, int n, int cut, int32_t *out, int cap);
 } adm_kernels;
 
 /* Tokens per block of the Adamas code index (the fast-scan layout). */
