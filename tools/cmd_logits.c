@@ -163,6 +163,9 @@ int cmd_logits(int argc, char **argv) {
         o.ctx_set = true;
     }
     if (o.cp.n_batch < n) o.cp.n_batch = n; /* one batch, as the reference files were made */
+    /* Sparse methods: positions past the budget go one at a time, so each
+     * of them really attends sparsely. */
+    if (o.cp.attention != ADM_ATTN_DENSE) o.cp.sparse_eval = true;
     if (!(ctx = model_opts_ctx(&o, "logits", m, 0))) goto done;
     const int n_vocab = adm_model_n_vocab(m);
     logits = malloc((size_t)n * (size_t)n_vocab * sizeof(float));
@@ -187,6 +190,7 @@ int cmd_logits(int argc, char **argv) {
         f = NULL;
     }
     for (int t = 0; t < n && top > 0; t++) print_top(t, logits + (size_t)t * n_vocab, n_vocab, (int)top);
+    model_opts_print_stats(&o, m, ctx);
     rc = 0;
 done:
     if (f) fclose(f);

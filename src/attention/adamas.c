@@ -346,11 +346,15 @@ static void score_items(void *arg, int ith, int nth) {
         const int g = (int)(item / n_chunks), ch = (int)(item % n_chunks);
         const int t0 = ch * SCAN_CHUNK, nt = ADM_MIN(SCAN_CHUNK, n_old - t0);
         const uint8_t *codes = head_codes(a, s->sl, g) + (size_t)(t0 / ADM_CODE_BLOCK) * (size_t)a->code_dim * (ADM_CODE_BLOCK / 4);
-        for (int i = 0; i < a->group; i++) {
-            const int h = g * a->group + i;
-            k->code_l1(codes, nt, a->code_dim, a->lut + (size_t)h * (size_t)a->code_dim * 8,
-                       a->dist + (size_t)h * (size_t)a->n_ctx + (size_t)t0);
+        const size_t lut_bytes = (size_t)a->code_dim * 8;
+        const int h0 = g * a->group;
+        if (k->code_l1_multi) {
+            k->code_l1_multi(codes, nt, a->code_dim, a->lut + (size_t)h0 * lut_bytes, lut_bytes, a->group,
+                             a->dist + (size_t)h0 * (size_t)a->n_ctx + (size_t)t0, (size_t)a->n_ctx);
+            continue;
         }
+        for (int h = h0; h < h0 + a->group; h++)
+            k->code_l1(codes, nt, a->code_dim, a->lut + (size_t)h * lut_bytes, a->dist + (size_t)h * (size_t)a->n_ctx + (size_t)t0);
     }
 }
 
@@ -382,6 +386,7 @@ int adm_select_smallest(const uint16_t *d, int lo, int hi, int k, int max_d, uin
 
 #define SELECT_SAMPLE 1024   /* distances sampled to estimate the cut-off */
 #define SELECT_CAND_MAX 4096 /* positions the pre-filter may keep (a 16 KiB stack buffer) */
+#define SELECT_SUBHIST 1024  /* distances up to this use 4 u16 sample histograms (8 KiB of stack) */
 
 /* filter_le_u16 of the scalar table (kernels.h). */
 static int filter_le_plain(const uint16_t *d, int n, int cut, int32_t *out, int cap) {
@@ -400,14 +405,30 @@ int adm_select_smallest_fast(const adm_kernels *kt, const uint16_t *d, int lo, i
     if (k <= 0 || n <= 0) return 0;
     if (n < 1024 || n < 4 * k || 4 * k > SELECT_CAND_MAX) return adm_select_smallest(d, lo, hi, k, max_d, hist, out);
     /* Cut-off: the sample's value below which about 2k of the n positions
-     * (plus a margin for the sampling error) should fall. */
-    const int ns = n / 4 < SELECT_SAMPLE ? n / 4 : SELECT_SAMPLE, stride = n / ns;
-    memset(hist, 0, (size_t)(max_d + 1) * sizeof(uint32_t));
-    for (int i = 0; i < ns; i++) hist[d[lo + i * stride]]++;
+     * (plus a margin for the sampling error) should fall. The sample is
+     * runs of 16 consecutive distances spread evenly over the range (one
+     * cache line each instead of one per value). */
+    const int ns = n / 4 < SELECT_SAMPLE ? n / 4 : SELECT_SAMPLE, runs = ns / 16, stride = n / runs;
     const uint32_t want = (uint32_t)((int64_t)2 * k * ns / n) + 8;
     int cut = 0;
-    uint32_t cum = hist[0];
-    while (cum < want && cut < max_d) cum += hist[++cut];
+    if (max_d < SELECT_SUBHIST) {
+        /* Four interleaved histograms: concentrated distances would
+         * otherwise make every increment wait for the previous one's store. */
+        uint16_t sub[4][SELECT_SUBHIST];
+        memset(sub, 0, sizeof(uint16_t) * 4 * (size_t)SELECT_SUBHIST);
+        for (int i = 0; i < runs; i++) {
+            const uint16_t *r = d + lo + i * stride;
+            for (int t = 0; t < 16; t += 4) sub[0][r[t]]++, sub[1][r[t + 1]]++, sub[2][r[t + 2]]++, sub[3][r[t + 3]]++;
+        }
+        uint32_t cum = (uint32_t)sub[0][0] + sub[1][0] + sub[2][0] + sub[3][0];
+        while (cum < want && cut < max_d) cut++, cum += (uint32_t)sub[0][cut] + sub[1][cut] + sub[2][cut] + sub[3][cut];
+    } else {
+        memset(hist, 0, (size_t)(max_d + 1) * sizeof(uint32_t));
+        for (int i = 0; i < runs; i++)
+            for (int t = lo + i * stride, e = t + 16; t < e; t++) hist[d[t]]++;
+        uint32_t cum = hist[0];
+        while (cum < want && cut < max_d) cum += hist[++cut];
+    }
     int32_t cand[SELECT_CAND_MAX];
     const int m = kt->filter_le_u16 ? kt->filter_le_u16(d + lo, n, cut, cand, SELECT_CAND_MAX)
                                     : filter_le_plain(d + lo, n, cut, cand, SELECT_CAND_MAX);
@@ -420,13 +441,16 @@ int adm_select_smallest_fast(const adm_kernels *kt, const uint16_t *d, int lo, i
     int c = 0;
     uint32_t below = 0;
     while (below + hist[c] < (uint32_t)k) below += hist[c++];
+    /* Newest first, branch-free (about half the candidates are taken, in
+     * no predictable pattern): every distance below c, and the newest
+     * k - below of those equal to c. Stops once k are taken. */
     int ties = k - (int)below, o = k;
-    for (int i = m - 1; i >= 0; i--) {
-        const int t = lo + cand[i];
-        if (d[t] < c || (d[t] == c && ties > 0)) {
-            if (d[t] == c) ties--;
-            out[--o] = t;
-        }
+    for (int i = m - 1; i >= 0 && o > 0; i--) {
+        const int t = lo + cand[i], v = d[t];
+        const int take = (v < c) | ((v == c) & (ties > 0));
+        out[o - 1] = t;
+        o -= take;
+        ties -= take & (v == c);
     }
     return k;
 }

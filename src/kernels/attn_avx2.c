@@ -1,7 +1,7 @@
 /*
  * attn_avx2.c - attention and Adamas kernels with AVX2 + FMA + F16C:
- * attn_qk_f16, attn_pv_f16, fwht, bucketize, code_l1 (and the selection
- * pre-filter filter_le_u16). The design notes and measurements are in
+ * attn_qk_f16, attn_pv_f16, fwht, bucketize, code_l1, code_l1_multi and
+ * the selection pre-filter filter_le_u16. The design notes and measurements are in
  * docs/attention_kernels.md; attn_avx512.c is the same design with wider
  * vectors.
  *
@@ -19,7 +19,7 @@
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
-#define UNROLL16 _Pragma("unroll")
+#define UNROLL16 _Pragma("clang loop unroll(full)")
 #else
 #define UNROLL16 _Pragma("GCC unroll 16")
 #endif
@@ -54,13 +54,9 @@ AI __m256i lanes_below(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* Prefetch rows [j0, j1): the next block of a gather (random rows), or
- * QK_AHEAD keys ahead on contiguous rows, so that the block's conversion
- * does not wait for memory (the hardware prefetcher alone falls behind
- * the bursts of loads). Prefetches never fault. */
-#ifndef QK_AHEAD
-#define QK_AHEAD 64
-#endif
+/* Prefetch the rows of the next block of a gather (random rows: the
+ * hardware prefetcher cannot guess them; contiguous rows are left to it,
+ * software prefetching them measured no gain). Prefetches never fault. */
 AI void prefetch_rows(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, int j1, int row_bytes) {
     for (int j = j0; j < j1; j++) {
         const char *r = (const char *)row_at(base, stride, idx, j);
@@ -88,6 +84,7 @@ AI __m256 reduce8x8(const __m256 t[8]) {
  * converted on the fly. */
 AI __m256 qk_block_direct(const adm_f16 *const rows[8], int hk, const float *q) {
     __m256 t[8];
+    UNROLL16
     for (int half = 0; half < 2; half++) {
         __m256 acc[8];
         UNROLL16
@@ -111,6 +108,7 @@ AI __m256 qk_block_direct(const adm_f16 *const rows[8], int hk, const float *q) 
  * buf + 8 (c + i) (c a multiple of 8), so one pointer walks the block. */
 AI __m256 qk_block_buf(const float *buf, int hk, const float *q) {
     __m256 t[8];
+    UNROLL16
     for (int half = 0; half < 2; half++) {
         __m256 acc[8];
         UNROLL16
@@ -177,10 +175,7 @@ static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx
             const int key = SLOT_KEY(i);
             rows[i] = row_at(base, stride, idx, j0 + (key < nb ? key : 0));
         }
-        {
-            const int p0 = j0 + (idx ? 8 : QK_AHEAD), p1 = p0 + 8 < n ? p0 + 8 : n;
-            prefetch_rows(base, stride, idx, p0, p1, hk * 2);
-        }
+        if (idx) prefetch_rows(base, stride, idx, j0 + 8, n - j0 - 8 < 8 ? n : j0 + 16, hk * 2);
         if (buffered)
             for (int i = 0; i < 8; i++)
                 for (int c = 0; c < hk; c += 8) _mm256_store_ps(buf + 8 * ((size_t)c + i), cvt8(rows[i] + c));
@@ -218,6 +213,14 @@ AI void pv_tile(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, 
             const char *r = (const char *)(row_at(base, stride, idx, j + 8) + i0);
             _mm_prefetch(r, _MM_HINT_T0);
             _mm_prefetch(r + 16 * W - 1, _MM_HINT_T0);
+        }
+        if (Gc == 1) {
+            /* One head: each converted chunk is used at once (8 accumulators,
+             * no row held in registers). */
+            const __m256 pb = _mm256_broadcast_ss(p + j);
+            UNROLL16
+            for (int w = 0; w < W; w++) acc[w] = _mm256_fmadd_ps(pb, cvt8(v + 8 * w), acc[w]);
+            continue;
         }
         __m256 vv[8];
         UNROLL16
@@ -408,33 +411,63 @@ static uint8_t lut_max(const uint8_t *lut, int bytes) {
     return (uint8_t)_mm_cvtsi128_si32(q);
 }
 
+/* Adds the table entries of nibble positions [j, j1) of a block into the u8
+ * sums: slo for tokens 0..15 (low nibbles), shi for 16..31 (high nibbles). */
+AI void scan_positions(const uint8_t *blk, const uint8_t *lut, int j, int j1, __m256i *slo, __m256i *shi) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (; j + 2 <= j1; j += 2) {
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + 16 * j));
+        const __m256i l = _mm256_loadu_si256((const __m256i *)(lut + 16 * j));
+        *slo = _mm256_add_epi8(*slo, _mm256_shuffle_epi8(l, _mm256_and_si256(x, low4)));
+        *shi = _mm256_add_epi8(*shi, _mm256_shuffle_epi8(l, _mm256_and_si256(_mm256_srli_epi16(x, 4), low4)));
+    }
+    if (j < j1) { /* a last odd position, alone in the low lane */
+        const __m256i x = _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 16 * j)));
+        const __m256i l = _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(lut + 16 * j)));
+        *slo = _mm256_add_epi8(*slo, _mm256_shuffle_epi8(l, _mm256_and_si256(x, low4)));
+        *shi = _mm256_add_epi8(*shi, _mm256_shuffle_epi8(l, _mm256_and_si256(_mm256_srli_epi16(x, 4), low4)));
+    }
+}
+
+/* Tokens 0..15 in d0, 16..31 in d1; only the first nt are stored. */
+AI void store_block(uint16_t *dist, int nt, __m256i d0, __m256i d1) {
+    if (nt >= ADM_CODE_BLOCK) {
+        _mm256_storeu_si256((__m256i *)dist, d0);
+        _mm256_storeu_si256((__m256i *)(dist + 16), d1);
+    } else {
+        uint16_t tmp[ADM_CODE_BLOCK];
+        _mm256_storeu_si256((__m256i *)tmp, d0);
+        _mm256_storeu_si256((__m256i *)(tmp + 16), d1);
+        memcpy(dist, tmp, (size_t)nt * sizeof(uint16_t));
+    }
+}
+
 static void k_code_l1(const uint8_t *codes, int n_tok, int code_dim, const uint8_t *lut, uint16_t *dist) {
     const int np = code_dim / 2;
     if (n_tok <= 0) return;
     const uint8_t mx = np > 0 ? lut_max(lut, 16 * np) : 0;
+    const size_t blk_bytes = (size_t)np * 16;
+    if ((int)mx * np <= 255) {
+        /* Whole distances fit in u8 (head size 64 with Adamas' tables): the
+         * two lanes are summed in u8 and widened once. */
+        for (int t0 = 0; t0 < n_tok; t0 += ADM_CODE_BLOCK) {
+            __m256i slo = _mm256_setzero_si256(), shi = slo;
+            scan_positions(codes + (size_t)(t0 / ADM_CODE_BLOCK) * blk_bytes, lut, 0, np, &slo, &shi);
+            const __m256i p = _mm256_add_epi8(_mm256_permute2x128_si256(slo, shi, 0x20),
+                                              _mm256_permute2x128_si256(slo, shi, 0x31)); /* [tokens 0..15 | 16..31] */
+            store_block(dist + t0, n_tok - t0, _mm256_cvtepu8_epi16(_mm256_castsi256_si128(p)),
+                        _mm256_cvtepu8_epi16(_mm256_extracti128_si256(p, 1)));
+        }
+        return;
+    }
     const int steps = mx ? 255 / mx : np;
     const int run = 2 * (steps > 0 ? steps : 1); /* positions between widenings */
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    const size_t blk_bytes = (size_t)np * 16;
     for (int t0 = 0; t0 < n_tok; t0 += ADM_CODE_BLOCK) {
         const uint8_t *blk = codes + (size_t)(t0 / ADM_CODE_BLOCK) * blk_bytes;
         __m256i a0lo = _mm256_setzero_si256(), a1lo = a0lo, a0hi = a0lo, a1hi = a0lo;
         for (int j0 = 0; j0 < np; j0 += run) {
-            const int j1 = np - j0 < run ? np : j0 + run;
             __m256i slo = _mm256_setzero_si256(), shi = slo;
-            int j = j0;
-            for (; j + 2 <= j1; j += 2) {
-                const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + 16 * j));
-                const __m256i l = _mm256_loadu_si256((const __m256i *)(lut + 16 * j));
-                slo = _mm256_add_epi8(slo, _mm256_shuffle_epi8(l, _mm256_and_si256(x, low4)));
-                shi = _mm256_add_epi8(shi, _mm256_shuffle_epi8(l, _mm256_and_si256(_mm256_srli_epi16(x, 4), low4)));
-            }
-            if (j < j1) { /* a last odd position, alone in the low lane */
-                const __m256i x = _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 16 * j)));
-                const __m256i l = _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(lut + 16 * j)));
-                slo = _mm256_add_epi8(slo, _mm256_shuffle_epi8(l, _mm256_and_si256(x, low4)));
-                shi = _mm256_add_epi8(shi, _mm256_shuffle_epi8(l, _mm256_and_si256(_mm256_srli_epi16(x, 4), low4)));
-            }
+            scan_positions(blk, lut, j0, np - j0 < run ? np : j0 + run, &slo, &shi);
             a0lo = _mm256_add_epi16(a0lo, slo);
             a1lo = _mm256_add_epi16(a1lo, _mm256_srli_epi16(slo, 8));
             a0hi = _mm256_add_epi16(a0hi, shi);
@@ -447,16 +480,82 @@ static void k_code_l1(const uint8_t *codes, int n_tok, int code_dim, const uint8
         const __m256i od = _mm256_add_epi16(_mm256_permute2x128_si256(a1lo, a1hi, 0x20), _mm256_permute2x128_si256(a1lo, a1hi, 0x31));
         /* r = [tokens 0..7 | 16..23], s = [8..15 | 24..31]. */
         const __m256i r = _mm256_unpacklo_epi16(ev, od), s = _mm256_unpackhi_epi16(ev, od);
-        const __m256i d0 = _mm256_permute2x128_si256(r, s, 0x20), d1 = _mm256_permute2x128_si256(r, s, 0x31);
-        const int nt = n_tok - t0 < ADM_CODE_BLOCK ? n_tok - t0 : ADM_CODE_BLOCK;
-        if (nt == ADM_CODE_BLOCK) {
-            _mm256_storeu_si256((__m256i *)(dist + t0), d0);
-            _mm256_storeu_si256((__m256i *)(dist + t0 + 16), d1);
-        } else {
-            uint16_t tmp[ADM_CODE_BLOCK];
-            _mm256_storeu_si256((__m256i *)tmp, d0);
-            _mm256_storeu_si256((__m256i *)(tmp + 16), d1);
-            memcpy(dist + t0, tmp, (size_t)nt * sizeof(uint16_t));
+        store_block(dist + t0, n_tok - t0, _mm256_permute2x128_si256(r, s, 0x20), _mm256_permute2x128_si256(r, s, 0x31));
+    }
+}
+
+/* code_l1_multi: the nibble index vectors of a load serve all heads of a
+ * group. Only the whole-distance-in-u8 case is fused (2 accumulators per
+ * head, up to 6 heads in the 16 registers); other tables go through
+ * code_l1 head by head. */
+AI void l1_group(const uint8_t *codes, int n_tok, int np, const uint8_t *lut, size_t lut_stride, uint16_t *dist,
+                 size_t dist_stride, const int Gc) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const size_t blk_bytes = (size_t)np * 16;
+    for (int t0 = 0; t0 < n_tok; t0 += ADM_CODE_BLOCK) {
+        const uint8_t *blk = codes + (size_t)(t0 / ADM_CODE_BLOCK) * blk_bytes;
+        __m256i slo[6], shi[6];
+        UNROLL16
+        for (int g = 0; g < Gc; g++) slo[g] = shi[g] = _mm256_setzero_si256();
+        int j = 0;
+        for (; j + 2 <= np; j += 2) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + 16 * j));
+            const __m256i il = _mm256_and_si256(x, low4), ih = _mm256_and_si256(_mm256_srli_epi16(x, 4), low4);
+            UNROLL16
+            for (int g = 0; g < Gc; g++) {
+                const __m256i l = _mm256_loadu_si256((const __m256i *)(lut + (size_t)g * lut_stride + 16 * j));
+                slo[g] = _mm256_add_epi8(slo[g], _mm256_shuffle_epi8(l, il));
+                shi[g] = _mm256_add_epi8(shi[g], _mm256_shuffle_epi8(l, ih));
+            }
+        }
+        if (j < np) { /* a last odd position, alone in the low lane */
+            const __m256i x = _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 16 * j)));
+            const __m256i il = _mm256_and_si256(x, low4), ih = _mm256_and_si256(_mm256_srli_epi16(x, 4), low4);
+            UNROLL16
+            for (int g = 0; g < Gc; g++) {
+                const __m256i l =
+                    _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(lut + (size_t)g * lut_stride + 16 * j)));
+                slo[g] = _mm256_add_epi8(slo[g], _mm256_shuffle_epi8(l, il));
+                shi[g] = _mm256_add_epi8(shi[g], _mm256_shuffle_epi8(l, ih));
+            }
+        }
+        UNROLL16
+        for (int g = 0; g < Gc; g++) {
+            const __m256i p = _mm256_add_epi8(_mm256_permute2x128_si256(slo[g], shi[g], 0x20),
+                                              _mm256_permute2x128_si256(slo[g], shi[g], 0x31));
+            store_block(dist + (size_t)g * dist_stride + t0, n_tok - t0, _mm256_cvtepu8_epi16(_mm256_castsi256_si128(p)),
+                        _mm256_cvtepu8_epi16(_mm256_extracti128_si256(p, 1)));
+        }
+    }
+}
+
+static void k_code_l1_multi(const uint8_t *codes, int n_tok, int code_dim, const uint8_t *lut, size_t lut_stride, int G,
+                            uint16_t *dist, size_t dist_stride) {
+    const int np = code_dim / 2;
+    if (n_tok <= 0 || G <= 0) return;
+    int mx = 0;
+    for (int g = 0; g < G && np > 0; g++) {
+        const int m = lut_max(lut + (size_t)g * lut_stride, 16 * np);
+        mx = m > mx ? m : mx;
+    }
+    if (np == 0 || mx * np > 255) {
+        for (int g = 0; g < G; g++)
+            k_code_l1(codes, n_tok, code_dim, lut + (size_t)g * lut_stride, dist + (size_t)g * dist_stride);
+        return;
+    }
+    /* Balanced groups of at most 6 heads (G = 7: 4 + 3). */
+    const int n_groups = (G + 5) / 6;
+    for (int i = 0; i < n_groups; i++) {
+        const int g0 = i * G / n_groups, Gc = (i + 1) * G / n_groups - g0;
+        const uint8_t *l = lut + (size_t)g0 * lut_stride;
+        uint16_t *d = dist + (size_t)g0 * dist_stride;
+        switch (Gc) {
+        case 1: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 1); break;
+        case 2: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 2); break;
+        case 3: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 3); break;
+        case 4: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 4); break;
+        case 5: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 5); break;
+        default: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 6); break;
         }
     }
 }
@@ -506,5 +605,6 @@ void adm_kernels_init_attn_avx2(adm_kernels *t) {
     t->fwht = k_fwht;
     t->bucketize = k_bucketize;
     t->code_l1 = k_code_l1;
+    t->code_l1_multi = k_code_l1_multi;
     t->filter_le_u16 = k_filter_le_u16;
 }

@@ -1,7 +1,7 @@
 /*
  * attn_avx512.c - attention and Adamas kernels with AVX-512 F/BW/VL (+F16C,
- * FMA): attn_qk_f16, attn_pv_f16, fwht, bucketize, code_l1 and the Adamas
- * selection pre-filter filter_le_u16. The design notes
+ * FMA): attn_qk_f16, attn_pv_f16, fwht, bucketize, code_l1, code_l1_multi
+ * and the Adamas selection pre-filter filter_le_u16. The design notes
  * and measurements are in docs/attention_kernels.md.
  *
  * attn_qk_f16 and attn_pv_f16 are bit-identical to scalar.c: every (key,
@@ -20,7 +20,7 @@
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
-#define UNROLL16 _Pragma("unroll")
+#define UNROLL16 _Pragma("clang loop unroll(full)")
 #else
 #define UNROLL16 _Pragma("GCC unroll 16")
 #endif
@@ -55,13 +55,9 @@ AI const adm_f16 *row_at(const adm_f16 *base, size_t stride, const int32_t *idx,
     return base + (size_t)(idx ? idx[j] : j) * stride;
 }
 
-/* Prefetch rows [j0, j1): the next block of a gather (random rows), or
- * QK_AHEAD keys ahead on contiguous rows, so that the block's conversion
- * does not wait for memory (the hardware prefetcher alone falls behind
- * the bursts of loads). Prefetches never fault. */
-#ifndef QK_AHEAD
-#define QK_AHEAD 64
-#endif
+/* Prefetch the rows of the next block of a gather (random rows: the
+ * hardware prefetcher cannot guess them; contiguous rows are left to it,
+ * software prefetching them measured no gain). Prefetches never fault. */
 AI void prefetch_rows(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, int j1, int row_bytes) {
     for (int j = j0; j < j1; j++) {
         const char *r = (const char *)row_at(base, stride, idx, j);
@@ -176,10 +172,7 @@ static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx
     const __m512 vscale = _mm512_set1_ps(scale);
     for (int j0 = 0; j0 < n; j0 += 16) {
         const int nb = n - j0 < 16 ? n - j0 : 16;
-        {
-            const int p0 = j0 + (idx ? 16 : QK_AHEAD), p1 = p0 + 16 < n ? p0 + 16 : n;
-            prefetch_rows(base, stride, idx, p0, p1, hk * 2);
-        }
+        if (idx) prefetch_rows(base, stride, idx, j0 + 16, n - j0 - 16 < 16 ? n : j0 + 32, hk * 2);
         if (!buffered) {
             const __mmask16 m = (__mmask16)((1u << nb) - 1);
             const adm_f16 *rows[16];
@@ -444,34 +437,56 @@ AI __m512i chunk_sums(__m512i a, __m512i b) {
     return _mm512_add_epi16(p, _mm512_shuffle_i32x4(p, p, 0xB1));
 }
 
+/* Adds the table entries of nibble positions [j, j1) of a block into the u8
+ * sums: slo for tokens 0..15 (low nibbles), shi for 16..31 (high nibbles). */
+AI void scan_positions(const uint8_t *blk, const uint8_t *lut, int j, int j1, __m512i *slo, __m512i *shi) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    for (; j + 4 <= j1; j += 4) {
+        const __m512i x = _mm512_loadu_si512(blk + 16 * j), l = _mm512_loadu_si512(lut + 16 * j);
+        *slo = _mm512_add_epi8(*slo, _mm512_shuffle_epi8(l, _mm512_and_si512(x, low4)));
+        *shi = _mm512_add_epi8(*shi, _mm512_shuffle_epi8(l, _mm512_and_si512(_mm512_srli_epi16(x, 4), low4)));
+    }
+    if (j < j1) {
+        /* 1..3 trailing positions: missing ones load zero tables. */
+        const __mmask64 m = ((__mmask64)1 << (16 * (j1 - j))) - 1;
+        const __m512i x = _mm512_maskz_loadu_epi8(m, blk + 16 * j), l = _mm512_maskz_loadu_epi8(m, lut + 16 * j);
+        *slo = _mm512_add_epi8(*slo, _mm512_shuffle_epi8(l, _mm512_and_si512(x, low4)));
+        *shi = _mm512_add_epi8(*shi, _mm512_shuffle_epi8(l, _mm512_and_si512(_mm512_srli_epi16(x, 4), low4)));
+    }
+}
+
+AI void store_block(uint16_t *dist, int nt, __m512i d) {
+    const __mmask32 m = nt >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << nt) - 1);
+    _mm512_mask_storeu_epi16(dist, m, d);
+}
+
 static void k_code_l1(const uint8_t *codes, int n_tok, int code_dim, const uint8_t *lut, uint16_t *dist) {
     const int np = code_dim / 2;
     if (n_tok <= 0) return;
     const uint8_t mx = np > 0 ? lut_max(lut, 16 * np) : 0;
+    const size_t blk_bytes = (size_t)np * 16;
+    if ((int)mx * np <= 255) {
+        /* Whole distances fit in u8 (head size 64 with Adamas' tables): the
+         * four lanes are summed in u8 and widened once. */
+        for (int t0 = 0; t0 < n_tok; t0 += ADM_CODE_BLOCK) {
+            __m512i slo = _mm512_setzero_si512(), shi = slo;
+            scan_positions(codes + (size_t)(t0 / ADM_CODE_BLOCK) * blk_bytes, lut, 0, np, &slo, &shi);
+            const __m512i p = _mm512_add_epi8(_mm512_shuffle_i32x4(slo, shi, 0x44), _mm512_shuffle_i32x4(slo, shi, 0xEE));
+            const __m512i q = _mm512_add_epi8(p, _mm512_shuffle_i32x4(p, p, 0xB1)); /* [lo, lo, hi, hi] */
+            const __m512i d = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(_mm512_shuffle_i32x4(q, q, 0x08)));
+            store_block(dist + t0, n_tok - t0, d);
+        }
+        return;
+    }
     /* u8 steps between widenings: each lane adds one entry per step. */
     const int steps = mx ? 255 / mx : np;
     const int run = 4 * (steps > 0 ? steps : 1);
-    const __m512i low4 = _mm512_set1_epi8(0x0F);
-    const size_t blk_bytes = (size_t)np * 16;
     for (int t0 = 0; t0 < n_tok; t0 += ADM_CODE_BLOCK) {
         const uint8_t *blk = codes + (size_t)(t0 / ADM_CODE_BLOCK) * blk_bytes;
         __m512i a0lo = _mm512_setzero_si512(), a1lo = a0lo, a0hi = a0lo, a1hi = a0lo;
         for (int j0 = 0; j0 < np; j0 += run) {
-            const int j1 = np - j0 < run ? np : j0 + run;
             __m512i slo = _mm512_setzero_si512(), shi = slo;
-            int j = j0;
-            for (; j + 4 <= j1; j += 4) {
-                const __m512i x = _mm512_loadu_si512(blk + 16 * j), l = _mm512_loadu_si512(lut + 16 * j);
-                slo = _mm512_add_epi8(slo, _mm512_shuffle_epi8(l, _mm512_and_si512(x, low4)));
-                shi = _mm512_add_epi8(shi, _mm512_shuffle_epi8(l, _mm512_and_si512(_mm512_srli_epi16(x, 4), low4)));
-            }
-            if (j < j1) {
-                /* 1..3 trailing positions: missing ones load zero tables. */
-                const __mmask64 m = ((__mmask64)1 << (16 * (j1 - j))) - 1;
-                const __m512i x = _mm512_maskz_loadu_epi8(m, blk + 16 * j), l = _mm512_maskz_loadu_epi8(m, lut + 16 * j);
-                slo = _mm512_add_epi8(slo, _mm512_shuffle_epi8(l, _mm512_and_si512(x, low4)));
-                shi = _mm512_add_epi8(shi, _mm512_shuffle_epi8(l, _mm512_and_si512(_mm512_srli_epi16(x, 4), low4)));
-            }
+            scan_positions(blk, lut, j0, np - j0 < run ? np : j0 + run, &slo, &shi);
             a0lo = _mm512_add_epi16(a0lo, slo);
             a1lo = _mm512_add_epi16(a1lo, _mm512_srli_epi16(slo, 8));
             a0hi = _mm512_add_epi16(a0hi, shi);
@@ -484,10 +499,76 @@ static void k_code_l1(const uint8_t *codes, int n_tok, int code_dim, const uint8
         /* [tokens 0..7 | - | 16..23 | -] and [8..15 | - | 24..31 | -]. */
         const __m512i r = _mm512_unpacklo_epi16(ev, od), s = _mm512_unpackhi_epi16(ev, od);
         const __m512i rs = _mm512_shuffle_i32x4(r, s, 0x88); /* [r0, r2, s0, s2] */
-        const __m512i d = _mm512_shuffle_i32x4(rs, rs, 0xD8);      /* [r0, s0, r2, s2] */
-        const int nt = n_tok - t0 < ADM_CODE_BLOCK ? n_tok - t0 : ADM_CODE_BLOCK;
-        const __mmask32 m = nt == 32 ? ~(__mmask32)0 : (((__mmask32)1 << nt) - 1);
-        _mm512_mask_storeu_epi16(dist + t0, m, d);
+        store_block(dist + t0, n_tok - t0, _mm512_shuffle_i32x4(rs, rs, 0xD8)); /* [r0, s0, r2, s2] */
+    }
+}
+
+/* code_l1_multi: the nibble index vectors of a load serve all heads of a
+ * group (2 shuffles + 2 adds per head per load instead of 8 ops). Only the
+ * whole-distance-in-u8 case is fused (2 accumulators per head, up to 8
+ * heads in registers); other tables go through code_l1 head by head. */
+AI void l1_group(const uint8_t *codes, int n_tok, int np, const uint8_t *lut, size_t lut_stride, uint16_t *dist,
+                 size_t dist_stride, const int Gc) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    const size_t blk_bytes = (size_t)np * 16;
+    for (int t0 = 0; t0 < n_tok; t0 += ADM_CODE_BLOCK) {
+        const uint8_t *blk = codes + (size_t)(t0 / ADM_CODE_BLOCK) * blk_bytes;
+        __m512i slo[8], shi[8];
+        UNROLL16
+        for (int g = 0; g < Gc; g++) slo[g] = shi[g] = _mm512_setzero_si512();
+        for (int j = 0; j < np; j += 4) {
+            const __mmask64 m = np - j >= 4 ? ~(__mmask64)0 : ((__mmask64)1 << (16 * (np - j))) - 1;
+            const __m512i x = _mm512_maskz_loadu_epi8(m, blk + 16 * j);
+            const __m512i il = _mm512_and_si512(x, low4), ih = _mm512_and_si512(_mm512_srli_epi16(x, 4), low4);
+            UNROLL16
+            for (int g = 0; g < Gc; g++) {
+                /* Missing trailing positions load zero tables. */
+                const __m512i l = _mm512_maskz_loadu_epi8(m, lut + (size_t)g * lut_stride + 16 * j);
+                slo[g] = _mm512_add_epi8(slo[g], _mm512_shuffle_epi8(l, il));
+                shi[g] = _mm512_add_epi8(shi[g], _mm512_shuffle_epi8(l, ih));
+            }
+        }
+        UNROLL16
+        for (int g = 0; g < Gc; g++) {
+            const __m512i p =
+                _mm512_add_epi8(_mm512_shuffle_i32x4(slo[g], shi[g], 0x44), _mm512_shuffle_i32x4(slo[g], shi[g], 0xEE));
+            const __m512i q = _mm512_add_epi8(p, _mm512_shuffle_i32x4(p, p, 0xB1));
+            const __m512i d = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(_mm512_shuffle_i32x4(q, q, 0x08)));
+            store_block(dist + (size_t)g * dist_stride + t0, n_tok - t0, d);
+        }
+    }
+}
+
+static void k_code_l1_multi(const uint8_t *codes, int n_tok, int code_dim, const uint8_t *lut, size_t lut_stride, int G,
+                            uint16_t *dist, size_t dist_stride) {
+    const int np = code_dim / 2;
+    if (n_tok <= 0 || G <= 0) return;
+    int mx = 0;
+    for (int g = 0; g < G && np > 0; g++) {
+        const int m = lut_max(lut + (size_t)g * lut_stride, 16 * np);
+        mx = m > mx ? m : mx;
+    }
+    if (np == 0 || mx * np > 255) {
+        for (int g = 0; g < G; g++)
+            k_code_l1(codes, n_tok, code_dim, lut + (size_t)g * lut_stride, dist + (size_t)g * dist_stride);
+        return;
+    }
+    /* Balanced groups of at most 8 heads (G = 14: 7 + 7). */
+    const int n_groups = (G + 7) / 8;
+    for (int i = 0; i < n_groups; i++) {
+        const int g0 = i * G / n_groups, Gc = (i + 1) * G / n_groups - g0;
+        const uint8_t *l = lut + (size_t)g0 * lut_stride;
+        uint16_t *d = dist + (size_t)g0 * dist_stride;
+        switch (Gc) {
+        case 1: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 1); break;
+        case 2: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 2); break;
+        case 3: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 3); break;
+        case 4: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 4); break;
+        case 5: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 5); break;
+        case 6: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 6); break;
+        case 7: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 7); break;
+        default: l1_group(codes, n_tok, np, l, lut_stride, d, dist_stride, 8); break;
+        }
     }
 }
 
@@ -532,5 +613,6 @@ void adm_kernels_init_attn_avx512(adm_kernels *t) {
     t->fwht = k_fwht;
     t->bucketize = k_bucketize;
     t->code_l1 = k_code_l1;
+    t->code_l1_multi = k_code_l1_multi;
     t->filter_le_u16 = k_filter_le_u16;
 }

@@ -175,45 +175,13 @@ AI void z32_tile(const int T, const int NR, const int NC, int n, const uint8_t *
     UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) s[c * lds + r] = hsum512(acc[r][c]);
 }
 
-/* One activation column against nr rows, row after row (one sequential
- * weight stream per thread, which is what the DRAM prefetchers like). The
- * activation side of each 2-block step (codes, start value, scales) is
- * prepared once per segment and reused by every row: in a lone row it is
- * a third of the work. The per-output sequence is that of the 1 x 1 tile,
- * so results are identical. Rows longer than a segment are walked one
- * segment (Z32_SEG values, 17 KiB of Q8_0) at a time. */
-#define Z32_SEG 8192
-AI void z32_rows(const int T, int n, int nr, const uint8_t *w, size_t ws, const uint8_t *a, float *s) {
-    const size_t bx = z32_wsize(T), by = z32_has_min(T) ? sizeof(block_q8_1) : sizeof(block_q8_0);
-    const int nb = n / 32;
-    z32_a prep[Z32_SEG / 64];
-    __m512 acc[ADM_TILE_MAX];
-    for (int r = 0; r < nr; r++) acc[r] = _mm512_setzero_ps();
-    for (int b0 = 0; b0 < nb; b0 += Z32_SEG / 32) {
-        const int b1 = ADM_MIN(nb, b0 + Z32_SEG / 32);
-        for (int i = b0; i < b1; i += 2) {
-            const uint8_t *p = a + (size_t)i * by;
-            prep[(i - b0) / 2] = z32_prep(T, p, i + 1 < nb ? p + by : NULL);
-        }
-        for (int r = 0; r < nr; r++) {
-            __m512 ar = acc[r];
-            for (int i = b0; i < b1; i += 2) {
-                const uint8_t *p = w + r * ws + (size_t)i * bx;
-                const z32_w x = z32_decode(T, p, i + 1 < nb ? p + bx : NULL);
-                ar = z32_pair(T, &x, &prep[(i - b0) / 2], ar);
-            }
-            acc[r] = ar;
-        }
-    }
-    for (int r = 0; r < nr; r++) s[r] = hsum512(acc[r]);
-}
-
-/* Any nr x nc <= ADM_TILE_MAX: z32_rows for one column, 4 x 3 register
- * tiles otherwise. */
+/* Any nr x nc <= ADM_TILE_MAX: row by row for one column (one sequential
+ * weight stream per thread, which is what the DRAM prefetchers like),
+ * 4 x 3 register tiles otherwise. */
 AI void z32_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, const void *va, size_t as, float *s,
                  size_t lds) {
     if (nc == 1) {
-        z32_rows(T, n, nr, vw, ws, va, s);
+        for (int r = 0; r < nr; r++) z32_tile(T, 1, 1, n, (const uint8_t *)vw + (size_t)r * ws, ws, va, as, s + r, lds);
         return;
     }
     for (int c = 0; c < nc; c += 3) {

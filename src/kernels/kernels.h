@@ -71,6 +71,12 @@ typedef struct adm_kernels {
      * layout): dist[t] = sum_j lut[16*j + nibble_j(t)] over code_dim/2
      * nibble positions. lut entries are u8; distances are u16. */
     void (*code_l1)(const uint8_t *codes, int n_tok, int code_dim, const uint8_t *lut, uint16_t *dist);
+    /* code_l1 for the G query heads of one KV head at once, reading the
+     * codes once: head g's tables at lut + g * lut_stride, its distances at
+     * dist + g * dist_stride (same results as G code_l1 calls). NULL in the
+     * scalar table: the caller then loops over code_l1. */
+    void (*code_l1_multi)(const uint8_t *codes, int n_tok, int code_dim, const uint8_t *lut, size_t lut_stride, int G,
+                          uint16_t *dist, size_t dist_stride);
     /* The pre-filter of the Adamas selection (adm_select_smallest_fast):
      * writes the positions t < n with d[t] <= cut to out, ascending, and
      * returns how many; returns -1 as soon as there are more than cap (out

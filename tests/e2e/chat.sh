@@ -57,17 +57,26 @@ adamas, model = sys.argv[1], sys.argv[2]
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(adamas, [adamas, "chat", "-m", model, "-n", "-1", "--ignore-eos", "-c", "100000", "--temp", "1"])
-def read_until(token, timeout=60):
-    buf, end = b"", time.time() + timeout
+pending = [b""]  # output read but not yet matched: one read may hold several prompts
+def read_until(token, timeout=120):
+    end = time.time() + timeout
     while time.time() < end:
+        if token in pending[0]:
+            pending[0] = pending[0].split(token, 1)[1]
+            return
         r, _, _ = select.select([fd], [], [], 0.2)
         if r:
-            try: chunk = os.read(fd, 4096)
-            except OSError: break
-            if not chunk: break
-            buf += chunk
-            if token in buf: return buf
-    raise SystemExit("timeout waiting for %r; got %r" % (token, buf[-300:]))
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                # EIO: no slave side open right now; fail only if the child is gone.
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    raise SystemExit("adamas chat exited with status %d; output %r" % (status, pending[0][-300:]))
+                time.sleep(0.1)
+                continue
+            pending[0] += chunk
+    raise SystemExit("timeout waiting for %r; got %r" % (token, pending[0][-300:]))
 read_until(b"> ")
 os.write(fd, b"Hello\n")
 time.sleep(1.5)
