@@ -174,7 +174,7 @@ static void bench_kernels(const shape *sh, int ctx, bool quick, int rounds, kern
             for (int h = 0; h < sh->n_head_kv; h++) k->attn_qk_f16(kc, (size_t)hd, NULL, ctx, hd, q, G, 0.125f, s, ctx);
             double t1 = now_us();
             for (int h = 0; h < sh->n_head_kv; h++)
-                for (int g = 0; g < G; g++) adm_attn_softmax(s + (size_t)g * ctx, ctx);
+                for (int g = 0; g < G; g++) k->softmax(s + (size_t)g * ctx, ctx);
             double t2 = now_us();
             for (int h = 0; h < sh->n_head_kv; h++) {
                 memset(out, 0, sizeof(float) * (size_t)G * hd);

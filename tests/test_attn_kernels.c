@@ -229,6 +229,37 @@ static void test_attn_pv(void **state) {
     attn_test(true);
 }
 
+/* softmax: every table bit-identical to scalar (the canonical exp and lane
+ * sums), and scalar within float rounding of a double-precision softmax. */
+static void test_softmax(void **state) {
+    (void)state;
+    rng r = {77};
+    const adm_kernels *sc = adm_kernels_scalar();
+    static float x[MAX_N], a[MAX_N], b[MAX_N];
+    for (int n = 1; n <= MAX_N; n = n < 300 ? n + 1 : n == 300 ? 4097 : MAX_N + 1) {
+        const float spread = (float)(1 + rng_below(&r, 4)) * 30.0f;
+        for (int j = 0; j < n; j++) x[j] = spread * rng_sym(&r);
+        if (n > 3) x[rng_below(&r, (uint32_t)n)] = -INFINITY; /* masked entries */
+        memcpy(a, x, sizeof(float) * (size_t)n);
+        sc->softmax(a, n);
+        double mx = -INFINITY, sum = 0, total = 0;
+        for (int j = 0; j < n; j++) mx = (double)x[j] > mx ? (double)x[j] : mx;
+        /* x - max is a float subtraction in every implementation. */
+        for (int j = 0; j < n; j++) sum += exp((double)(x[j] - (float)mx));
+        for (int j = 0; j < n; j++) {
+            const double want = exp((double)(x[j] - (float)mx)) / sum;
+            if (fabs((double)a[j] - want) > 2e-6 * want + 1e-37) fail_msg("scalar softmax n=%d [%d]: %g vs %g", n, j, (double)a[j], want);
+            total += (double)a[j];
+        }
+        assert_true(fabs(total - 1.0) < 1e-5);
+        for (int k = 0; k < n_simd; k++) {
+            memcpy(b, x, sizeof(float) * (size_t)n);
+            simd[k]->softmax(b, n);
+            if (memcmp(a, b, sizeof(float) * (size_t)n)) fail_msg("%s softmax differs from scalar at n=%d", simd[k]->name, n);
+        }
+    }
+}
+
 static void test_fwht(void **state) {
     (void)state;
     rng r = {5};
@@ -439,7 +470,8 @@ static void test_select_fast(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_attn_qk), cmocka_unit_test(test_attn_pv), cmocka_unit_test(test_fwht),
+        cmocka_unit_test(test_attn_qk), cmocka_unit_test(test_attn_pv), cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_fwht),
         cmocka_unit_test(test_bucketize), cmocka_unit_test(test_code_l1),   cmocka_unit_test(test_code_l1_multi),
         cmocka_unit_test(test_filter),    cmocka_unit_test(test_select_fast),
     };

@@ -466,7 +466,7 @@ static void attend_selected(const adm_attn_args *args, int h, const int32_t *sel
     if (kv->type_k == ADM_TYPE_F16 && kv->type_v == ADM_TYPE_F16) {
         k->attn_qk_f16((const adm_f16 *)adm_kv_k(kv, args->layer, g, 0), (size_t)hk, sel, n_sel, hk, q, 1, args->scale,
                        scores, n_sel);
-        adm_attn_softmax(scores, n_sel);
+        k->softmax(scores, n_sel);
         memset(out, 0, (size_t)hv * sizeof(float));
         k->attn_pv_f16((const adm_f16 *)adm_kv_v(kv, args->layer, g, 0), (size_t)hv, sel, n_sel, hv, scores, 1, n_sel,
                        out);
@@ -475,7 +475,7 @@ static void attend_selected(const adm_attn_args *args, int h, const int32_t *sel
     adm_attn_prepare_query(k, kv->type_k, hk, q, qconv);
     for (int i = 0; i < n_sel; i++)
         scores[i] = adm_attn_score(k, kv->type_k, hk, adm_kv_k(kv, args->layer, g, sel[i]), q, qconv) * args->scale;
-    adm_attn_softmax(scores, n_sel);
+    k->softmax(scores, n_sel);
     memset(out, 0, (size_t)hv * sizeof(float));
     for (int i = 0; i < n_sel; i++) adm_attn_accumulate(k, kv->type_v, hv, scores[i], adm_kv_v(kv, args->layer, g, sel[i]), vrow, out);
 }

@@ -46,19 +46,6 @@ static inline float adm_attn_score(const adm_kernels *k, adm_type tk, int hk, co
     return s;
 }
 
-/* Softmax of s[0..n) in place (max-shifted, sum in double). */
-static inline void adm_attn_softmax(float *s, int n) {
-    float max = s[0];
-    for (int j = 1; j < n; j++) max = s[j] > max ? s[j] : max;
-    double sum = 0.0;
-    for (int j = 0; j < n; j++) {
-        s[j] = expf(s[j] - max);
-        sum += (double)s[j];
-    }
-    const float inv = (float)(1.0 / sum);
-    for (int j = 0; j < n; j++) s[j] *= inv;
-}
-
 /* Adds p * v_row to out, converting the value row from the cache type
  * (vtmp holds head_dim_v floats for types that need a conversion). */
 static inline void adm_attn_accumulate(const adm_kernels *k, adm_type tv, int hv, float p, const uint8_t *vrow,

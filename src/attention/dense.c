@@ -49,7 +49,7 @@ static void dense_items(void *arg, int ith, int nth) {
             /* The fast path: one kernel call scores every key row against the group. */
             k->attn_qk_f16((const adm_f16 *)adm_kv_k(kv, a->layer, g, 0), (size_t)hk, NULL, n, hk, qh, group, a->scale,
                            scores, n_ctx);
-            for (int i = 0; i < group; i++) adm_attn_softmax(scores + (size_t)i * n_ctx, n);
+            for (int i = 0; i < group; i++) k->softmax(scores + (size_t)i * n_ctx, n);
             k->attn_pv_f16((const adm_f16 *)adm_kv_v(kv, a->layer, g, 0), (size_t)hv, NULL, n, hv, scores, group, n_ctx,
                            out);
             continue;
@@ -61,7 +61,7 @@ static void dense_items(void *arg, int ith, int nth) {
                 scores[(size_t)i * n_ctx + j] =
                     adm_attn_score(k, kv->type_k, hk, krow, qh + (size_t)i * hk, qconv + (size_t)i * q_row) * a->scale;
         }
-        for (int i = 0; i < group; i++) adm_attn_softmax(scores + (size_t)i * n_ctx, n);
+        for (int i = 0; i < group; i++) k->softmax(scores + (size_t)i * n_ctx, n);
         for (int j = 0; j < n; j++) {
             const uint8_t *vr = adm_kv_v(kv, a->layer, g, j);
             for (int i = 0; i < group; i++)

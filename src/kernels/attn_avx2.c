@@ -12,6 +12,7 @@
  * additions in the same order; bucketize and code_l1 are exact integers.
  */
 #include "kernels.h"
+#include "canonical.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -599,7 +600,60 @@ static int k_filter_le_u16(const uint16_t *d, int n, int cut, int32_t *out, int 
     return m;
 }
 
+/* Softmax (kernels.h): two ymm hold canonical lanes 0-7 and 8-15 (j mod 16),
+ * the exponential follows canonical.h step by step; a tail of fewer than 16
+ * values goes through the scalar definition into the same lanes. */
+static inline __m256 exp_canonical(__m256 x) {
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(ADM_EXP_LOG2E)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-ADM_EXP_LN2_HI), x);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(-ADM_EXP_LN2_LO), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(ADM_EXP_MIN), _CMP_GE_OQ);
+    const __m256i e = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_max_ps(n, _mm256_set1_ps(-126.0f))), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(keep, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+static void k_softmax(float *s, int n) {
+    float max = -INFINITY;
+    int j = 0;
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    for (; j + 8 <= n; j += 8) vmax = _mm256_max_ps(_mm256_loadu_ps(s + j), vmax); /* skips NaN, as scalar does */
+    float lanes[16];
+    _mm256_storeu_ps(lanes, vmax);
+    for (int i = 0; i < 8; i++) max = lanes[i] > max ? lanes[i] : max;
+    for (; j < n; j++) max = s[j] > max ? s[j] : max;
+    const __m256 vm = _mm256_set1_ps(max);
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    for (j = 0; j + 16 <= n; j += 16) {
+        const __m256 a = exp_canonical(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
+        const __m256 b = exp_canonical(_mm256_sub_ps(_mm256_loadu_ps(s + j + 8), vm));
+        _mm256_storeu_ps(s + j, a);
+        _mm256_storeu_ps(s + j + 8, b);
+        lo = _mm256_add_ps(lo, a);
+        hi = _mm256_add_ps(hi, b);
+    }
+    _mm256_storeu_ps(lanes, lo);
+    _mm256_storeu_ps(lanes + 8, hi);
+    for (int l = 0; j < n; j++, l++) {
+        s[j] = adm_canonical_exp(s[j] - max);
+        lanes[l] += s[j];
+    }
+    const float inv = 1.0f / adm_reduce16(lanes);
+    const __m256 vinv = _mm256_set1_ps(inv);
+    for (j = 0; j + 8 <= n; j += 8) _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), vinv));
+    for (; j < n; j++) s[j] *= inv;
+}
+
 void adm_kernels_init_attn_avx2(adm_kernels *t) {
+    t->softmax = k_softmax;
     t->attn_qk_f16 = k_attn_qk_f16;
     t->attn_pv_f16 = k_attn_pv_f16;
     t->fwht = k_fwht;

@@ -14,6 +14,7 @@
  * code_l1 are exact integer results.
  */
 #include "kernels.h"
+#include "canonical.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -607,7 +608,60 @@ static int k_filter_le_u16(const uint16_t *d, int n, int cut, int32_t *out, int 
     return m;
 }
 
+/* Softmax (kernels.h): lane l of the 16 accumulators takes j = l mod 16,
+ * exactly as the scalar loop, and the exponential follows canonical.h step
+ * by step (mul, rint, two fmas, Horner fmas, exponent bits). */
+static inline __m512 exp_canonical(__m512 x) {
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(ADM_EXP_LOG2E)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-ADM_EXP_LN2_HI), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(-ADM_EXP_LN2_LO), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(ADM_EXP_MIN), _CMP_GE_OQ); /* false for NaN */
+    /* Lanes below the cut-off would build a bad exponent: clamp n first. */
+    const __m512i e = _mm512_slli_epi32(
+        _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_max_ps(n, _mm512_set1_ps(-126.0f))), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mul_ps(keep, p, _mm512_castsi512_ps(e));
+}
+
+static void k_softmax(float *s, int n) {
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    int j = 0;
+    /* max_ps returns its second operand when the first is NaN: NaN scores
+     * are skipped, as the scalar comparison does. */
+    for (; j + 16 <= n; j += 16) vmax = _mm512_max_ps(_mm512_loadu_ps(s + j), vmax);
+    if (j < n) vmax = _mm512_max_ps(_mm512_mask_loadu_ps(vmax, (__mmask16)((1u << (n - j)) - 1), s + j), vmax);
+    const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+    __m512 acc = _mm512_setzero_ps();
+    for (j = 0; j + 16 <= n; j += 16) {
+        const __m512 e = exp_canonical(_mm512_sub_ps(_mm512_loadu_ps(s + j), max));
+        _mm512_storeu_ps(s + j, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    if (j < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - j)) - 1);
+        const __m512 e = _mm512_maskz_mov_ps(m, exp_canonical(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), max)));
+        _mm512_mask_storeu_ps(s + j, m, e);
+        acc = _mm512_add_ps(acc, e); /* inactive lanes add +0: the lane sums are unchanged */
+    }
+    float lanes[16];
+    _mm512_storeu_ps(lanes, acc);
+    const __m512 inv = _mm512_set1_ps(1.0f / adm_reduce16(lanes));
+    for (j = 0; j + 16 <= n; j += 16) _mm512_storeu_ps(s + j, _mm512_mul_ps(_mm512_loadu_ps(s + j), inv));
+    if (j < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - j)) - 1);
+        _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + j), inv));
+    }
+}
+
 void adm_kernels_init_attn_avx512(adm_kernels *t) {
+    t->softmax = k_softmax;
     t->attn_qk_f16 = k_attn_qk_f16;
     t->attn_pv_f16 = k_attn_pv_f16;
     t->fwht = k_fwht;

@@ -60,6 +60,12 @@ typedef struct adm_kernels {
     void (*attn_pv_f16)(const adm_f16 *base, size_t stride, const int32_t *idx, int n, int hv, const float *p, int G,
                         int ld, float *out);
 
+    /* Softmax of s[0..n) in place. Canonical, identical on every ISA:
+     * e = exp(s - max) with a fixed range reduction (n = rint(x log2 e),
+     * two-step ln 2) and a degree-6 polynomial in fused multiply-adds,
+     * summed in 16 interleaved lanes reduced as above, then scaled by 1/sum. */
+    void (*softmax)(float *s, int n);
+
     /* Adamas sparse attention (attention/adamas.c). */
     /* Orthonormal Walsh-Hadamard transform in place; n is a power of two. */
     void (*fwht)(float *x, int n);

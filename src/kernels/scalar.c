@@ -6,6 +6,8 @@
  */
 #include "kernels.h"
 
+#include "canonical.h"
+
 #include <math.h>
 
 static void dot_f32_f32(int n, float *s, const void *vx, const void *vy) {
@@ -258,15 +260,6 @@ static void k_scale_f32(int n, float a, float *y) {
     for (int i = 0; i < n; i++) y[i] *= a;
 }
 
-/* The canonical reduction of 16 partial sums (see kernels.h). */
-static float reduce16(const float *a) {
-    float t[8], u[4], v[2];
-    for (int i = 0; i < 8; i++) t[i] = a[i] + a[i + 8];
-    for (int i = 0; i < 4; i++) u[i] = t[i] + t[i + 4];
-    for (int i = 0; i < 2; i++) v[i] = u[i] + u[i + 2];
-    return v[0] + v[1];
-}
-
 static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx, int n, int hk, const float *q, int G,
                           float scale, float *s, int ld) {
     for (int j = 0; j < n; j++) {
@@ -278,7 +271,7 @@ static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx
                 float acc[16] = {0};
                 for (int c = 0; c < hk; c += 16)
                     for (int l = 0; l < 16; l++) acc[l] = fmaf(adm_f16_to_f32(k[c + l]), qg[c + l], acc[l]);
-                dot = reduce16(acc);
+                dot = adm_reduce16(acc);
             } else {
                 dot = 0.0f;
                 for (int i = 0; i < hk; i++) dot = fmaf(adm_f16_to_f32(k[i]), qg[i], dot);
@@ -298,6 +291,18 @@ static void k_attn_pv_f16(const adm_f16 *base, size_t stride, const int32_t *idx
             for (int i = 0; i < hv; i++) o[i] = fmaf(pj, adm_f16_to_f32(v[i]), o[i]);
         }
     }
+}
+
+static void k_softmax(float *s, int n) {
+    float max = s[0];
+    for (int j = 1; j < n; j++) max = s[j] > max ? s[j] : max;
+    float acc[16] = {0};
+    for (int j = 0; j < n; j++) {
+        s[j] = adm_canonical_exp(s[j] - max);
+        acc[j % 16] += s[j];
+    }
+    const float inv = 1.0f / adm_reduce16(acc);
+    for (int j = 0; j < n; j++) s[j] *= inv;
 }
 
 static void k_fwht(float *x, int n) {
@@ -386,6 +391,7 @@ void adm_kernels_fill_scalar(adm_kernels *t) {
     t->scale_f32 = k_scale_f32;
     t->attn_qk_f16 = k_attn_qk_f16;
     t->attn_pv_f16 = k_attn_pv_f16;
+    t->softmax = k_softmax;
     t->fwht = k_fwht;
     t->bucketize = k_bucketize;
     t->code_l1 = k_code_l1;
