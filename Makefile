@@ -93,7 +93,13 @@ else
 Q := @
 endif
 
-$(BUILD)/%.o: %.c
+# Objects depend on the compiler and flags they were built with: a change
+# (say a new ISA file appearing, which defines ADM_HAVE_*) rebuilds them all.
+FLAGS_FILE := $(BUILD)/.cflags
+FLAGS_NOW  := $(CC) $(CFLAGS)
+$(shell mkdir -p $(BUILD); echo '$(FLAGS_NOW)' | cmp -s - $(FLAGS_FILE) || echo '$(FLAGS_NOW)' > $(FLAGS_FILE))
+
+$(BUILD)/%.o: %.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
