@@ -275,6 +275,8 @@ typedef struct adm_ctx_params {
     int sink;               /* always keep the first N tokens (-1: 4) */
     int window;             /* always keep the last N tokens (-1: budget / 4 for adamas) */
     adm_thresholds thresholds;
+    bool group_select;      /* Adamas: one selection per KV head, from the summed code distances of
+                               its query heads (GQA-shared scoring: faster, approximate) */
     bool collect_stats;     /* measure the dense softmax mass the sparse set captured (slow) */
     bool sparse_eval;       /* evaluate positions past the budget one token at a time, so that
                                each attends sparsely (perplexity and logits of sparse methods) */

@@ -60,7 +60,8 @@ adm_status adm_ctx_create(const adm_model *model, const adm_ctx_params *params, 
     if (st != ADM_OK) goto fail;
 
     if (p.attention != ADM_ATTN_DENSE) {
-        adm_adamas_params ap = {p.attention, p.thresholds, p.budget, p.dense_layers, p.sink, p.window, p.collect_stats};
+        adm_adamas_params ap = {p.attention,     p.thresholds,  p.budget,      p.dense_layers,
+                                p.sink,          p.window,      p.collect_stats, p.group_select};
         st = adm_adamas_create(&ap, ctx->kv, hp->n_head, p.n_threads, &ctx->adamas, err);
         if (st != ADM_OK) goto fail;
     }

@@ -173,6 +173,9 @@ static void test_select(void **state) {
     }
 }
 
+static adm_adamas *make_adamas(const adm_kv_cache *kv, int n_head, int budget, int sink, int window, adm_thresholds th,
+                               adm_pool *pool, const float *q_prompt, int n_q);
+
 /* A KV cache filled with Gaussian keys and values (plus planted keys). */
 static adm_kv_cache *make_cache(int head_dim, int n, int n_head_kv, adm_type t, uint64_t seed) {
     adm_kv_cache *kv;
@@ -191,9 +194,9 @@ static adm_kv_cache *make_cache(int head_dim, int n, int n_head_kv, adm_type t, 
     return kv;
 }
 
-static adm_adamas *make_adamas(const adm_kv_cache *kv, int n_head, int budget, int sink, int window, adm_thresholds th,
-                               adm_pool *pool, const float *q_prompt, int n_q) {
-    adm_adamas_params p = {ADM_ATTN_ADAMAS, th, budget, 2, sink, window, true};
+static adm_adamas *make_adamas_sel(const adm_kv_cache *kv, int n_head, int budget, int sink, int window, adm_thresholds th,
+                                   adm_pool *pool, const float *q_prompt, int n_q, bool group) {
+    adm_adamas_params p = {ADM_ATTN_ADAMAS, th, budget, 2, sink, window, true, group};
     adm_adamas *a;
     adm_error err;
     if (adm_adamas_create(&p, kv, n_head, adm_pool_size(pool), &a, &err) != ADM_OK) fail_msg("%s", err.msg);
@@ -206,6 +209,11 @@ static adm_adamas *make_adamas(const adm_kv_cache *kv, int n_head, int budget, i
     return a;
 }
 
+static adm_adamas *make_adamas(const adm_kv_cache *kv, int n_head, int budget, int sink, int window, adm_thresholds th,
+                               adm_pool *pool, const float *q_prompt, int n_q) {
+    return make_adamas_sel(kv, n_head, budget, sink, window, th, pool, q_prompt, n_q, false);
+}
+
 static void test_full_budget_equals_dense(void **state) {
     (void)state;
     const int hd = 64, n = 300, n_head = 4, n_kv = 2;
@@ -213,13 +221,15 @@ static void test_full_budget_equals_dense(void **state) {
     adm_error err;
     assert_int_equal(adm_pool_create(2, &pool, &err), ADM_OK);
     adm_type types[3] = {ADM_TYPE_F16, ADM_TYPE_F32, ADM_TYPE_Q8_0};
-    for (int ti = 0; ti < 3; ti++) {
-        adm_kv_cache *kv = make_cache(hd, n, n_kv, types[ti], 5);
+    /* Per-head selection and group selection (one gather per KV head). */
+    for (int ti = 0; ti < 6; ti++) {
+        const bool group = ti >= 3;
+        adm_kv_cache *kv = make_cache(hd, n, n_kv, types[ti % 3], 5);
         uint64_t rng = 7;
         float q[4 * 64], out_d[4 * 64], out_s[4 * 64];
         for (int i = 0; i < n_head * hd; i++) q[i] = gauss(&rng);
         float *qs = calloc((size_t)512 * n_head * hd, sizeof(float));
-        adm_adamas *a = make_adamas(kv, n_head, n, 0, 0, ADM_THRESHOLDS_CALIBRATED, pool, qs, 512);
+        adm_adamas *a = make_adamas_sel(kv, n_head, n, 0, 0, ADM_THRESHOLDS_CALIBRATED, pool, qs, 512, group);
         int32_t pos = n - 1;
         size_t sc = adm_attn_scratch_size(kv, n_head, n);
         uint8_t *scratch = malloc(sc * 2);
@@ -227,7 +237,8 @@ static void test_full_budget_equals_dense(void **state) {
         adm_attn_dense(pool, &args);
         args.out = out_s;
         adm_adamas_attend(a, pool, &args);
-        if (memcmp(out_d, out_s, sizeof(out_d)) != 0) fail_msg("%s cache: sparse with every key selected != dense", adm_type_name(types[ti]));
+        if (memcmp(out_d, out_s, sizeof(out_d)) != 0) fail_msg("%s cache%s: sparse with every key selected != dense", adm_type_name(types[ti % 3]),
+                                                          group ? ", group selection" : "");
         /* And the captured mass is then all of it. */
         int64_t steps;
         double mass = adm_adamas_mass(a, 2, &steps);

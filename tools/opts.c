@@ -83,6 +83,14 @@ int model_opts_parse(model_opts *o, const char *cmd, int argc, char **argv, int 
             args_error(cmd, "invalid value for --adamas-thresholds: '%s' (expected paper or calibrated)", v);
             return -1;
         }
+    } else if (!strcmp(a, "--adamas-select")) {
+        if (!(v = value(cmd, argc, argv, i))) return -1;
+        if (!strcmp(v, "head")) o->cp.group_select = false;
+        else if (!strcmp(v, "group")) o->cp.group_select = true;
+        else {
+            args_error(cmd, "invalid value for --adamas-select: '%s' (expected head or group)", v);
+            return -1;
+        }
     } else if (!strcmp(a, "--adamas-stats")) {
         o->adamas_stats = true;
         o->cp.collect_stats = true;
@@ -124,6 +132,8 @@ void model_opts_usage(FILE *f) {
                "  --sink N                always keep the first N tokens (default 4)\n"
                "  --window N              always keep the last N tokens (default budget/4; adamas only)\n"
                "  --adamas-thresholds T   calibrated (default) or paper (fixed -10/0/+10)\n"
+               "  --adamas-select S       head: a selection per query head (default, the paper's); group: one per\n"
+               "                          KV head from its query heads' summed distances (faster for GQA models)\n"
                "  --adamas-stats          report the softmax mass the sparse selection captured, per layer\n",
             adm_default_threads());
 }

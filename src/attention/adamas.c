@@ -41,6 +41,7 @@ struct adm_adamas {
     /* Per-step scratch. */
     uint16_t *dist;             /* (n_head, n_ctx) */
     uint8_t *lut;               /* (n_head, code_dim/2, 16) */
+    uint8_t *glut;              /* (n_head_kv, code_dim/2, 16): summed over a group (group_select) */
     int32_t *sel;               /* (n_head, budget) */
     int *n_sel;                 /* (n_head) */
     uint8_t *scratch;           /* per thread: transform buffer, histogram, scores */
@@ -70,6 +71,9 @@ adm_status adm_adamas_create(const adm_adamas_params *p, const adm_kv_cache *kv,
     if (p->sink + p->window + 1 > p->budget)
         return adm_fail(err, ADM_ERR_INVALID_ARG, "sink (%d) + window (%d) + the current token exceed the budget %d",
                         p->sink, p->window, p->budget);
+    if (p->group_select && n_head / kv->n_head_kv > 42)
+        return adm_fail(err, ADM_ERR_UNSUPPORTED, "group selection supports up to 42 query heads per KV head (the "
+                        "summed 8-bit distance tables overflow); this model has %d", n_head / kv->n_head_kv);
     adm_adamas *a = adm_calloc(1, sizeof(*a));
     if (!a) return adm_fail(err, ADM_ERR_NOMEM, "out of memory");
     a->p = *p;
@@ -97,8 +101,9 @@ adm_status adm_adamas_create(const adm_adamas_params *p, const adm_kv_cache *kv,
         a->q_count_layer = adm_calloc(ns, sizeof(int64_t));
         a->k_count_layer = adm_calloc(ns, sizeof(int64_t));
         a->lut = adm_alloc((size_t)n_head * cd / 2 * 16);
+        a->glut = adm_alloc((size_t)a->n_head_kv * cd / 2 * 16);
         a->dist = adm_alloc((size_t)n_head * (size_t)a->n_ctx * sizeof(uint16_t));
-        ok = a->codes && a->k_th && a->q_th && a->k_sum && a->k_sum2 && a->q_sum2 && a->q_count_layer &&
+        ok = a->glut && a->codes && a->k_th && a->q_th && a->k_sum && a->k_sum2 && a->q_sum2 && a->q_count_layer &&
              a->k_count_layer && a->lut && a->dist;
         if (ok) {
             /* Until statistics exist, calibrated thresholds equal the paper's. */
@@ -118,8 +123,11 @@ adm_status adm_adamas_create(const adm_adamas_params *p, const adm_kv_cache *kv,
     a->mass_n = adm_calloc((size_t)a->n_layer, sizeof(int64_t));
     /* Per thread: a transform buffer, a histogram over [0, 3 * code_dim],
      * scores for the selected keys (or all keys, for statistics), a value row. */
-    size_t hist = (3 * cd + 1) * sizeof(uint32_t);
-    size_t scores = (size_t)p->budget * sizeof(float);
+    /* Distances go up to 3 * code_dim per query head, times the group size
+     * when a group's distances are summed. */
+    const size_t max_d = 3 * cd * (size_t)(p->group_select ? a->group : 1);
+    size_t hist = (max_d + 1) * sizeof(uint32_t);
+    size_t scores = (size_t)p->budget * (size_t)(p->group_select ? a->group : 1) * sizeof(float);
     const size_t qconv = adm_row_size(ADM_TYPE_Q8_0, ADM_MAX(kv->head_dim_k / QK8_0, 1) * QK8_0);
     a->scratch_per_thread =
         (cd * sizeof(float) + hist + scores + (size_t)kv->head_dim_v * sizeof(float) + qconv + 4 * 64 + 63) / 64 * 64;
@@ -149,6 +157,7 @@ void adm_adamas_free(adm_adamas *a) {
     adm_free(a->q_count_layer);
     adm_free(a->k_count_layer);
     adm_free(a->lut);
+    adm_free(a->glut);
     adm_free(a->dist);
     adm_free(a->sel);
     adm_free(a->n_sel);
@@ -348,6 +357,11 @@ static void score_items(void *arg, int ith, int nth) {
         const uint8_t *codes = head_codes(a, s->sl, g) + (size_t)(t0 / ADM_CODE_BLOCK) * (size_t)a->code_dim * (ADM_CODE_BLOCK / 4);
         const size_t lut_bytes = (size_t)a->code_dim * 8;
         const int h0 = g * a->group;
+        if (a->p.group_select) {
+            k->code_l1(codes, nt, a->code_dim, a->glut + (size_t)g * lut_bytes,
+                       a->dist + (size_t)h0 * (size_t)a->n_ctx + (size_t)t0);
+            continue;
+        }
         if (k->code_l1_multi) {
             k->code_l1_multi(codes, nt, a->code_dim, a->lut + (size_t)h0 * lut_bytes, lut_bytes, a->group,
                              a->dist + (size_t)h0 * (size_t)a->n_ctx + (size_t)t0, (size_t)a->n_ctx);
@@ -499,38 +513,67 @@ static double captured_mass(const adm_attn_args *args, int h, int n, const int32
 }
 
 /* Phase 2: selection and attention per query head. */
+/* The positions a query head (or, with group_select, a KV head's group)
+ * attends to, ascending: always the first `sink` tokens, the last `window`
+ * ones and the current token; the rest of the budget goes to the closest
+ * codes (Adamas) or to more recent tokens (window). */
+static int select_positions(adm_adamas *a, const adm_kernels *k, const uint16_t *dist, int n, int max_d, uint32_t *hist,
+                            int32_t *sel) {
+    const int budget = a->p.budget, sink = ADM_MIN(a->p.sink, n - 1);
+    int m = 0;
+    for (int t = 0; t < sink; t++) sel[m++] = t;
+    if (a->p.mode == ADM_ATTN_WINDOW) {
+        for (int t = n - (budget - m); t < n; t++) sel[m++] = t;
+        return m;
+    }
+    const int recent_lo = ADM_MAX(sink, n - 1 - a->p.window);
+    const int want = budget - sink - (n - 1 - recent_lo) - 1;
+    m += adm_select_smallest_fast(k, dist, sink, recent_lo, want, max_d, hist, sel + m);
+    for (int t = recent_lo; t < n; t++) sel[m++] = t;
+    return m;
+}
+
+/* Phase 2: selection and attention, per query head or per KV head group. */
 static void attend_items(void *arg, int ith, int nth) {
     step *s = arg;
     adm_adamas *a = s->a;
     const adm_attn_args *args = s->args;
-    const int n = s->n, budget = a->p.budget, cd = a->code_dim;
+    const adm_kv_cache *kv = args->kv;
+    const int n = s->n, budget = a->p.budget, cd = a->code_dim, hv = kv->head_dim_v;
+    const bool grouped = a->p.group_select && a->p.mode == ADM_ATTN_ADAMAS;
+    const int per_item = grouped ? a->group : 1, max_d = 3 * cd * per_item;
     uint8_t *scr = a->scratch + (size_t)ith * a->scratch_per_thread;
     uint32_t *hist = (uint32_t *)(scr + (size_t)cd * sizeof(float));
-    float *scores = (float *)(hist + 3 * cd + 1);
-    float *vrow = scores + budget;
+    float *scores = (float *)(hist + max_d + 1);
+    float *vrow = scores + (size_t)budget * (size_t)per_item;
+    uint8_t *qconv = (uint8_t *)(vrow + hv);
     int64_t lo, hi;
-    adm_split_range(a->n_head, ith, nth, &lo, &hi);
-    for (int64_t hh = lo; hh < hi; hh++) {
-        const int h = (int)hh;
-        int32_t *sel = a->sel + (size_t)h * (size_t)budget;
-        /* Always: the first `sink` tokens, the last `window` ones and the
-         * current token; the rest of the budget goes to the closest codes
-         * (Adamas) or to more recent tokens (window). */
-        const int sink = ADM_MIN(a->p.sink, n - 1);
-        int m = 0;
-        for (int t = 0; t < sink; t++) sel[m++] = t;
-        if (a->p.mode == ADM_ATTN_WINDOW) {
-            for (int t = n - (budget - m); t < n; t++) sel[m++] = t;
-        } else {
-            const int recent_lo = ADM_MAX(sink, n - 1 - a->p.window);
-            const int want = budget - sink - (n - 1 - recent_lo) - 1;
-            m += adm_select_smallest_fast(args->k, a->dist + (size_t)h * (size_t)a->n_ctx, sink, recent_lo, want, 3 * cd,
-                                          hist, sel + m);
-            for (int t = recent_lo; t < n; t++) sel[m++] = t;
+    adm_split_range(a->n_head / per_item, ith, nth, &lo, &hi);
+    for (int64_t item = lo; item < hi; item++) {
+        const int h0 = (int)item * per_item, g = h0 / a->group;
+        int32_t *sel = a->sel + (size_t)h0 * (size_t)budget;
+        /* Grouped distances sit in the group's first row (score_items). */
+        const int m = select_positions(a, args->k, a->dist + (size_t)(grouped ? g * a->group : h0) * (size_t)a->n_ctx, n,
+                                       max_d, hist, sel);
+        for (int i = 0; i < per_item; i++) {
+            a->n_sel[h0 + i] = m;
+            if (i) memcpy(a->sel + (size_t)(h0 + i) * (size_t)budget, sel, (size_t)m * sizeof(int32_t));
         }
-        a->n_sel[h] = m;
-        attend_selected(args, h, sel, m, scores, vrow, (uint8_t *)(vrow + args->kv->head_dim_v),
-                        args->out + (size_t)h * args->kv->head_dim_v);
+        if (grouped && kv->type_k == ADM_TYPE_F16 && kv->type_v == ADM_TYPE_F16) {
+            /* One gather of the selected rows serves the whole group. */
+            const adm_kernels *k = args->k;
+            const int hk = kv->head_dim_k;
+            k->attn_qk_f16((const adm_f16 *)adm_kv_k(kv, args->layer, g, 0), (size_t)hk, sel, m, hk,
+                           args->q + (size_t)h0 * hk, per_item, args->scale, scores, m);
+            for (int i = 0; i < per_item; i++) k->softmax(scores + (size_t)i * m, m);
+            float *out = args->out + (size_t)h0 * hv;
+            memset(out, 0, (size_t)per_item * hv * sizeof(float));
+            k->attn_pv_f16((const adm_f16 *)adm_kv_v(kv, args->layer, g, 0), (size_t)hv, sel, m, hv, scores, per_item, m,
+                           out);
+            continue;
+        }
+        for (int i = 0; i < per_item; i++)
+            attend_selected(args, h0 + i, sel, m, scores, vrow, qconv, args->out + (size_t)(h0 + i) * hv);
     }
 }
 
@@ -550,6 +593,17 @@ static void build_luts(adm_adamas *a, const adm_attn_args *args, int sl) {
         for (int j = 0; j < cd / 2; j++)
             for (int v = 0; v < 16; v++)
                 lut[16 * j + v] = (uint8_t)(abs(c[2 * j] - (v & 3)) + abs(c[2 * j + 1] - (v >> 2)));
+    }
+    if (!a->p.group_select) return;
+    /* GQA-shared scoring: a group's tables summed (entries <= 6 * group). */
+    const size_t lut_bytes = (size_t)cd * 8;
+    for (int g = 0; g < a->n_head_kv; g++) {
+        uint8_t *gl = a->glut + (size_t)g * lut_bytes;
+        memcpy(gl, a->lut + (size_t)g * a->group * lut_bytes, lut_bytes);
+        for (int i = 1; i < a->group; i++) {
+            const uint8_t *l = a->lut + ((size_t)g * a->group + (size_t)i) * lut_bytes;
+            for (size_t b = 0; b < lut_bytes; b++) gl[b] = (uint8_t)(gl[b] + l[b]);
+        }
     }
 }
 

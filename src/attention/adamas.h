@@ -34,6 +34,7 @@ typedef struct adm_adamas_params {
     adm_thresholds thresholds;
     int budget, dense_layers, sink, window;
     bool collect_stats;
+    bool group_select;       /* one selection per KV head (summed distances of its query heads) */
 } adm_adamas_params;
 
 adm_status adm_adamas_create(const adm_adamas_params *p, const adm_kv_cache *kv, int n_head, int n_threads,
