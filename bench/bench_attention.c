@@ -217,7 +217,7 @@ static void bench_one(const shape *sh, int ctx, const int *threads, int n_thread
     float *qbuf = malloc(sizeof(float) * (size_t)nh * hd * 512), offset[256];
     for (int i = 0; i < hd; i++) offset[i] = 0.5f * rng_normal(&r);
     const int max_threads = threads[n_threads - 1] > threads[0] ? threads[n_threads - 1] : threads[0];
-    adm_adamas_params p = {ADM_ATTN_ADAMAS, ADM_THRESHOLDS_CALIBRATED, BUDGET, 2, SINK, WINDOW, false};
+    adm_adamas_params p = {ADM_ATTN_ADAMAS, ADM_THRESHOLDS_CALIBRATED, BUDGET, 2, SINK, WINDOW, false, false};
     adm_adamas *a;
     if (adm_adamas_create(&p, kv, nh, max_threads, &a, &err) != ADM_OK) {
         fprintf(stderr, "adamas: %s\n", err.msg);

@@ -272,33 +272,26 @@ static void deq_q3_K(const block_q3_K *x, float *y, int64_t nb) {
 
 /* Q4_K/Q5_K: element 64*j + 32*s + l uses sub-block 2*j + s and the low
  * (s = 0) or high (s = 1) nibble of qs[32*j + l]; Q5_K's fifth bit is bit
- * 2*j + s of qh[l]. */
-static void deq_q4_K(const block_q4_K *x, float *y, int64_t nb) {
-    for (int64_t i = 0; i < nb; i++) {
-        const float d = adm_f16_to_f32(x[i].d), dmin = adm_f16_to_f32(x[i].dmin);
-        for (int e = 0; e < QK_K; e++) {
-            const int j = e / 64, s = (e % 64) / 32, l = e % 32;
-            uint8_t sc, m;
-            adm_get_scale_min_k4(2 * j + s, x[i].scales, &sc, &m);
-            const int q = (x[i].qs[32 * j + l] >> (4 * s)) & 0xF;
-            y[e] = d * (float)sc * (float)q - dmin * (float)m;
-        }
-        y += QK_K;
+ * 2*j + s of qh[l] (qh is NULL for Q4_K). */
+static void deq_k_scale_min(adm_f16 dh, adm_f16 dminh, const uint8_t *scales, const uint8_t *qs, const uint8_t *qh,
+                            float *y) {
+    const float d = adm_f16_to_f32(dh), dmin = adm_f16_to_f32(dminh);
+    for (int e = 0; e < QK_K; e++) {
+        const int j = e / 64, s = (e % 64) / 32, l = e % 32;
+        uint8_t sc, m;
+        adm_get_scale_min_k4(2 * j + s, scales, &sc, &m);
+        int q = (qs[32 * j + l] >> (4 * s)) & 0xF;
+        if (qh) q |= ((qh[l] >> (2 * j + s)) & 1) << 4;
+        y[e] = d * (float)sc * (float)q - dmin * (float)m;
     }
 }
 
+static void deq_q4_K(const block_q4_K *x, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK_K) deq_k_scale_min(x[i].d, x[i].dmin, x[i].scales, x[i].qs, NULL, y);
+}
+
 static void deq_q5_K(const block_q5_K *x, float *y, int64_t nb) {
-    for (int64_t i = 0; i < nb; i++) {
-        const float d = adm_f16_to_f32(x[i].d), dmin = adm_f16_to_f32(x[i].dmin);
-        for (int e = 0; e < QK_K; e++) {
-            const int j = e / 64, s = (e % 64) / 32, l = e % 32;
-            uint8_t sc, m;
-            adm_get_scale_min_k4(2 * j + s, x[i].scales, &sc, &m);
-            const int q = ((x[i].qs[32 * j + l] >> (4 * s)) & 0xF) | (((x[i].qh[l] >> (2 * j + s)) & 1) << 4);
-            y[e] = d * (float)sc * (float)q - dmin * (float)m;
-        }
-        y += QK_K;
-    }
+    for (int64_t i = 0; i < nb; i++, y += QK_K) deq_k_scale_min(x[i].d, x[i].dmin, x[i].scales, x[i].qs, x[i].qh, y);
 }
 
 /* Q6_K: element 128*h + 32*k + l (k < 4): low nibble of ql[64h + l + 32*(k&1)]

@@ -284,12 +284,10 @@ int cmd_chat(int argc, char **argv) {
         const int64_t dlen = (int64_t)(full_len - from);
         if (verbose) fprintf(stderr, "--- prompt ---\n%s\n--- end ---\n", delta);
         const unsigned flags = ADM_TOKENIZE_PARSE_SPECIAL | (n_hist == 0 ? ADM_TOKENIZE_ADD_SPECIAL : 0);
-        int64_t nt = adm_tokenize(v, delta, dlen, NULL, 0, flags);
+        int nt;
         free(toks);
-        toks = nt > 0 ? malloc(sizeof(int32_t) * (size_t)nt) : NULL;
-        if (!toks || adm_tokenize(v, delta, dlen, toks, nt, flags) != nt) {
+        if (!(toks = tokenize_alloc("chat", v, delta, (size_t)dlen, flags, 0, &nt))) {
             free(full);
-            args_error("chat", "tokenization failed");
             goto done;
         }
         if (n_hist + nt >= adm_ctx_n_ctx(ctx)) {

@@ -54,24 +54,6 @@ static int32_t *parse_tokens(const char *s, int *n_out) {
     return t;
 }
 
-static int32_t *tokenize_text(const adm_model *m, const char *text, size_t len, bool bos, int *n_out) {
-    const adm_vocab *v = adm_model_vocab(m);
-    if (!v) {
-        args_error("logits", "the model has no vocabulary; pass --tokens");
-        return NULL;
-    }
-    unsigned flags = bos ? ADM_TOKENIZE_ADD_SPECIAL : 0;
-    int64_t n = adm_tokenize(v, text, (int64_t)len, NULL, 0, flags);
-    int32_t *t = n >= 0 ? malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t)) : NULL;
-    if (!t || adm_tokenize(v, text, (int64_t)len, t, n, flags) != n || n > INT32_MAX) {
-        free(t);
-        args_error("logits", "tokenization failed (out of memory)");
-        return NULL;
-    }
-    *n_out = (int)n;
-    return t;
-}
-
 /* "pos: id=logit id=logit ..." for the k largest logits, largest first. */
 static void print_top(int pos, const float *row, int n_vocab, int k) {
     int idx[64];
@@ -152,7 +134,13 @@ int cmd_logits(int argc, char **argv) {
     if (!tokens) {
         size_t len = prompt ? strlen(prompt) : 0;
         if (file && !(text = args_read_file("logits", file, &len))) goto done;
-        if (!(tokens = tokenize_text(m, prompt ? prompt : text, len, bos, &n))) goto done;
+        if (!adm_model_vocab(m)) {
+            args_error("logits", "the model has no vocabulary; pass --tokens");
+            goto done;
+        }
+        tokens = tokenize_alloc("logits", adm_model_vocab(m), prompt ? prompt : text, len,
+                                bos ? ADM_TOKENIZE_ADD_SPECIAL : 0, 0, &n);
+        if (!tokens) goto done;
         if (n == 0) {
             args_error("logits", "the prompt is empty");
             goto done;

@@ -133,12 +133,8 @@ int cmd_perplexity(int argc, char **argv) {
         args_error("perplexity", "the model has no vocabulary");
         goto done;
     }
-    int64_t n_tok = adm_tokenize(v, text, (int64_t)len, NULL, 0, ADM_TOKENIZE_ADD_SPECIAL);
-    toks = n_tok > 0 ? malloc((size_t)n_tok * sizeof(int32_t)) : NULL;
-    if (!toks || adm_tokenize(v, text, (int64_t)len, toks, n_tok, ADM_TOKENIZE_ADD_SPECIAL) != n_tok) {
-        args_error("perplexity", "tokenization failed");
-        goto done;
-    }
+    int n_tok;
+    if (!(toks = tokenize_alloc("perplexity", v, text, len, ADM_TOKENIZE_ADD_SPECIAL, 0, &n_tok))) goto done;
     const int n_ctx = o.cp.n_ctx, n_vocab = adm_model_n_vocab(m);
     int n_chunk = (int)(n_tok / n_ctx);
     if (max_chunks > 0 && n_chunk > max_chunks) n_chunk = (int)max_chunks;

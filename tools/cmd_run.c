@@ -101,13 +101,9 @@ int cmd_run(int argc, char **argv) {
     o.cp.n_ctx = default_ctx_size("run", m, &o);
     o.ctx_set = true;
     unsigned flags = ADM_TOKENIZE_ADD_SPECIAL | (gp.special ? ADM_TOKENIZE_PARSE_SPECIAL : 0);
-    int64_t n_tok = adm_tokenize(v, ptext, (int64_t)len, NULL, 0, flags);
-    int cap = (int)(n_tok > 0 ? n_tok : 1) + 1024;
-    toks = n_tok >= 0 ? malloc((size_t)cap * sizeof(int32_t)) : NULL;
-    if (!toks || adm_tokenize(v, ptext, (int64_t)len, toks, n_tok, flags) != n_tok) {
-        args_error("run", "tokenization failed");
-        goto done;
-    }
+    int n_tok, cap;
+    if (!(toks = tokenize_alloc("run", v, ptext, len, flags, 1024, &n_tok))) goto done;
+    cap = n_tok + 1024;
     if (n_tok == 0) {
         args_error("run", "the prompt is empty and the model adds no BOS token; give a prompt");
         goto done;

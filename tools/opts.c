@@ -274,3 +274,21 @@ int default_ctx_size(const char *cmd, adm_model *m, const model_opts *o) {
     }
     return n;
 }
+
+int32_t *tokenize_alloc(const char *cmd, const adm_vocab *v, const char *text, size_t len, unsigned flags, int spare,
+                        int *n) {
+    const int64_t need = adm_tokenize(v, text, (int64_t)len, NULL, 0, flags);
+    if (need < 0 || need > INT32_MAX - spare - 1) {
+        args_error(cmd, need < 0 ? "tokenization failed (out of memory)" : "the text is too long (%lld tokens)",
+                   (long long)need);
+        return NULL;
+    }
+    int32_t *t = malloc(sizeof(int32_t) * (size_t)(need + spare + 1));
+    if (!t || adm_tokenize(v, text, (int64_t)len, t, need, flags) != need) {
+        free(t);
+        args_error(cmd, "tokenization failed (out of memory)");
+        return NULL;
+    }
+    *n = (int)need;
+    return t;
+}

@@ -53,6 +53,12 @@ void sample_opts_usage(FILE *f);
 /* Picks a random seed unless one was given, and says which on stderr. */
 void sample_opts_finish(sample_opts *o, const char *cmd);
 
+/* Tokenizes len bytes into a malloc'd array with `spare` free slots after
+ * the tokens (for generation to append to); *n gets the token count.
+ * Returns NULL (message printed) on failure. */
+int32_t *tokenize_alloc(const char *cmd, const adm_vocab *v, const char *text, size_t len, unsigned flags, int spare,
+                        int *n);
+
 /* Context size default for interactive use: the model's training length,
  * capped to what fits in half of the free memory; says what it chose. */
 int default_ctx_size(const char *cmd, adm_model *m, const model_opts *o);

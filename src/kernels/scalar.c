@@ -148,23 +148,32 @@ static void dot_q3_K(int n, float *s, const void *vx, const void *vy) {
     *s = sum;
 }
 
+/* One Q4_K/Q5_K super-block against Q8_K (qh NULL for Q4_K): 8 sub-blocks
+ * of 32 with 6-bit scales and mins; the mins meet the activation sums. */
+static float dot_k_scale_min(adm_f16 dh, adm_f16 dminh, const uint8_t *scales, const uint8_t *qs, const uint8_t *qh,
+                             const block_q8_K *y) {
+    int sumi = 0, summ = 0;
+    for (int b = 0; b < 8; b++) {
+        uint8_t sc, m;
+        adm_get_scale_min_k4(b, scales, &sc, &m);
+        const int j = b / 2, sh = 4 * (b % 2);
+        int sb = 0;
+        for (int l = 0; l < 32; l++) {
+            int q = (qs[32 * j + l] >> sh) & 0xF;
+            if (qh) q |= ((qh[l] >> b) & 1) << 4;
+            sb += q * y->qs[32 * b + l];
+        }
+        sumi += sc * sb;
+        summ += m * (y->bsums[2 * b] + y->bsums[2 * b + 1]);
+    }
+    return y->d * (adm_f16_to_f32(dh) * (float)sumi - adm_f16_to_f32(dminh) * (float)summ);
+}
+
 static void dot_q4_K(int n, float *s, const void *vx, const void *vy) {
     const block_q4_K *x = vx;
     const block_q8_K *y = vy;
     float sum = 0.0f;
-    for (int i = 0; i < n / QK_K; i++) {
-        int sumi = 0, summ = 0;
-        for (int b = 0; b < 8; b++) {
-            uint8_t sc, m;
-            adm_get_scale_min_k4(b, x[i].scales, &sc, &m);
-            const int j = b / 2, sh = 4 * (b % 2);
-            int sb = 0;
-            for (int l = 0; l < 32; l++) sb += ((x[i].qs[32 * j + l] >> sh) & 0xF) * y[i].qs[32 * b + l];
-            sumi += sc * sb;
-            summ += m * (y[i].bsums[2 * b] + y[i].bsums[2 * b + 1]);
-        }
-        sum += y[i].d * (adm_f16_to_f32(x[i].d) * (float)sumi - adm_f16_to_f32(x[i].dmin) * (float)summ);
-    }
+    for (int i = 0; i < n / QK_K; i++) sum += dot_k_scale_min(x[i].d, x[i].dmin, x[i].scales, x[i].qs, NULL, &y[i]);
     *s = sum;
 }
 
@@ -172,22 +181,7 @@ static void dot_q5_K(int n, float *s, const void *vx, const void *vy) {
     const block_q5_K *x = vx;
     const block_q8_K *y = vy;
     float sum = 0.0f;
-    for (int i = 0; i < n / QK_K; i++) {
-        int sumi = 0, summ = 0;
-        for (int b = 0; b < 8; b++) {
-            uint8_t sc, m;
-            adm_get_scale_min_k4(b, x[i].scales, &sc, &m);
-            const int j = b / 2, sh = 4 * (b % 2);
-            int sb = 0;
-            for (int l = 0; l < 32; l++) {
-                const int q = ((x[i].qs[32 * j + l] >> sh) & 0xF) | (((x[i].qh[l] >> b) & 1) << 4);
-                sb += q * y[i].qs[32 * b + l];
-            }
-            sumi += sc * sb;
-            summ += m * (y[i].bsums[2 * b] + y[i].bsums[2 * b + 1]);
-        }
-        sum += y[i].d * (adm_f16_to_f32(x[i].d) * (float)sumi - adm_f16_to_f32(x[i].dmin) * (float)summ);
-    }
+    for (int i = 0; i < n / QK_K; i++) sum += dot_k_scale_min(x[i].d, x[i].dmin, x[i].scales, x[i].qs, x[i].qh, &y[i]);
     *s = sum;
 }
 
