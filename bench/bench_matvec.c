@@ -16,6 +16,7 @@
  */
 #include "kernels/kernels.h"
 #include "matmul.h"
+#include "membw.h"
 #include "quant.h"
 #include "threadpool.h"
 
@@ -24,10 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #define MAX_THREADS 8
 
@@ -58,72 +55,6 @@ static int cmp_double(const void *a, const void *b) {
 static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof(double), cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* ---- memory read bandwidth (STREAM-style "sum" kernel) ---- */
-
-typedef struct {
-    const uint8_t *buf;
-    size_t size;
-    bool avx2;
-    uint64_t sink[MAX_THREADS * 8]; /* one cache line per thread */
-} read_ctx;
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-/* 32-byte loads reach ~8% more than 16-byte ones on Zen 4. */
-__attribute__((target("avx2"))) static uint64_t read_avx2(const uint8_t *p, const uint8_t *end) {
-    __m256i a[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-    for (; p < end; p += 256)
-        for (int k = 0; k < 8; k++)
-            a[k % 4] = _mm256_add_epi64(a[k % 4], _mm256_load_si256((const __m256i *)(p + 32 * k)));
-    a[0] = _mm256_add_epi64(_mm256_add_epi64(a[0], a[1]), _mm256_add_epi64(a[2], a[3]));
-    return (uint64_t)_mm256_extract_epi64(a[0], 0);
-}
-#define HAVE_READ_AVX2 1
-#endif
-
-static void read_part(void *arg, int ith, int nth) {
-    read_ctx *c = arg;
-    int64_t lo, hi;
-    adm_split_range((int64_t)(c->size / 256), ith, nth, &lo, &hi);
-    const uint8_t *p = c->buf + (size_t)lo * 256, *end = c->buf + (size_t)hi * 256;
-#ifdef HAVE_READ_AVX2
-    if (c->avx2) {
-        c->sink[ith * 8] = read_avx2(p, end);
-        return;
-    }
-#endif
-#if defined(__SSE2__)
-    /* 8 independent accumulators: the loop is bound by memory, not by
-     * the add latency. */
-    __m128i a[8];
-    for (int k = 0; k < 8; k++) a[k] = _mm_setzero_si128();
-    for (; p < end; p += 256)
-        for (int k = 0; k < 16; k++) a[k % 8] = _mm_add_epi64(a[k % 8], _mm_load_si128((const __m128i *)(p + 16 * k)));
-    for (int k = 1; k < 8; k++) a[0] = _mm_add_epi64(a[0], a[k]);
-    c->sink[ith * 8] = (uint64_t)_mm_cvtsi128_si64(a[0]);
-#else
-    uint64_t s[4] = {0, 0, 0, 0};
-    for (; p < end; p += 32)
-        for (int k = 0; k < 4; k++) s[k] += adm_rd_u64(p + 8 * k);
-    c->sink[ith * 8] = s[0] + s[1] + s[2] + s[3];
-#endif
-}
-
-static bool cpu_avx2(void) {
-#ifdef HAVE_READ_AVX2
-    return __builtin_cpu_supports("avx2");
-#else
-    return false;
-#endif
-}
-
-/* Seconds of one read pass over the buffer with the pool's threads. */
-static double time_read(adm_pool *pool, read_ctx *c) {
-    const double t0 = adm_time_s();
-    adm_pool_run(pool, read_part, c);
-    return adm_time_s() - t0;
 }
 
 /* ---- matrices ---- */
@@ -236,12 +167,9 @@ int main(int argc, char **argv) {
     /* The read-bandwidth buffer is as large as the weights; its passes
      * alternate with the matvec passes below, so both see the same
      * machine (other load, frequency) and the ratio is fair. */
-    read_ctx rd = {NULL, min_bytes, cpu_avx2(), {0}};
-    uint8_t *rbuf = adm_alloc(min_bytes);
-    if (!rbuf) return 1;
-    memset(rbuf, 1, min_bytes);
-    rd.buf = rbuf;
-    for (int i = 0; i < n_threads; i++) time_read(pools[i], &rd); /* warm up */
+    adm_membw *rd = adm_membw_create(min_bytes, NULL);
+    if (!rd) return 1;
+    for (int i = 0; i < n_threads; i++) adm_membw_pass(rd, pools[i]); /* warm up */
 
     /* Header. */
     printf("| type | bits/w |");
@@ -276,13 +204,13 @@ int main(int argc, char **argv) {
             double tm[64], trd[64];
             adm_matmul(pools[i], k, &w, x, 1, out, (size_t)rows, scratch);
             for (int rep = 0; rep < reps_mv; rep++) {
-                trd[rep] = time_read(pools[i], &rd);
+                trd[rep] = adm_membw_pass(rd, pools[i]);
                 const double t0 = adm_time_s();
                 adm_matmul(pools[i], k, &w, x, 1, out, (size_t)rows, scratch);
                 tm[rep] = adm_time_s() - t0;
             }
             const double gbs = (double)rs * (double)rows / median(tm, reps_mv) * 1e-9;
-            const double bw = (double)min_bytes / median(trd, reps_mv) * 1e-9;
+            const double bw = (double)adm_membw_size(rd) / median(trd, reps_mv) * 1e-9;
             printf(" %.1f | %.1f | %.0f%% |", gbs, bw, 100.0 * gbs / bw);
             fflush(stdout);
         }
@@ -316,6 +244,6 @@ int main(int argc, char **argv) {
            "multiples of 256).\n",
            (long long)n_in_mv);
     for (int i = 0; i < n_threads; i++) adm_pool_free(pools[i]);
-    adm_free(rbuf);
+    adm_membw_free(rd);
     return 0;
 }

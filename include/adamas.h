@@ -95,6 +95,13 @@ ADM_API const char *adm_isa_name(void);
 /* Number of physical cores (the default thread count). */
 ADM_API int adm_default_threads(void);
 
+/* This machine's memory read bandwidth in GB/s (1e9 bytes/s): the median of
+ * `passes` timed STREAM-style sums over a fresh buffer of `bytes` (make it
+ * several times the last-level cache) with n_threads threads (0 = default).
+ * Decode speed is bounded by it; benchmarks report weights read per second
+ * as a share of it. */
+ADM_API adm_status adm_read_bandwidth(int n_threads, size_t bytes, int passes, double *gb_per_s, adm_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Tensor types (numbering identical to ggml's, as stored in GGUF)          */
 /* ------------------------------------------------------------------------ */
@@ -236,6 +243,8 @@ typedef struct adm_model_info {
     float rms_eps;
     uint64_t n_params;      /* total weight elements */
     uint64_t weight_bytes;  /* bytes of all tensors */
+    uint64_t decode_bytes;  /* weight bytes one decode step reads: all but an
+                               untied token-embedding table (one row of it) */
 } adm_model_info;
 
 ADM_API adm_model_info adm_model_get_info(const adm_model *model);

@@ -357,6 +357,9 @@ adm_model_info adm_model_get_info(const adm_model *m) {
     i.rms_eps = m->hp.rms_eps;
     i.n_params = m->n_params;
     i.weight_bytes = m->weight_bytes;
+    i.decode_bytes = m->weight_bytes;
+    if (m->output.data != m->tok_embd.data)
+        i.decode_bytes -= (uint64_t)m->tok_embd.row_size * (uint64_t)(m->tok_embd.n_out - 1);
     return i;
 }
 

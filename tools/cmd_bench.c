@@ -33,6 +33,7 @@ typedef struct bench_opts {
     int n_attn;
     int reps;
     const char *format;
+    bool no_bw;
 } bench_opts;
 
 typedef struct result {
@@ -42,6 +43,8 @@ typedef struct result {
     int n_prompt, n_gen, n_depth, n_threads;
     double avg_ts, std_ts, avg_ns, std_ns;
     double attn_ms;          /* tg: attention time per token */
+    double weight_gbs;       /* tg: weight bytes read per second */
+    double read_gbs;         /* this machine's read bandwidth (same run) */
     uint64_t kv_bytes, code_bytes;
     double samples_ts[64];
     int n_samples;
@@ -56,7 +59,10 @@ static void usage(FILE *f) {
                "  -d LIST                 context depths to fill first (default 0)\n"
                "  -r N                    repetitions (default 3)\n"
                "  --attention LIST        dense, adamas, window (comma-separated; default dense)\n"
-               "  -o FORMAT               md (default), json, csv\n");
+               "  -o FORMAT               md (default), json, csv\n"
+               "  --no-bw                 skip measuring the memory read bandwidth\n"
+               "tg rows report weight bytes read per second and their share of this machine's\n"
+               "read bandwidth, measured just before each tg test (a 256 MiB STREAM-style sum).\n");
     model_opts_usage(f);
 }
 
@@ -139,14 +145,56 @@ fail:
     return false;
 }
 
+/* The bandwidth buffer should not count as the run's peak memory: Linux
+ * resets the peak ("VmHWM") when "5" is written to clear_refs. Elsewhere the
+ * peak may include it. */
+static void reset_peak_rss(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return;
+    fputs("5", f);
+    fclose(f);
+}
+
+/* Peak resident KiB since reset_peak_rss(): VmHWM where Linux has it (the
+ * rusage peak also keeps what exited threads saw), else the rusage peak. */
+static double peak_rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        long kib = -1;
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "VmHWM: %ld", &kib) == 1) break;
+        fclose(f);
+        if (kib >= 0) return (double)kib;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss;
+}
+
+/* Memory bandwidth drifts on a shared machine, so it is measured right
+ * before each tg test; the buffer's pages are left out of the peak. */
+static bool measure_bandwidth(int n_threads, double *peak_kib, double *gbs) {
+    *peak_kib = fmax(*peak_kib, peak_rss_kib());
+    adm_error err;
+    if (adm_read_bandwidth(n_threads, (size_t)256 << 20, 9, gbs, &err) != ADM_OK) {
+        args_error("bench", "%s", err.msg);
+        return false;
+    }
+    reset_peak_rss();
+    return true;
+}
+
 static void human_size(uint64_t b, char *buf, size_t n) {
     if (b >= (1ull << 30)) snprintf(buf, n, "%.2f GiB", (double)b / (double)(1ull << 30));
     else snprintf(buf, n, "%.2f MiB", (double)b / (double)(1ull << 20));
 }
 
 static void print_md_header(void) {
-    printf("| model | size | params | threads | attention | test | t/s | attn ms/tok | KV MiB | codes MiB |\n");
-    printf("| ----- | ---: | -----: | ------: | --------- | ---: | --: | ----------: | -----: | --------: |\n");
+    printf("| model | size | params | threads | attention | test | t/s | weights GB/s | attn ms/tok | KV MiB | codes "
+           "MiB |\n");
+    printf("| ----- | ---: | -----: | ------: | --------- | ---: | --: | -----------: | ----------: | -----: | "
+           "--------: |\n");
 }
 
 static void print_md(const result *r) {
@@ -155,24 +203,29 @@ static void print_md(const result *r) {
     if (r->n_prompt) snprintf(test, sizeof(test), "pp%d", r->n_prompt);
     else snprintf(test, sizeof(test), "tg%d", r->n_gen);
     if (r->n_depth) snprintf(test + strlen(test), sizeof(test) - strlen(test), " @ d%d", r->n_depth);
-    char attn[32] = "";
+    char attn[32] = "", wbw[48] = "";
     if (r->n_gen) snprintf(attn, sizeof(attn), "%.3f", r->attn_ms);
-    printf("| %s %s | %s | %.2f M | %d | %s | %s | %.2f ± %.2f | %s | %.1f | %.1f |\n", r->mi.arch, r->mi.name, size,
-           (double)r->mi.n_params / 1e6, r->n_threads, r->attention, test, r->avg_ts, r->std_ts, attn,
+    if (r->n_gen && r->read_gbs > 0)
+        snprintf(wbw, sizeof(wbw), "%.1f (%.0f%%)", r->weight_gbs, 100.0 * r->weight_gbs / r->read_gbs);
+    else if (r->n_gen) snprintf(wbw, sizeof(wbw), "%.1f", r->weight_gbs);
+    printf("| %s %s | %s | %.2f M | %d | %s | %s | %.2f ± %.2f | %s | %s | %.1f | %.1f |\n", r->mi.arch, r->mi.name,
+           size, (double)r->mi.n_params / 1e6, r->n_threads, r->attention, test, r->avg_ts, r->std_ts, wbw, attn,
            (double)r->kv_bytes / 1048576.0, (double)r->code_bytes / 1048576.0);
     fflush(stdout);
 }
 
 static const char *k_csv_fields =
     "model_filename,model_type,model_size,model_n_params,n_threads,attention,budget,type_k,type_v,n_prompt,n_gen,"
-    "n_depth,test_time,kv_bytes,code_bytes,attn_ms_per_token,avg_ns,stddev_ns,avg_ts,stddev_ts";
+    "n_depth,test_time,kv_bytes,code_bytes,attn_ms_per_token,weight_gbs,read_gbs,avg_ns,stddev_ns,avg_ts,stddev_ts";
 
 static void print_csv(const result *r, const model_opts *o, const char *when) {
-    printf("\"%s\",\"%s %s\",%llu,%llu,%d,%s,%d,%s,%s,%d,%d,%d,%s,%llu,%llu,%.4f,%.0f,%.0f,%.6f,%.6f\n", r->model,
+    printf("\"%s\",\"%s %s\",%llu,%llu,%d,%s,%d,%s,%s,%d,%d,%d,%s,%llu,%llu,%.4f,%.3f,%.3f,%.0f,%.0f,%.6f,%.6f\n",
+           r->model,
            r->mi.arch, r->mi.name, (unsigned long long)r->mi.weight_bytes, (unsigned long long)r->mi.n_params,
            r->n_threads, r->attention, o->cp.budget, adm_type_name(o->cp.type_k), adm_type_name(o->cp.type_v),
            r->n_prompt, r->n_gen, r->n_depth, when, (unsigned long long)r->kv_bytes,
-           (unsigned long long)r->code_bytes, r->attn_ms, r->avg_ns, r->std_ns, r->avg_ts, r->std_ts);
+           (unsigned long long)r->code_bytes, r->attn_ms, r->weight_gbs, r->read_gbs, r->avg_ns, r->std_ns, r->avg_ts,
+           r->std_ts);
     fflush(stdout);
 }
 
@@ -180,12 +233,13 @@ static void print_json(const result *r, const model_opts *o, const char *when, b
     printf("%s  {\"model_filename\": \"%s\", \"model_type\": \"%s %s\", \"model_size\": %llu, \"model_n_params\": %llu, "
            "\"n_threads\": %d, \"attention\": \"%s\", \"budget\": %d, \"type_k\": \"%s\", \"type_v\": \"%s\", "
            "\"n_prompt\": %d, \"n_gen\": %d, \"n_depth\": %d, \"test_time\": \"%s\", \"kv_bytes\": %llu, "
-           "\"code_bytes\": %llu, \"attn_ms_per_token\": %.4f, \"avg_ns\": %.0f, \"stddev_ns\": %.0f, "
+           "\"code_bytes\": %llu, \"attn_ms_per_token\": %.4f, \"weight_gbs\": %.3f, \"read_gbs\": %.3f, \"avg_ns\": %.0f, \"stddev_ns\": %.0f, "
            "\"avg_ts\": %.6f, \"stddev_ts\": %.6f, \"samples_ts\": [",
            first ? "" : ",\n", r->model, r->mi.arch, r->mi.name, (unsigned long long)r->mi.weight_bytes,
            (unsigned long long)r->mi.n_params, r->n_threads, r->attention, o->cp.budget, adm_type_name(o->cp.type_k),
            adm_type_name(o->cp.type_v), r->n_prompt, r->n_gen, r->n_depth, when, (unsigned long long)r->kv_bytes,
-           (unsigned long long)r->code_bytes, r->attn_ms, r->avg_ns, r->std_ns, r->avg_ts, r->std_ts);
+           (unsigned long long)r->code_bytes, r->attn_ms, r->weight_gbs, r->read_gbs, r->avg_ns, r->std_ns, r->avg_ts,
+           r->std_ts);
     for (int i = 0; i < r->n_samples; i++) printf("%s%.6f", i ? ", " : "", r->samples_ts[i]);
     printf("]}");
     fflush(stdout);
@@ -224,6 +278,10 @@ int cmd_bench(int argc, char **argv) {
                     return 2;
                 }
             }
+            continue;
+        }
+        if (!strcmp(a, "--no-bw")) {
+            b.no_bw = true;
             continue;
         }
         int r = model_opts_parse(&o, "bench", argc, argv, &i);
@@ -280,6 +338,7 @@ int cmd_bench(int argc, char **argv) {
     else printf("[\n");
     bool first = true;
     int rc = 0;
+    double peak_kib = 0;
     for (int mi = 0; mi < b.n_models && rc == 0; mi++) {
         o.model = b.models[mi];
         adm_model *m = model_opts_load(&o, "bench");
@@ -318,10 +377,15 @@ int cmd_bench(int argc, char **argv) {
                     r.n_gen = ng;
                     r.n_depth = d;
                     r.n_threads = o.cp.n_threads;
+                    if (ng && !b.no_bw && !measure_bandwidth(o.cp.n_threads, &peak_kib, &r.read_gbs)) {
+                        rc = 1;
+                        break;
+                    }
                     if (!run_test(ctx, m, d, np, ng, b.reps, buf, logits, &r)) {
                         rc = 1;
                         break;
                     }
+                    if (ng) r.weight_gbs = (double)r.mi.decode_bytes * r.avg_ts * 1e-9;
                     adm_ctx_memory mem = adm_ctx_get_memory(ctx);
                     r.kv_bytes = mem.kv_bytes;
                     r.code_bytes = b.attn[ai] == ADM_ATTN_ADAMAS ? mem.code_bytes : 0;
@@ -338,9 +402,7 @@ int cmd_bench(int argc, char **argv) {
         adm_model_free(m);
     }
     if (!strcmp(b.format, "json")) printf("\n]\n");
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    fprintf(stderr, "adamas bench: peak resident memory %.1f MiB, kernels %s\n", (double)ru.ru_maxrss / 1024.0,
+    fprintf(stderr, "adamas bench: peak resident memory %.1f MiB, kernels %s\n", fmax(peak_kib, peak_rss_kib()) / 1024.0,
             adm_isa_name());
     return rc;
 }
