@@ -33,6 +33,7 @@ paper: adamas, no sink/window, fixed thresholds|--attention adamas --sink 0 --wi
 adamas, no sink/window, calibrated|--attention adamas --sink 0 --window 0 --adamas-thresholds calibrated
 adamas, sink 4 + window B/4, paper thresholds|--attention adamas --adamas-thresholds paper
 **defaults**: adamas, sink 4 + window B/4, calibrated|--attention adamas
+defaults with one selection per KV head (--adamas-select group)|--attention adamas --adamas-select group
 window (StreamingLLM): sink 4 + most recent|--attention window
 SETTINGS
 done

@@ -18,7 +18,11 @@
  * A second table splits dense attention into its kernels (attn_qk_f16, the
  * softmax, attn_pv_f16) on one thread.
  *
- * usage: bench_attention [--quick] [--threads 1,2] [--ctx 1024,4096,...] [--rounds 3]
+ * --cold: before every timed dense and adamas call, a 64 MiB buffer is read
+ * through the caches, as the weight reads of a real decode step do between
+ * two layers' attention; the K/V rows and code index then come from DRAM.
+ *
+ * usage: bench_attention [--quick] [--cold] [--threads 1,2] [--ctx 1024,4096,...] [--rounds 3]
  * Prints markdown tables of microseconds per layer-step: the median of
  * several runs (the minimum in parentheses), the best of `rounds` rounds. ADM_ISA=scalar|avx2 lowers the kernel table.
  */
@@ -26,6 +30,7 @@
 #include "attention/attention.h"
 #include "kernels/kernels.h"
 #include "kv_cache.h"
+#include "membw.h"
 #include "quant.h"
 #include "threadpool.h"
 
@@ -201,7 +206,7 @@ typedef struct {
 } result;
 
 static void bench_one(const shape *sh, int ctx, const int *threads, int n_threads, adm_pool **pools, bool quick,
-                      int rounds, result *res) {
+                      int rounds, adm_membw *flush, result *res) {
     const adm_kernels *k = adm_kernels_get();
     const int hd = sh->head_dim, nkv = sh->n_head_kv, nh = sh->n_head, layer = 2;
     adm_kv_cache *kv;
@@ -268,9 +273,11 @@ static void bench_one(const shape *sh, int ctx, const int *threads, int n_thread
             adm_attn_dense(pool, &args);
             adm_adamas_attend(a, pool, &args);
             for (int i = 0; i < runs; i++) {
+                if (flush) adm_membw_pass(flush, pool);
                 double t0 = now_us();
                 adm_attn_dense(pool, &args);
                 double t1 = now_us();
+                if (flush) adm_membw_pass(flush, pool), t1 = now_us();
                 adm_adamas_attend(a, pool, &args);
                 double t2 = now_us();
                 adm_pool_run(pool, score_job, &pj);
@@ -313,17 +320,18 @@ static int parse_list(const char *s, int *out, int max) {
 }
 
 int main(int argc, char **argv) {
-    bool quick = false;
+    bool quick = false, cold = false;
     int rounds = 3;
     int threads[4] = {1, 2}, n_threads = 2;
     int ctxs[16] = {1024, 4096, 16384, 32768}, n_ctx = 4;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = true;
+        else if (strcmp(argv[i], "--cold") == 0) cold = true;
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) n_threads = parse_list(argv[++i], threads, 2);
         else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) n_ctx = parse_list(argv[++i], ctxs, 16);
         else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--quick] [--threads 1,2] [--ctx 1024,4096,16384,32768] [--rounds 3]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--cold] [--threads 1,2] [--ctx 1024,4096,16384,32768] [--rounds 3]\n", argv[0]);
             return 2;
         }
     }
@@ -336,15 +344,21 @@ int main(int argc, char **argv) {
             fprintf(stderr, "pool: %s\n", err.msg);
             return 1;
         }
+    adm_membw *flush = cold ? adm_membw_create((size_t)64 << 20, &err) : NULL;
+    if (cold && !flush) {
+        fprintf(stderr, "flush buffer: %s\n", err.msg);
+        return 1;
+    }
     printf("kernels: %s; Adamas budget %d (sink %d, window %d), f16 KV cache; microseconds per layer-step, median "
-           "(min) of runs, best of %d rounds\n\n",
-           adm_kernels_get()->name, BUDGET, SINK, WINDOW, rounds);
+           "(min) of runs, best of %d rounds%s\n\n",
+           adm_kernels_get()->name, BUDGET, SINK, WINDOW, rounds,
+           cold ? "; cold caches (64 MiB read before each dense and adamas call)" : "");
     printf("| model | context | threads | dense | adamas | of which score | of which select | dense / adamas |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t s = 0; s < sizeof(k_shapes) / sizeof(k_shapes[0]); s++)
         for (int c = 0; c < n_ctx; c++) {
             result res;
-            bench_one(&k_shapes[s], ctxs[c], threads, n_threads, pools, quick, rounds, &res);
+            bench_one(&k_shapes[s], ctxs[c], threads, n_threads, pools, quick, rounds, flush, &res);
             for (int ti = 0; ti < n_threads; ti++) {
                 printf("| %s (%d/%d x %d) | %d | %d | %.0f (%.0f) | %.0f (%.0f) | %.0f | %.0f | %.1fx |\n", k_shapes[s].name,
                        k_shapes[s].n_head, k_shapes[s].n_head_kv, k_shapes[s].head_dim, ctxs[c], threads[ti],
@@ -366,5 +380,6 @@ int main(int argc, char **argv) {
             fflush(stdout);
         }
     for (int i = 0; i < n_threads; i++) adm_pool_free(pools[i]);
+    adm_membw_free(flush);
     return 0;
 }
