@@ -33,6 +33,7 @@
 #include "membw.h"
 #include "quant.h"
 #include "threadpool.h"
+#include "bench_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -56,33 +57,10 @@ static const shape k_shapes[] = {
     {"Llama-3.2-1B", 32, 8, 64},
 };
 
-typedef struct {
-    uint64_t s;
-} rng;
-
-static float rng_normal(rng *r) {
-    float s = 0.0f;
-    for (int i = 0; i < 4; i++) {
-        r->s = r->s * 6364136223846793005ULL + 1442695040888963407ULL;
-        s += (float)(r->s >> 40) * 0x1p-24f;
-    }
-    return (s - 2.0f) * 1.7320508f;
-}
-
-static uint32_t rng_u32(rng *r) {
-    r->s = r->s * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (uint32_t)(r->s >> 32);
-}
-
 static double now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 typedef struct {
@@ -90,8 +68,8 @@ typedef struct {
 } timing;
 
 static timing summarize(double *t, int n) {
-    qsort(t, (size_t)n, sizeof(double), cmp_double);
-    timing r = {n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]), t[0]};
+    const double med = median(t, n); /* sorts t */
+    timing r = {med, t[0]};
     return r;
 }
 
@@ -373,6 +351,7 @@ int main(int argc, char **argv) {
     for (size_t s = 0; s < sizeof(k_shapes) / sizeof(k_shapes[0]); s++)
         for (int c = 0; c < n_ctx; c++) {
             kernel_result kr;
+            memset(&kr, 0, sizeof(kr));
             bench_kernels(&k_shapes[s], ctxs[c], quick, rounds, &kr);
             const double pairs = (double)ctxs[c] * k_shapes[s].n_head / 1000.0;
             printf("| %s | %d | %.0f | %.0f | %.0f | %.2f | %.2f |\n", k_shapes[s].name, ctxs[c], kr.qk.med, kr.softmax.med,

@@ -19,6 +19,7 @@
 #include "membw.h"
 #include "quant.h"
 #include "threadpool.h"
+#include "bench_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -32,30 +33,6 @@ static const adm_type k_types[] = {ADM_TYPE_F32,  ADM_TYPE_F16,  ADM_TYPE_BF16, 
                                    ADM_TYPE_Q4_1, ADM_TYPE_Q5_0, ADM_TYPE_Q5_1, ADM_TYPE_Q2_K, ADM_TYPE_Q3_K,
                                    ADM_TYPE_Q4_K, ADM_TYPE_Q5_K, ADM_TYPE_Q6_K};
 #define N_TYPES ((int)(sizeof(k_types) / sizeof(k_types[0])))
-
-typedef struct {
-    uint64_t s;
-} rng;
-
-static float rng_normal(rng *r) {
-    /* Irwin-Hall: the sum of 4 uniforms is close enough to gaussian here. */
-    float s = 0.0f;
-    for (int i = 0; i < 4; i++) {
-        r->s = r->s * 6364136223846793005ULL + 1442695040888963407ULL;
-        s += (float)(r->s >> 40) * 0x1p-24f;
-    }
-    return (s - 2.0f) * 1.7320508f;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* ---- matrices ---- */
 
