@@ -34,6 +34,8 @@ typedef struct bench_opts {
     int reps;
     const char *format;
     bool no_bw;
+    char list_buf[8192];     /* copies of the -m lists, split in place */
+    size_t list_used;
 } bench_opts;
 
 typedef struct result {
@@ -259,7 +261,14 @@ int cmd_bench(int argc, char **argv) {
             return 0;
         }
         if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && i + 1 < argc) {
-            char *list = argv[++i];
+            /* Split a copy: the process's argv stays as typed (ps, error messages). */
+            const size_t len = strlen(argv[++i]);
+            if (b.list_used + len + 1 > sizeof(b.list_buf)) {
+                args_error("bench", "model list too long");
+                return 2;
+            }
+            char *list = memcpy(b.list_buf + b.list_used, argv[i], len + 1);
+            b.list_used += len + 1;
             for (char *tok = strtok(list, ","); tok && b.n_models < MAX_LIST; tok = strtok(NULL, ","))
                 b.models[b.n_models++] = tok;
             continue;

@@ -30,6 +30,10 @@ for r in rows:
     assert r["n_depth"] in (0, 100) and (r["n_prompt"] == 16) != (r["n_gen"] == 8), r
 PY
 
+# Several models in one run, as llama-bench takes them.
+expect_exit 0 "$ADAMAS" bench -m "$S,$S" -p 8 -n 4 -r 1 --no-bw
+[ "$(grep -c '^| llama' "$TMP/out")" -eq 4 ] || { cat "$TMP/out" >&2; fail "two models: expected 4 rows"; }
+
 expect_exit 2 "$ADAMAS" bench -m "$S" -o xml
 expect_err "unknown output format 'xml'"
 expect_exit 2 "$ADAMAS" bench -m "$S" --attention dense,sparse
