@@ -80,9 +80,6 @@ static int split_ints(const char *s, int *out, int max, long lo, long hi) {
     return n;
 }
 
-static const char *attn_name(adm_attention a) {
-    return a == ADM_ATTN_ADAMAS ? "adamas" : a == ADM_ATTN_WINDOW ? "window" : "dense";
-}
 
 static void stats(const double *x, int n, double *mean, double *sd) {
     double s = 0, s2 = 0;
@@ -279,13 +276,11 @@ int cmd_bench(int argc, char **argv) {
             b.n_attn = 0;
             for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
                 if (b.n_attn == 3) break;
-                if (!strcmp(tok, "dense")) b.attn[b.n_attn++] = ADM_ATTN_DENSE;
-                else if (!strcmp(tok, "adamas")) b.attn[b.n_attn++] = ADM_ATTN_ADAMAS;
-                else if (!strcmp(tok, "window")) b.attn[b.n_attn++] = ADM_ATTN_WINDOW;
-                else {
+                if (!attention_from_name(tok, &b.attn[b.n_attn])) {
                     args_error("bench", "unknown attention method '%s'", tok);
                     return 2;
                 }
+                b.n_attn++;
             }
             continue;
         }
@@ -381,7 +376,7 @@ int cmd_bench(int argc, char **argv) {
                     memset(&r, 0, sizeof(r));
                     r.model = b.models[mi];
                     r.mi = adm_model_get_info(m);
-                    r.attention = attn_name(b.attn[ai]);
+                    r.attention = attention_name(b.attn[ai]);
                     r.n_prompt = np;
                     r.n_gen = ng;
                     r.n_depth = d;

@@ -24,6 +24,37 @@ static const char *value(const char *cmd, int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
+/* In adm_attention order. */
+static const char *const k_attention_names[] = {"dense", "adamas", "window"};
+#define N_ATTENTION ((int)(sizeof(k_attention_names) / sizeof(k_attention_names[0])))
+
+const char *attention_name(adm_attention a) {
+    return (unsigned)a < (unsigned)N_ATTENTION ? k_attention_names[a] : "?";
+}
+
+bool attention_from_name(const char *s, adm_attention *out) {
+    for (int k = 0; k < N_ATTENTION; k++)
+        if (!strcmp(s, k_attention_names[k])) {
+            *out = (adm_attention)k;
+            return true;
+        }
+    return false;
+}
+
+/* The index of v among names[0..n); otherwise says "invalid value for OPT:
+ * 'v' (expected a, b or c)" and returns -1. */
+static int parse_choice(const char *cmd, const char *opt, const char *v, const char *const *names, int n) {
+    for (int k = 0; k < n; k++)
+        if (!strcmp(v, names[k])) return k;
+    char expected[256] = "";
+    for (int k = 0; k < n; k++) {
+        const size_t used = strlen(expected);
+        snprintf(expected + used, sizeof(expected) - used, "%s%s", k == 0 ? "" : k == n - 1 ? " or " : ", ", names[k]);
+    }
+    args_error(cmd, "invalid value for %s: '%s' (expected %s)", opt, v, expected);
+    return -1;
+}
+
 static bool parse_kv_type(const char *cmd, const char *opt, const char *s, adm_type *out) {
     adm_type t;
     if (!adm_type_from_name(s, &t) || (t != ADM_TYPE_F16 && t != ADM_TYPE_F32 && t != ADM_TYPE_Q8_0)) {
@@ -55,14 +86,10 @@ int model_opts_parse(model_opts *o, const char *cmd, int argc, char **argv, int 
     } else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) {
         if (!(v = value(cmd, argc, argv, i)) || !parse_kv_type(cmd, a, v, &o->cp.type_v)) return -1;
     } else if (!strcmp(a, "--attention")) {
-        if (!(v = value(cmd, argc, argv, i))) return -1;
-        if (!strcmp(v, "dense")) o->cp.attention = ADM_ATTN_DENSE;
-        else if (!strcmp(v, "adamas")) o->cp.attention = ADM_ATTN_ADAMAS;
-        else if (!strcmp(v, "window")) o->cp.attention = ADM_ATTN_WINDOW;
-        else {
-            args_error(cmd, "invalid value for --attention: '%s' (expected dense, adamas or window)", v);
+        int k;
+        if (!(v = value(cmd, argc, argv, i)) || (k = parse_choice(cmd, a, v, k_attention_names, N_ATTENTION)) < 0)
             return -1;
-        }
+        o->cp.attention = (adm_attention)k;
     } else if (!strcmp(a, "--budget")) {
         if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 2, 1 << 24, &n)) return -1;
         o->cp.budget = (int)n;
@@ -76,21 +103,15 @@ int model_opts_parse(model_opts *o, const char *cmd, int argc, char **argv, int 
         if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 24, &n)) return -1;
         o->cp.window = (int)n;
     } else if (!strcmp(a, "--adamas-thresholds")) {
-        if (!(v = value(cmd, argc, argv, i))) return -1;
-        if (!strcmp(v, "paper")) o->cp.thresholds = ADM_THRESHOLDS_PAPER;
-        else if (!strcmp(v, "calibrated")) o->cp.thresholds = ADM_THRESHOLDS_CALIBRATED;
-        else {
-            args_error(cmd, "invalid value for --adamas-thresholds: '%s' (expected paper or calibrated)", v);
-            return -1;
-        }
+        static const char *const names[] = {"paper", "calibrated"};
+        int k;
+        if (!(v = value(cmd, argc, argv, i)) || (k = parse_choice(cmd, a, v, names, 2)) < 0) return -1;
+        o->cp.thresholds = k == 0 ? ADM_THRESHOLDS_PAPER : ADM_THRESHOLDS_CALIBRATED;
     } else if (!strcmp(a, "--adamas-select")) {
-        if (!(v = value(cmd, argc, argv, i))) return -1;
-        if (!strcmp(v, "head")) o->cp.group_select = false;
-        else if (!strcmp(v, "group")) o->cp.group_select = true;
-        else {
-            args_error(cmd, "invalid value for --adamas-select: '%s' (expected head or group)", v);
-            return -1;
-        }
+        static const char *const names[] = {"head", "group"};
+        int k;
+        if (!(v = value(cmd, argc, argv, i)) || (k = parse_choice(cmd, a, v, names, 2)) < 0) return -1;
+        o->cp.group_select = k == 1;
     } else if (!strcmp(a, "--adamas-stats")) {
         o->adamas_stats = true;
         o->cp.collect_stats = true;
@@ -104,9 +125,7 @@ void model_opts_print_stats(const model_opts *o, adm_model *m, adm_ctx *ctx) {
     if (!o->adamas_stats) return;
     adm_model_info mi = adm_model_get_info(m);
     adm_ctx_memory mem = adm_ctx_get_memory(ctx);
-    fprintf(stderr, "adamas stats: attention %s, budget %d\n",
-            o->cp.attention == ADM_ATTN_ADAMAS ? "adamas" : o->cp.attention == ADM_ATTN_WINDOW ? "window" : "dense",
-            o->cp.budget);
+    fprintf(stderr, "adamas stats: attention %s, budget %d\n", attention_name(o->cp.attention), o->cp.budget);
     for (int l = 0; l < mi.n_layer; l++) {
         int64_t steps;
         double mass = adm_ctx_adamas_mass(ctx, l, &steps);

@@ -53,6 +53,10 @@ void sample_opts_usage(FILE *f);
 /* Picks a random seed unless one was given, and says which on stderr. */
 void sample_opts_finish(sample_opts *o, const char *cmd);
 
+/* The --attention names ("dense", "adamas", "window"), both ways. */
+const char *attention_name(adm_attention a);
+bool attention_from_name(const char *s, adm_attention *out);
+
 /* Tokenizes len bytes into a malloc'd array with `spare` free slots after
  * the tokens (for generation to append to); *n gets the token count.
  * Returns NULL (message printed) on failure. */
