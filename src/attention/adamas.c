@@ -472,29 +472,34 @@ int adm_select_smallest_fast(const adm_kernels *kt, const uint16_t *d, int lo, i
     return k;
 }
 
-/* Exact attention of one query head over the selected positions, with the
- * same products and softmax as dense.c (so a full selection is bit-identical). */
-static void attend_selected(const adm_attn_args *args, int h, const int32_t *sel, int n_sel, float *scores, float *vrow,
-                            uint8_t *qconv, float *out) {
+/* Exact attention of query heads h0 .. h0+nq-1 (one KV head's) over the
+ * same selected positions, with the same products and softmax as dense.c
+ * (so a full selection is bit-identical). With an f16 cache one gather of
+ * the rows serves all nq heads; scores holds nq * n_sel floats. */
+static void attend_selected(const adm_attn_args *args, int h0, int nq, const int32_t *sel, int n_sel, float *scores,
+                            float *vrow, uint8_t *qconv, float *out) {
     const adm_kv_cache *kv = args->kv;
     const adm_kernels *k = args->k;
-    const int g = h / (args->n_head / kv->n_head_kv), hk = kv->head_dim_k, hv = kv->head_dim_v;
-    const float *q = args->q + (size_t)h * hk;
+    const int g = h0 / (args->n_head / kv->n_head_kv), hk = kv->head_dim_k, hv = kv->head_dim_v;
+    memset(out, 0, (size_t)nq * (size_t)hv * sizeof(float));
     if (kv->type_k == ADM_TYPE_F16 && kv->type_v == ADM_TYPE_F16) {
-        k->attn_qk_f16((const adm_f16 *)adm_kv_k(kv, args->layer, g, 0), (size_t)hk, sel, n_sel, hk, q, 1, args->scale,
-                       scores, n_sel);
-        k->softmax(scores, n_sel);
-        memset(out, 0, (size_t)hv * sizeof(float));
-        k->attn_pv_f16((const adm_f16 *)adm_kv_v(kv, args->layer, g, 0), (size_t)hv, sel, n_sel, hv, scores, 1, n_sel,
+        k->attn_qk_f16((const adm_f16 *)adm_kv_k(kv, args->layer, g, 0), (size_t)hk, sel, n_sel, hk,
+                       args->q + (size_t)h0 * hk, nq, args->scale, scores, n_sel);
+        for (int i = 0; i < nq; i++) k->softmax(scores + (size_t)i * n_sel, n_sel);
+        k->attn_pv_f16((const adm_f16 *)adm_kv_v(kv, args->layer, g, 0), (size_t)hv, sel, n_sel, hv, scores, nq, n_sel,
                        out);
         return;
     }
-    adm_attn_prepare_query(k, kv->type_k, hk, q, qconv);
-    for (int i = 0; i < n_sel; i++)
-        scores[i] = adm_attn_score(k, kv->type_k, hk, adm_kv_k(kv, args->layer, g, sel[i]), q, qconv) * args->scale;
-    k->softmax(scores, n_sel);
-    memset(out, 0, (size_t)hv * sizeof(float));
-    for (int i = 0; i < n_sel; i++) adm_attn_accumulate(k, kv->type_v, hv, scores[i], adm_kv_v(kv, args->layer, g, sel[i]), vrow, out);
+    for (int h = h0; h < h0 + nq; h++) {
+        const float *q = args->q + (size_t)h * hk;
+        float *o = out + (size_t)(h - h0) * hv;
+        adm_attn_prepare_query(k, kv->type_k, hk, q, qconv);
+        for (int i = 0; i < n_sel; i++)
+            scores[i] = adm_attn_score(k, kv->type_k, hk, adm_kv_k(kv, args->layer, g, sel[i]), q, qconv) * args->scale;
+        k->softmax(scores, n_sel);
+        for (int i = 0; i < n_sel; i++)
+            adm_attn_accumulate(k, kv->type_v, hv, scores[i], adm_kv_v(kv, args->layer, g, sel[i]), vrow, o);
+    }
 }
 
 /* Share of the dense softmax mass of query head h held by the selection. */
@@ -573,9 +578,8 @@ static void attend_items(void *arg, int ith, int nth) {
     for (int64_t item = lo; item < hi; item++) {
         const int h0 = (int)item * per_item, g = h0 / a->group;
         int32_t *sel = a->sel + (size_t)h0 * (size_t)budget;
-        /* Grouped distances sit in the group's first row (score_items). */
-        const int m = select_positions(a, args->k, a->dist + (size_t)(grouped ? g * a->group : h0) * (size_t)a->n_ctx, n,
-                                       max_d, hist, sel);
+        /* Grouped distances sit in the group's first row, h0 (score_items). */
+        const int m = select_positions(a, args->k, a->dist + (size_t)h0 * (size_t)a->n_ctx, n, max_d, hist, sel);
         prefetch_rows(kv, args->layer, g, sel, m);
         for (int i = 0; i < per_item; i++) {
             a->n_sel[h0 + i] = m;
@@ -583,24 +587,9 @@ static void attend_items(void *arg, int ith, int nth) {
         }
     }
     for (int64_t item = lo; item < hi; item++) {
-        const int h0 = (int)item * per_item, g = h0 / a->group;
-        const int32_t *sel = a->sel + (size_t)h0 * (size_t)budget;
-        const int m = a->n_sel[h0];
-        if (grouped && kv->type_k == ADM_TYPE_F16 && kv->type_v == ADM_TYPE_F16) {
-            /* One gather of the selected rows serves the whole group. */
-            const adm_kernels *k = args->k;
-            const int hk = kv->head_dim_k;
-            k->attn_qk_f16((const adm_f16 *)adm_kv_k(kv, args->layer, g, 0), (size_t)hk, sel, m, hk,
-                           args->q + (size_t)h0 * hk, per_item, args->scale, scores, m);
-            for (int i = 0; i < per_item; i++) k->softmax(scores + (size_t)i * m, m);
-            float *out = args->out + (size_t)h0 * hv;
-            memset(out, 0, (size_t)per_item * hv * sizeof(float));
-            k->attn_pv_f16((const adm_f16 *)adm_kv_v(kv, args->layer, g, 0), (size_t)hv, sel, m, hv, scores, per_item, m,
-                           out);
-            continue;
-        }
-        for (int i = 0; i < per_item; i++)
-            attend_selected(args, h0 + i, sel, m, scores, vrow, qconv, args->out + (size_t)(h0 + i) * hv);
+        const int h0 = (int)item * per_item;
+        attend_selected(args, h0, per_item, a->sel + (size_t)h0 * (size_t)budget, a->n_sel[h0], scores, vrow, qconv,
+                        args->out + (size_t)h0 * hv);
     }
 }
 
