@@ -42,14 +42,14 @@ static uint64_t read_sse2(const uint8_t *p, const uint8_t *end) {
     for (int k = 1; k < 8; k++) a[0] = _mm_add_epi64(a[0], a[k]);
     return (uint64_t)_mm_cvtsi128_si64(a[0]);
 }
-#endif
-
+#else
 static uint64_t read_plain(const uint8_t *p, const uint8_t *end) {
     uint64_t s[4] = {0, 0, 0, 0};
     for (; p < end; p += 32)
         for (int k = 0; k < 4; k++) s[k] += adm_rd_u64(p + 8 * k);
     return s[0] + s[1] + s[2] + s[3];
 }
+#endif
 
 static void read_part(void *arg, int ith, int nth) {
     adm_membw *b = arg;
@@ -82,7 +82,6 @@ adm_membw *adm_membw_create(size_t bytes, adm_error *err) {
 #ifdef HAVE_READ_X86
     b->avx2 = __builtin_cpu_supports("avx2");
 #endif
-    (void)read_plain; /* the portable pass is only used off x86 */
     return b;
 }
 
