@@ -62,7 +62,7 @@ static void op_add(tok_op *op, int t) {
 static void op_swiglu(tok_op *op, int t) {
     float *g = op->ctx->gate + (size_t)t * op->width;
     const float *u = op->ctx->up + (size_t)t * op->width;
-    for (int i = 0; i < op->width; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    op->ctx->k->swiglu(op->width, g, u, g);
 }
 
 /* The cos/sin table for one position, computed the way ggml does (theta
@@ -85,8 +85,10 @@ static void rope_head(float *x, const float *cache, int n_rot, adm_rope_type typ
         const float c = cache[i], s = cache[i + 1];
         const int a = type == ADM_ROPE_NORM ? i : i / 2, b = type == ADM_ROPE_NORM ? i + 1 : i / 2 + half;
         const float x0 = x[a], x1 = x[b];
-        x[a] = x0 * c - x1 * s;
-        x[b] = x0 * s + x1 * c;
+        /* The products fused as the C++ compiler fuses llama.cpp's
+         * x0*c - x1*s and x0*s + x1*c (the first product into the FMA). */
+        x[a] = fmaf(x0, c, -(x1 * s));
+        x[b] = fmaf(x0, s, x1 * c);
     }
 }
 

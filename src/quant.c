@@ -114,6 +114,8 @@ static inline int nearest_int(float x) { return (int)lrintf(x); }
 
 /* ---- activation quantizers (ggml-exact) ---- */
 
+/* Q8_0 as ggml's reference quantizer writes it (1 / d, half away from
+ * zero): what llama-quantize stores for Q8_0 weights. */
 void adm_quantize_row_q8_0_ref(const float *x, block_q8_0 *y, int64_t n) {
     for (int64_t i = 0; i < n / QK8_0; i++) {
         float amax = 0.0f;
@@ -125,21 +127,31 @@ void adm_quantize_row_q8_0_ref(const float *x, block_q8_0 *y, int64_t n) {
     }
 }
 
-void adm_quantize_row_q8_1_ref(const float *x, block_q8_1 *y, int64_t n) {
-    for (int64_t i = 0; i < n / QK8_1; i++) {
+/* Activations in Q8_0/Q8_1 as llama.cpp's x86 CPU backend quantizes them
+ * before a product (and a q8_0 KV cache): multiplier 127 / amax, rounded
+ * half to even. It differs from the reference above in the last bit of
+ * some codes, which is enough to move logits. */
+static void quantize_act_q8(const float *x, uint8_t *y, int64_t n, bool with_sum) {
+    const size_t bs = with_sum ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    for (int64_t i = 0; i < n / 32; i++, x += 32, y += bs) {
         float amax = 0.0f;
-        for (int j = 0; j < QK8_1; j++) amax = fmaxf(amax, fabsf(x[i * QK8_1 + j]));
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
         const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        int8_t *qs = (int8_t *)(y + (with_sum ? 4 : 2));
         int sum = 0;
-        for (int j = 0; j < QK8_1; j++) {
-            y[i].qs[j] = (int8_t)roundf(x[i * QK8_1 + j] * id);
-            sum += y[i].qs[j];
+        for (int j = 0; j < 32; j++) sum += qs[j] = (int8_t)nearest_int(x[j] * id);
+        const adm_f16 dh = adm_f32_to_f16(d);
+        memcpy(y, &dh, 2);
+        if (with_sum) {
+            const adm_f16 sh = adm_f32_to_f16((float)sum * d);
+            memcpy(y + 2, &sh, 2);
         }
-        y[i].d = adm_f32_to_f16(d);
-        y[i].s = adm_f32_to_f16((float)sum * d);
     }
 }
+
+void adm_quantize_act_q8_0(const float *x, block_q8_0 *y, int64_t n) { quantize_act_q8(x, (uint8_t *)y, n, false); }
+void adm_quantize_act_q8_1(const float *x, block_q8_1 *y, int64_t n) { quantize_act_q8(x, (uint8_t *)y, n, true); }
 
 void adm_quantize_row_q8_K_ref(const float *x, block_q8_K *y, int64_t n) {
     for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
@@ -608,7 +620,7 @@ void adm_quantize_row(adm_type t, const float *src, void *dst, int64_t n) {
     case ADM_TYPE_Q5_0: q_q5_0(src, dst, nb); break;
     case ADM_TYPE_Q5_1: q_q5_1(src, dst, nb); break;
     case ADM_TYPE_Q8_0: q_q8_0(src, dst, nb); break;
-    case ADM_TYPE_Q8_1: adm_quantize_row_q8_1_ref(src, dst, n); break;
+    case ADM_TYPE_Q8_1: adm_quantize_act_q8_1(src, dst, n); break;
     case ADM_TYPE_Q2_K: q_q2_K(src, dst, nb); break;
     case ADM_TYPE_Q3_K: q_q3_K(src, dst, nb); break;
     case ADM_TYPE_Q4_K: q_q4_K(src, dst, nb); break;

@@ -88,7 +88,8 @@ void adm_quantize_row(adm_type t, const float *src, void *dst, int64_t n);
 
 /* Individual reference quantizers used by kernels and tests. */
 void adm_quantize_row_q8_0_ref(const float *x, block_q8_0 *y, int64_t n);
-void adm_quantize_row_q8_1_ref(const float *x, block_q8_1 *y, int64_t n);
+void adm_quantize_act_q8_0(const float *x, block_q8_0 *y, int64_t n);
+void adm_quantize_act_q8_1(const float *x, block_q8_1 *y, int64_t n);
 void adm_quantize_row_q8_K_ref(const float *x, block_q8_K *y, int64_t n);
 
 /* The 6-bit scale/min pairs packed into 12 bytes for Q4_K and Q5_K. */

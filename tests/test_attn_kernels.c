@@ -7,6 +7,9 @@
  *     multiple of 16 (and past the kernels' buffers), 1..16 query heads,
  *     large magnitudes, exact ties,
  *     zeros of both signs and f16 subnormals;
+ *   the canonical exp (within 2.5 ulp of exp) and swiglu: bit-identical;
+ *   attn_tile (prompt attention) over several tiles: bit-identical, and
+ *     scalar against softmax attention in double;
  *   fwht: within a tolerance (the SIMD versions happen to be exact);
  *   bucketize: exact, ties with the thresholds, infinities, NaN;
  *   code_l1: exact, nothing written past n_tok, tables with entries up to 6
@@ -32,6 +35,7 @@
 #include <string.h>
 
 #include "attention/adamas.h"
+#include "kernels/canonical.h"
 #include "kernels/kernels.h"
 #include "quant.h"
 
@@ -260,6 +264,104 @@ static void test_softmax(void **state) {
     }
 }
 
+/* The canonical exponential: within 2 ulp of exp in double over the whole
+ * float range (subnormal results, overflow, NaN included), and every
+ * table's vector version bit-identical to it (through swiglu, which also
+ * covers positive arguments, and softmax above). */
+static void test_exp_swiglu(void **state) {
+    (void)state;
+    rng r = {5};
+    enum { N = 20000 };
+    static float g[N], u[N], a[N], b[N];
+    for (int i = 0; i < N; i++) {
+        const float x = i < 9 ? (const float[]){0.0f, -0.0f, 88.7f, 89.0f, -87.5f, -103.9f, -104.0f, -200.0f, NAN}[i]
+                              : (float)((double)rng_sym(&r) * (i % 3 ? 110.0 : 20.0));
+        const float e = adm_canonical_exp(x);
+        const double want = exp((double)x);
+        if (x != x) {
+            assert_true(e != e);
+        } else if (want > 3.4028234e38) {
+            assert_true(isinf(e));
+        } else {
+            const double ulp = want < 0x1p-126 ? 0x1p-149 : ldexp(1.0, ilogb(want) - 23);
+            if (fabs((double)e - want) > 2.5 * ulp) fail_msg("exp(%.9g) = %.9g, want %.9g", (double)x, (double)e, want);
+        }
+        g[i] = -x;
+        u[i] = rng_value(&r, 1.0f);
+    }
+    const adm_kernels *sc = adm_kernels_scalar();
+    for (int n = 1; n <= N; n = n < 40 ? n + 1 : n == N ? N + 1 : N) {
+        sc->swiglu(n, g, u, a);
+        for (int i = 0; i < n; i++) {
+            /* exp(-g) overflows below g = -88.7, giving -0 for a true value under 1e-30 */
+            const double want = (double)g[i] / (1.0 + exp(-(double)g[i])) * (double)u[i];
+            if (g[i] == g[i] && fabs((double)a[i] - want) > 1e-6 * fabs(want) + 1e-30)
+                fail_msg("swiglu(%g, %g) = %.9g, want %.9g", (double)g[i], (double)u[i], (double)a[i], want);
+        }
+        for (int k = 0; k < n_simd; k++) {
+            simd[k]->swiglu(n, g, u, b);
+            if (memcmp(a, b, sizeof(float) * (size_t)n)) fail_msg("%s swiglu differs from scalar at n=%d", simd[k]->name, n);
+        }
+    }
+}
+
+/* attn_tile (the prompt-attention order): every table bit-identical to
+ * scalar, tile after tile with the running state; and the scalar result,
+ * divided by the sum, within float rounding of softmax attention in double. */
+static void test_attn_tile(void **state) {
+    (void)state;
+    rng r = {9};
+    const adm_kernels *sc = adm_kernels_scalar();
+    const int T = ADM_ATTN_TILE;
+    static const int dims[][2] = {{64, 64}, {128, 128}, {8, 8}, {80, 48}, {64, 72}};
+    for (size_t di = 0; di < sizeof(dims) / sizeof(dims[0]); di++) {
+        const int hk = dims[di][0], hv = dims[di][1];
+        for (int n = 1; n <= 300; n += n < 70 ? 1 : 37) {
+            float *k = malloc(sizeof(float) * (size_t)n * hk), *v = malloc(sizeof(float) * (size_t)n * hv);
+            float *q = malloc(sizeof(float) * (size_t)hk), *kt = calloc((size_t)T * hk, sizeof(float));
+            float *vt = malloc(sizeof(float) * (size_t)T * hv), *acc = calloc((size_t)hv, sizeof(float));
+            float *acc2 = calloc((size_t)hv, sizeof(float));
+            assert_true(k && v && q && kt && vt && acc && acc2);
+            const float spread = (float)(1 + rng_below(&r, 3));
+            for (int i = 0; i < n * hk; i++) k[i] = spread * rng_sym(&r);
+            for (int i = 0; i < n * hv; i++) v[i] = rng_sym(&r);
+            for (int i = 0; i < hk; i++) q[i] = rng_sym(&r);
+            const float scale = 1.0f / sqrtf((float)hk);
+            for (int t = 0; t < 1 + n_simd; t++) {
+                const adm_kernels *kk = t == 0 ? sc : simd[t - 1];
+                float M = -INFINITY, S = 0.0f, *out = t == 0 ? acc : acc2;
+                memset(out, 0, sizeof(float) * (size_t)hv);
+                for (int c = 0; c < n; c += T) {
+                    const int m = n - c < T ? n - c : T;
+                    for (int j = 0; j < m; j++)
+                        for (int d = 0; d < hk; d++) kt[d * T + j] = k[(size_t)(c + j) * hk + d];
+                    memcpy(vt, v + (size_t)c * hv, sizeof(float) * (size_t)m * hv);
+                    kk->attn_tile(kt, vt, m, hk, hv, q, scale, &M, &S, out);
+                }
+                for (int i = 0; i < hv; i++) out[i] /= S;
+                if (t > 0 && memcmp(acc, acc2, sizeof(float) * (size_t)hv))
+                    fail_msg("%s attn_tile differs from scalar (hk %d, hv %d, n %d)", kk->name, hk, hv, n);
+            }
+            double mx = -INFINITY, sum = 0;
+            double *p = malloc(sizeof(double) * (size_t)n);
+            assert_non_null(p);
+            for (int j = 0; j < n; j++) {
+                double d = 0;
+                for (int i = 0; i < hk; i++) d += (double)k[(size_t)j * hk + i] * (double)q[i];
+                p[j] = d * (double)scale;
+                mx = p[j] > mx ? p[j] : mx;
+            }
+            for (int j = 0; j < n; j++) sum += (p[j] = exp(p[j] - mx));
+            for (int i = 0; i < hv; i++) {
+                double want = 0;
+                for (int j = 0; j < n; j++) want += p[j] / sum * (double)v[(size_t)j * hv + i];
+                if (fabs(want - (double)acc[i]) > 2e-5) fail_msg("attn_tile hk %d n %d [%d]: %.9g vs %.9g", hk, n, i, (double)acc[i], want);
+            }
+            free(p), free(k), free(v), free(q), free(kt), free(vt), free(acc), free(acc2);
+        }
+    }
+}
+
 static void test_fwht(void **state) {
     (void)state;
     rng r = {5};
@@ -471,7 +573,7 @@ static void test_select_fast(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attn_qk), cmocka_unit_test(test_attn_pv), cmocka_unit_test(test_softmax),
-        cmocka_unit_test(test_fwht),
+        cmocka_unit_test(test_exp_swiglu), cmocka_unit_test(test_attn_tile), cmocka_unit_test(test_fwht),
         cmocka_unit_test(test_bucketize), cmocka_unit_test(test_code_l1),   cmocka_unit_test(test_code_l1_multi),
         cmocka_unit_test(test_filter),    cmocka_unit_test(test_select_fast),
     };

@@ -125,18 +125,16 @@ static double rms_diff(const float *a, const float *b, size_t n) {
     return sqrt(s / (double)n);
 }
 
-/* Limits on rms(adamas - llama.cpp) / rms(llama.cpp - llama.cpp's F32 master).
- * The issue asks for 0.25. Weight types whose products round the
- * activations finely (f16, bf16: 11 or 8 bits; q8_0) turn float-rounding
- * noise from a different summation order into whole rounding steps of
- * later activations, so there the ratio measures chaos, not correctness:
- * llama.cpp itself, run on the same files with one token per batch instead
- * of one batch, lands at 0.58-1.05 (docs/correctness.md). Those types get
- * 0.55; every other type must meet 0.25. A wrong block layout or scale
+/* Files whose weights are all F32, F16, BF16 or Q8_0 must reproduce
+ * llama.cpp's logits bit for bit: for those types our kernels follow the
+ * summation order of llama.cpp's batched products (llamafile's sgemm),
+ * of its tiled flash attention, its exp and its fused RoPE, on every ISA
+ * (docs/correctness.md). The others (block formats and K-quants, whose
+ * kernels keep their own order) must stay within a quarter of the
+ * quantization error, as the issue asks; a wrong block layout or scale
  * gives ratios of 1 or more. */
-static double ratio_limit(const char *type) {
-    if (!strcmp(type, "f16") || !strcmp(type, "bf16") || !strcmp(type, "q8_0")) return 0.55;
-    return 0.25;
+static bool must_be_exact(const char *type) {
+    return !strcmp(type, "f32") || !strcmp(type, "f16") || !strcmp(type, "bf16") || !strcmp(type, "q8_0");
 }
 
 static void test_peer_logits(void **state) {
@@ -165,17 +163,14 @@ static void test_peer_logits(void **state) {
         double d = rms_diff(ours, ref.logits, n), q = rms_diff(ref.logits, master.logits, n);
         printf("    peer-%-14s rms vs llama.cpp %.6f, llama.cpp quantization rms %.5f, ratio %.3f\n", name, d, q,
                q > 0 ? d / q : 0.0);
-        if (!strcmp(type, "f32")) {
-            if (d > 1e-3) fail_msg("peer-%s: rms %.6f > 1e-3", name, d);
-        } else if (d > ratio_limit(type) * q) {
-            fail_msg("peer-%s: rms %.5f is %.3f of the quantization rms %.5f (limit %.2f)", name, d, d / q, q,
-                     ratio_limit(type));
+        if (must_be_exact(type)) {
+            for (size_t j = 0; j < n; j++)
+                if (memcmp(&ours[j], &ref.logits[j], sizeof(float)))
+                    fail_msg("peer-%s: position %zu, token %zu: %.9g, llama.cpp %.9g (must be bit-identical)", name,
+                             j / (size_t)ref.n_vocab, j % (size_t)ref.n_vocab, (double)ours[j], (double)ref.logits[j]);
+        } else if (d > 0.25 * q) {
+            fail_msg("peer-%s: rms %.5f is %.3f of the quantization rms %.5f (limit 0.25)", name, d, d / q, q);
         }
-        /* The first position attends to itself only, so no earlier token's
-         * rounding noise reaches it: it must meet the limit on its own. */
-        double d0 = rms_diff(ours, ref.logits, (size_t)ref.n_vocab);
-        if (d0 > (strcmp(type, "f32") ? ratio_limit(type) * q : 1e-4))
-            fail_msg("peer-%s: position 0 differs by %.5f", name, d0);
         free(ours);
         adm_model_free(m);
         tu_logits_free(&ref);
@@ -254,7 +249,7 @@ static void test_bad_inputs(void **state) {
     (void)state;
     adm_model *m = load("models/stories260K.gguf");
     adm_ctx *ctx = make_ctx(m, 8, 1, 4);
-    float logits[512];
+    float logits[512], again_unused[512];
     adm_error err;
     int32_t toks[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     assert_int_equal(adm_ctx_eval(ctx, toks, 9, logits, false, &err), ADM_ERR_CONTEXT_FULL);
@@ -265,9 +260,12 @@ static void test_bad_inputs(void **state) {
     assert_non_null(strstr(err.msg, "512"));
     bad = -1;
     assert_int_equal(adm_ctx_eval(ctx, &bad, 1, logits, false, &err), ADM_ERR_INVALID_ARG);
-    assert_int_equal(adm_ctx_eval(ctx, toks, 8, logits, false, &err), ADM_OK);
-    assert_int_equal(adm_ctx_eval(ctx, toks, 1, logits, false, &err), ADM_ERR_CONTEXT_FULL);
-    /* Truncating frees room; re-evaluating the same tokens gives the same logits. */
+    assert_int_equal(adm_ctx_eval(ctx, toks, 7, logits, false, &err), ADM_OK);
+    assert_int_equal(adm_ctx_eval(ctx, toks + 7, 1, logits, false, &err), ADM_OK);
+    assert_int_equal(adm_ctx_eval(ctx, toks, 1, again_unused, false, &err), ADM_ERR_CONTEXT_FULL);
+    /* Truncating frees room; re-evaluating the same token gives the same
+     * logits (a single-token step both times: prompt batches use another
+     * summation order, see attention/dense.c). */
     float again[512];
     adm_ctx_truncate(ctx, 7);
     assert_int_equal(adm_ctx_eval(ctx, toks + 7, 1, again, false, &err), ADM_OK);

@@ -10,17 +10,85 @@
  * perturbs the logits enough to flip the 8-bit rounding of later
  * activations). A q8_0 key cache is scored against the query quantized to
  * q8_0, the only product that type has.
+ *
+ * Multi-token batches (prompts) over f16/f32 caches follow llama.cpp's
+ * tiled flash attention instead (kernels.h, attn_tile: 64-key tiles with
+ * a running max and sum), so that prompt logits match llama.cpp's bit for
+ * bit where the weights allow; single-token steps keep the one-pass
+ * softmax, the fastest order for one query.
  */
 #include "attention.h"
 
 #include <math.h>
+
+/* Floats of the tiled path's scratch: a transposed key tile, a value
+ * tile, one converted key row, and per (token of the block, query head)
+ * the running max, sum and output accumulator. */
+static size_t tiled_floats(const adm_kv_cache *kv, int group) {
+    const size_t T = ADM_ATTN_TILE, hk = (size_t)kv->head_dim_k, hv = (size_t)kv->head_dim_v;
+    return T * hk + T * hv + hk + T * (size_t)group * (hv + 2);
+}
+
+static bool use_tiled(const adm_kv_cache *kv, int n_tok) {
+    return n_tok > 1 && (kv->type_k == ADM_TYPE_F16 || kv->type_k == ADM_TYPE_F32) &&
+           (kv->type_v == ADM_TYPE_F16 || kv->type_v == ADM_TYPE_F32);
+}
 
 size_t adm_attn_scratch_size(const adm_kv_cache *kv, int n_head, int n_ctx) {
     const int group = n_head / kv->n_head_kv;
     size_t s = (size_t)group * (size_t)n_ctx * sizeof(float);            /* scores */
     s += (size_t)group * ((adm_row_size(kv->type_k, kv->head_dim_k) + 63) / 64 * 64); /* converted queries */
     s += (size_t)kv->head_dim_v * sizeof(float) + 64;                     /* a dequantized value row */
-    return (s + 63) / 64 * 64;
+    const size_t tiled = tiled_floats(kv, group) * sizeof(float);
+    return ((s > tiled ? s : tiled) + 63) / 64 * 64;
+}
+
+/* Items are (KV head, block of up to ADM_ATTN_TILE consecutive tokens):
+ * each key tile is converted to f32 once per item and serves every token
+ * of the block and every query head of the group. Each (token, head) row
+ * has its own running state, so results do not depend on the split. */
+static void tiled_items(void *arg, int ith, int nth) {
+    const adm_attn_args *a = arg;
+    const adm_kv_cache *kv = a->kv;
+    const adm_kernels *k = a->k;
+    const int n_kv_head = kv->n_head_kv, group = a->n_head / n_kv_head;
+    const int hk = kv->head_dim_k, hv = kv->head_dim_v, T = ADM_ATTN_TILE;
+    float *kt = (float *)(a->scratch + (size_t)ith * a->scratch_per_thread);
+    float *vt = kt + (size_t)T * hk, *krow = vt + (size_t)T * hv, *M = krow + hk, *S = M + (size_t)T * group;
+    float *acc = S + (size_t)T * group;
+    const int n_blocks = (a->n_tok + T - 1) / T;
+    for (int item = ith; item < n_blocks * n_kv_head; item += nth) {
+        const int t0 = item / n_kv_head * T, g = item % n_kv_head, nt = ADM_MIN(T, a->n_tok - t0);
+        int maxpos = 0;
+        for (int t = t0; t < t0 + nt; t++) maxpos = ADM_MAX(maxpos, a->pos[t]);
+        for (int r = 0; r < nt * group; r++) M[r] = -INFINITY, S[r] = 0.0f;
+        memset(acc, 0, (size_t)nt * group * hv * sizeof(float));
+        memset(kt, 0, (size_t)T * hk * sizeof(float)); /* slots past a short tile are read, then masked */
+        for (int c = 0; c <= maxpos; c += T) {
+            const int mt = ADM_MIN(T, maxpos + 1 - c);
+            for (int j = 0; j < mt; j++) {
+                k->to_float[kv->type_k](adm_kv_k(kv, a->layer, g, c + j), krow, hk);
+                for (int d = 0; d < hk; d++) kt[d * T + j] = krow[d];
+                k->to_float[kv->type_v](adm_kv_v(kv, a->layer, g, c + j), vt + (size_t)j * hv, hv);
+            }
+            for (int t = t0; t < t0 + nt; t++) {
+                const int n = a->pos[t] + 1;
+                if (c >= n) continue;
+                for (int i = 0; i < group; i++) {
+                    const int r = (t - t0) * group + i;
+                    k->attn_tile(kt, vt, ADM_MIN(T, n - c), hk, hv, a->q + ((size_t)t * a->n_head + (size_t)g * group + i) * hk,
+                                 a->scale, &M[r], &S[r], acc + (size_t)r * hv);
+                }
+            }
+        }
+        for (int t = t0; t < t0 + nt; t++)
+            for (int i = 0; i < group; i++) {
+                const int r = (t - t0) * group + i;
+                const float inv = S[r] == 0.0f ? 0.0f : 1.0f / S[r];
+                float *out = a->out + ((size_t)t * a->n_head + (size_t)g * group + i) * hv;
+                for (int x = 0; x < hv; x++) out[x] = acc[(size_t)r * hv + x] * inv;
+            }
+    }
 }
 
 static void dense_items(void *arg, int ith, int nth) {
@@ -71,5 +139,5 @@ static void dense_items(void *arg, int ith, int nth) {
 }
 
 void adm_attn_dense(adm_pool *pool, const adm_attn_args *a) {
-    adm_pool_run(pool, dense_items, (void *)a);
+    adm_pool_run(pool, use_tiled(a->kv, a->n_tok) ? tiled_items : dense_items, (void *)a);
 }

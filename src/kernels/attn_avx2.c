@@ -600,27 +600,35 @@ static int k_filter_le_u16(const uint16_t *d, int n, int cut, int32_t *out, int 
     return m;
 }
 
-/* Softmax (kernels.h): two ymm hold canonical lanes 0-7 and 8-15 (j mod 16),
- * the exponential follows canonical.h step by step; a tail of fewer than 16
- * values goes through the scalar definition into the same lanes. */
+/* The canonical exponential (canonical.h) step by step. Without vscalefps,
+ * 2^n goes in two halves: p * 2^(n>>1) is exact (|n| <= 192 keeps it a
+ * normal number), the second multiply rounds once, as ldexpf does. */
+static inline __m256 pow2i(__m256i k) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23)); }
+
 static inline __m256 exp_canonical(__m256 x) {
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(ADM_EXP_LOG2E)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-ADM_EXP_LN2_HI), x);
-    r = _mm256_fmadd_ps(n, _mm256_set1_ps(-ADM_EXP_LN2_LO), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(ADM_EXP_MIN), _CMP_GE_OQ);
-    const __m256i e = _mm256_slli_epi32(
-        _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_max_ps(n, _mm256_set1_ps(-126.0f))), _mm256_set1_epi32(127)), 23);
-    return _mm256_and_ps(keep, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+    const __m256 shift = _mm256_set1_ps(ADM_EXP_SHIFT);
+    const __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(ADM_EXP_LOG2E), shift), shift);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(ADM_EXP_LN2_HI), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(ADM_EXP_LN2_LO), r);
+    const __m256 r2 = _mm256_mul_ps(r, r);
+    const __m256 hi = _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(ADM_EXP_C5), r, _mm256_set1_ps(ADM_EXP_C4)), r2,
+                                      _mm256_fmadd_ps(_mm256_set1_ps(ADM_EXP_C3), r, _mm256_set1_ps(ADM_EXP_C2)));
+    const __m256 p = _mm256_fmadd_ps(hi, r2, _mm256_fmadd_ps(_mm256_set1_ps(ADM_EXP_C1), r, _mm256_set1_ps(1.0f)));
+    const __m256 absn = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+    const __m256 big = _mm256_cmp_ps(absn, _mm256_set1_ps(ADM_EXP_NMAX), _CMP_GT_OQ);
+    /* NaN lanes convert to INT_MIN: clamp n for the exponent arithmetic (their p is NaN anyway). */
+    const __m256i ni = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(n, _mm256_set1_ps(-ADM_EXP_NMAX)),
+                                                        _mm256_set1_ps(ADM_EXP_NMAX)));
+    const __m256i n1 = _mm256_srai_epi32(ni, 1);
+    const __m256 res = _mm256_mul_ps(_mm256_mul_ps(p, pow2i(n1)), pow2i(_mm256_sub_epi32(ni, n1)));
+    if (_mm256_testz_ps(big, big)) return res;
+    const __m256 inf = _mm256_and_ps(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_GT_OQ), _mm256_set1_ps(INFINITY));
+    return _mm256_blendv_ps(res, inf, big);
 }
 
+/* Softmax (kernels.h): two ymm hold canonical lanes 0-7 and 8-15 (j mod 16);
+ * a tail of fewer than 16 values goes through the scalar definition into
+ * the same lanes. */
 static void k_softmax(float *s, int n) {
     float max = -INFINITY;
     int j = 0;
@@ -652,7 +660,61 @@ static void k_softmax(float *s, int n) {
     for (; j < n; j++) s[j] *= inv;
 }
 
+/* attn_tile (kernels.h): eight vectors cover the 64 key slots; every score
+ * is its own chain of fused multiply-adds over d, as in scalar.c. */
+static void k_attn_tile(const float *kt, const float *vt, int m, int hk, int hv, const float *q, float scale, float *M,
+                        float *S, float *acc) {
+    __m256 s[8];
+    for (int v = 0; v < 8; v++) s[v] = _mm256_setzero_ps();
+    for (int d = 0; d < hk; d++) {
+        const __m256 qd = _mm256_set1_ps(q[d]);
+        for (int v = 0; v < 8; v++) s[v] = _mm256_fmadd_ps(_mm256_loadu_ps(kt + d * ADM_ATTN_TILE + 8 * v), qd, s[v]);
+    }
+    _Alignas(32) float e[ADM_ATTN_TILE];
+    float tmax = -INFINITY;
+    for (int v = 0; v < 8; v++) _mm256_store_ps(e + 8 * v, _mm256_mul_ps(s[v], _mm256_set1_ps(scale)));
+    for (int j = 0; j < ADM_ATTN_TILE; j++) {
+        if (j >= m) e[j] = -INFINITY;
+        tmax = e[j] > tmax ? e[j] : tmax;
+    }
+    const float mnew = fmaxf(*M, tmax);
+    if (mnew > *M) {
+        const float ms = expf(*M - mnew);
+        for (int i = 0; i < hv; i++) acc[i] *= ms;
+        *S *= ms;
+    }
+    *M = mnew;
+    double sum = 0.0;
+    for (int v = 0; v < 8; v++) _mm256_store_ps(e + 8 * v, exp_canonical(_mm256_sub_ps(_mm256_load_ps(e + 8 * v), _mm256_set1_ps(mnew))));
+    for (int c = 0; c < ADM_ATTN_TILE; c += 16) sum += (double)adm_reduce16(e + c);
+    *S = (float)((double)*S + sum);
+    int i = 0;
+    for (; i + 32 <= hv; i += 32) {
+        __m256 o[4];
+        for (int v = 0; v < 4; v++) o[v] = _mm256_loadu_ps(acc + i + 8 * v);
+        for (int j = 0; j < m; j++) {
+            const __m256 ej = _mm256_set1_ps(e[j]);
+            for (int v = 0; v < 4; v++) o[v] = _mm256_fmadd_ps(_mm256_loadu_ps(vt + (size_t)j * hv + i + 8 * v), ej, o[v]);
+        }
+        for (int v = 0; v < 4; v++) _mm256_storeu_ps(acc + i + 8 * v, o[v]);
+    }
+    for (; i < hv; i++)
+        for (int j = 0; j < m; j++) acc[i] = fmaf(vt[(size_t)j * hv + i], e[j], acc[i]);
+}
+
+static void k_swiglu(int n, const float *g, const float *u, float *out) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 den = _mm256_add_ps(_mm256_set1_ps(1.0f), exp_canonical(_mm256_sub_ps(_mm256_setzero_ps(), x)));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_div_ps(x, den), _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) out[i] = adm_canonical_swiglu(g[i], u[i]);
+}
+
 void adm_kernels_init_attn_avx2(adm_kernels *t) {
+    t->attn_tile = k_attn_tile;
+    t->swiglu = k_swiglu;
     t->softmax = k_softmax;
     t->attn_qk_f16 = k_attn_qk_f16;
     t->attn_pv_f16 = k_attn_pv_f16;

@@ -608,28 +608,26 @@ static int k_filter_le_u16(const uint16_t *d, int n, int cut, int32_t *out, int 
     return m;
 }
 
-/* Softmax (kernels.h): lane l of the 16 accumulators takes j = l mod 16,
- * exactly as the scalar loop, and the exponential follows canonical.h step
- * by step (mul, rint, two fmas, Horner fmas, exponent bits). */
+/* The canonical exponential (canonical.h) step by step; vscalefps applies
+ * 2^n with the single rounding ldexpf gives. */
 static inline __m512 exp_canonical(__m512 x) {
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(ADM_EXP_LOG2E)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-ADM_EXP_LN2_HI), x);
-    r = _mm512_fmadd_ps(n, _mm512_set1_ps(-ADM_EXP_LN2_LO), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(ADM_EXP_MIN), _CMP_GE_OQ); /* false for NaN */
-    /* Lanes below the cut-off would build a bad exponent: clamp n first. */
-    const __m512i e = _mm512_slli_epi32(
-        _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_max_ps(n, _mm512_set1_ps(-126.0f))), _mm512_set1_epi32(127)), 23);
-    return _mm512_maskz_mul_ps(keep, p, _mm512_castsi512_ps(e));
+    const __m512 shift = _mm512_set1_ps(ADM_EXP_SHIFT);
+    const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(ADM_EXP_LOG2E), shift), shift);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(ADM_EXP_LN2_HI), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(ADM_EXP_LN2_LO), r);
+    const __m512 r2 = _mm512_mul_ps(r, r);
+    const __m512 hi = _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(ADM_EXP_C5), r, _mm512_set1_ps(ADM_EXP_C4)), r2,
+                                      _mm512_fmadd_ps(_mm512_set1_ps(ADM_EXP_C3), r, _mm512_set1_ps(ADM_EXP_C2)));
+    const __m512 p = _mm512_fmadd_ps(hi, r2, _mm512_fmadd_ps(_mm512_set1_ps(ADM_EXP_C1), r, _mm512_set1_ps(1.0f)));
+    const __m512 res = _mm512_scalef_ps(p, n);
+    const __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(ADM_EXP_NMAX), _CMP_GT_OQ);
+    if (!big) return res;
+    const __mmask16 pos = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_GT_OQ);
+    return _mm512_mask_blend_ps(big, res, _mm512_maskz_mov_ps(pos, _mm512_set1_ps(INFINITY)));
 }
 
+/* Softmax (kernels.h): lane l of the 16 accumulators takes j = l mod 16,
+ * exactly as the scalar loop. */
 static void k_softmax(float *s, int n) {
     __m512 vmax = _mm512_set1_ps(-INFINITY);
     int j = 0;
@@ -660,7 +658,69 @@ static void k_softmax(float *s, int n) {
     }
 }
 
+/* attn_tile (kernels.h): four vectors cover the 64 key slots; every
+ * score is its own chain of fused multiply-adds over d, as in scalar.c. */
+static void k_attn_tile(const float *kt, const float *vt, int m, int hk, int hv, const float *q, float scale, float *M,
+                        float *S, float *acc) {
+    __m512 s[4];
+    for (int v = 0; v < 4; v++) s[v] = _mm512_setzero_ps();
+    for (int d = 0; d < hk; d++) {
+        const __m512 qd = _mm512_set1_ps(q[d]);
+        for (int v = 0; v < 4; v++) s[v] = _mm512_fmadd_ps(_mm512_loadu_ps(kt + d * ADM_ATTN_TILE + 16 * v), qd, s[v]);
+    }
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    for (int v = 0; v < 4; v++) {
+        const int cnt = m - 16 * v;
+        const __mmask16 valid = cnt >= 16 ? (__mmask16)0xFFFF : cnt <= 0 ? 0 : (__mmask16)((1u << cnt) - 1);
+        s[v] = _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), valid, s[v], _mm512_set1_ps(scale));
+        vmax = _mm512_max_ps(vmax, s[v]);
+    }
+    const float mnew = fmaxf(*M, _mm512_reduce_max_ps(vmax));
+    if (mnew > *M) {
+        const float ms = expf(*M - mnew);
+        for (int i = 0; i < hv; i++) acc[i] *= ms;
+        *S *= ms;
+    }
+    *M = mnew;
+    _Alignas(64) float e[ADM_ATTN_TILE];
+    double sum = 0.0;
+    for (int v = 0; v < 4; v++) {
+        const __m512 ev = exp_canonical(_mm512_sub_ps(s[v], _mm512_set1_ps(mnew)));
+        _mm512_store_ps(e + 16 * v, ev);
+        sum += (double)adm_reduce16(e + 16 * v); /* not reduce_add_ps: its tree is the compiler's choice */
+    }
+    *S = (float)((double)*S + sum);
+    int i = 0;
+    for (; i + 64 <= hv; i += 64) {
+        __m512 o[4];
+        for (int v = 0; v < 4; v++) o[v] = _mm512_loadu_ps(acc + i + 16 * v);
+        for (int j = 0; j < m; j++) {
+            const __m512 ej = _mm512_set1_ps(e[j]);
+            for (int v = 0; v < 4; v++) o[v] = _mm512_fmadd_ps(_mm512_loadu_ps(vt + (size_t)j * hv + i + 16 * v), ej, o[v]);
+        }
+        for (int v = 0; v < 4; v++) _mm512_storeu_ps(acc + i + 16 * v, o[v]);
+    }
+    for (; i < hv; i += 16) {
+        const __mmask16 mk = hv - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (hv - i)) - 1);
+        __m512 o = _mm512_maskz_loadu_ps(mk, acc + i);
+        for (int j = 0; j < m; j++)
+            o = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, vt + (size_t)j * hv + i), _mm512_set1_ps(e[j]), o);
+        _mm512_mask_storeu_ps(acc + i, mk, o);
+    }
+}
+
+static void k_swiglu(int n, const float *g, const float *u, float *out) {
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 mk = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 x = _mm512_maskz_loadu_ps(mk, g + i);
+        const __m512 den = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_canonical(_mm512_sub_ps(_mm512_setzero_ps(), x)));
+        _mm512_mask_storeu_ps(out + i, mk, _mm512_mul_ps(_mm512_div_ps(x, den), _mm512_maskz_loadu_ps(mk, u + i)));
+    }
+}
+
 void adm_kernels_init_attn_avx512(adm_kernels *t) {
+    t->attn_tile = k_attn_tile;
+    t->swiglu = k_swiglu;
     t->softmax = k_softmax;
     t->attn_qk_f16 = k_attn_qk_f16;
     t->attn_pv_f16 = k_attn_pv_f16;

@@ -471,12 +471,17 @@ KQ_KERNELS(q6_K, K_Q6)
 #undef KQ_KERNELS
 
 /* ---- float types: F32, F16, BF16 (dot type = weight type) ----
- * 16 values per step into two accumulators per output (values 16i..16i+7
- * and 16i+8..16i+15: two FMA chains hide the FMA latency in a lone row);
- * then one more 8-value step into the first, and a scalar tail added
- * after the vector sum. Tiles are at most 2 x 2 (4 outputs x 2 chains). */
+ * The canonical order of kernels.h / scalar.c: 16 lanes per output, held
+ * as two 8-lane accumulators (lanes 0-7, 8-15), which also gives a lone
+ * row two FMA chains. F32/F16 take 16 consecutive values per step; BF16
+ * takes 32 and emulates vdpbf16ps: lane l gets value 2l+1, then 2l. A
+ * partial last step is copied into a zeroed buffer (zeros leave the lanes
+ * unchanged). Tiles are at most 2 x 2 (4 outputs x 2 chains). */
 
 enum { F_F32, F_F16, F_BF16 };
+
+AI int fl_step(const int T) { return T == F_BF16 ? 32 : 16; }
+AI size_t fl_esize(const int T) { return T == F_F32 ? 4 : 2; }
 
 AI __m256 fl_load(const int T, const uint8_t *p) {
     if (T == F_F32) return _mm256_loadu_ps((const float *)p);
@@ -484,41 +489,38 @@ AI __m256 fl_load(const int T, const uint8_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(ld128(p)), 16));
 }
 
-AI float fl_scalar(const int T, const uint8_t *p) {
-    if (T == F_F32) return adm_rd_f32(p);
-    if (T == F_F16) return f16f(p);
-    return adm_bf16_to_f32(adm_rd_u16(p));
+/* Half h (lanes 8h .. 8h+7) of one step: acc += x * y in the lane order. */
+AI __m256 fl_half(const int T, const uint8_t *x, const uint8_t *y, int h, __m256 acc) {
+    if (T != F_BF16) return _mm256_fmadd_ps(fl_load(T, x + 16 * h * (T == F_F32 ? 2 : 1)),
+                                            fl_load(T, y + 16 * h * (T == F_F32 ? 2 : 1)), acc);
+    const __m256i wx = ld256(x + 32 * h), wy = ld256(y + 32 * h), hi = _mm256_set1_epi32((int)0xFFFF0000u);
+    acc = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(wx, hi)), _mm256_castsi256_ps(_mm256_and_si256(wy, hi)),
+                          acc);
+    return _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(wx, 16)), _mm256_castsi256_ps(_mm256_slli_epi32(wy, 16)),
+                           acc);
 }
 
 AI void fl_tile(const int T, const int NR, const int NC, int n, const uint8_t *w, size_t ws, const uint8_t *a,
                 size_t as, float *s, size_t lds) {
-    const size_t es = T == F_F32 ? 4 : 2;
+    const size_t es = fl_esize(T);
+    const int step = fl_step(T);
     __m256 acc[2][2][2];
     UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) acc[r][c][0] = acc[r][c][1] =
         _mm256_setzero_ps();
     int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        UNROLL for (int h = 0; h < 2; h++) {
-            __m256 y[2];
-            UNROLL for (int c = 0; c < NC; c++) y[c] = fl_load(T, a + c * as + (size_t)(i + 8 * h) * es);
-            UNROLL for (int r = 0; r < NR; r++) {
-                const __m256 x = fl_load(T, w + r * ws + (size_t)(i + 8 * h) * es);
-                UNROLL for (int c = 0; c < NC; c++) acc[r][c][h] = _mm256_fmadd_ps(x, y[c], acc[r][c][h]);
-            }
-        }
+    for (; i + step <= n; i += step)
+        UNROLL for (int h = 0; h < 2; h++) UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++)
+            acc[r][c][h] = fl_half(T, w + r * ws + (size_t)i * es, a + c * as + (size_t)i * es, h, acc[r][c][h]);
+    if (i < n) {
+        _Alignas(32) uint8_t tw[2][64] = {{0}}, ta[2][64] = {{0}};
+        const size_t bytes = (size_t)(n - i) * es;
+        UNROLL for (int r = 0; r < NR; r++) memcpy(tw[r], w + r * ws + (size_t)i * es, bytes);
+        UNROLL for (int c = 0; c < NC; c++) memcpy(ta[c], a + c * as + (size_t)i * es, bytes);
+        UNROLL for (int h = 0; h < 2; h++) UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++)
+            acc[r][c][h] = fl_half(T, tw[r], ta[c], h, acc[r][c][h]);
     }
-    if (i + 8 <= n) {
-        UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) acc[r][c][0] =
-            _mm256_fmadd_ps(fl_load(T, w + r * ws + (size_t)i * es), fl_load(T, a + c * as + (size_t)i * es),
-                            acc[r][c][0]);
-        i += 8;
-    }
-    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) {
-        float tail = 0.0f;
-        for (int j = i; j < n; j++)
-            tail += fl_scalar(T, w + r * ws + (size_t)j * es) * fl_scalar(T, a + c * as + (size_t)j * es);
-        s[c * lds + r] = hsum_ps(_mm256_add_ps(acc[r][c][0], acc[r][c][1])) + tail;
-    }
+    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) s[c * lds + r] =
+        hsum_ps(_mm256_add_ps(acc[r][c][0], acc[r][c][1]));
 }
 
 AI void fl_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, const void *va, size_t as, float *s,
@@ -551,18 +553,6 @@ FL_KERNELS(bf16, F_BF16)
 
 /* ---- activation conversions (byte-identical to quant.c) ---- */
 
-/* roundf (half away from zero) exactly: t = trunc(v); v - t is exact, and
- * |v - t| >= 0.5 means round outward. (Adding 0.5 and truncating is wrong
- * for 0.49999997, whose sum rounds up to 1.) */
-static inline __m256i round_away_epi32(__m256 v) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
-    const __m256 away = _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ),
-                                      _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f)));
-    return _mm256_cvttps_epi32(_mm256_add_ps(t, away));
-}
-
 /* 4 x 8 int32 in [-128, 127] -> 32 bytes in order (packs work per 128-bit
  * half, so the dwords come out as a0 b0 c0 d0 a1 b1 c1 d1; permute back). */
 static inline __m256i pack_epi32_to_epi8(__m256i a, __m256i b, __m256i c, __m256i d) {
@@ -585,10 +575,10 @@ static void quantize_q8_01(const float *x, void *vy, int64_t n, bool with_sum) {
     for (int64_t i = 0; i < n / 32; i++, x += 32, out += bs) {
         __m256 v[4];
         for (int k = 0; k < 4; k++) v[k] = _mm256_loadu_ps(x + 8 * k);
-        const float d = amax32(v) / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        __m256i q[4];
-        for (int k = 0; k < 4; k++) q[k] = round_away_epi32(_mm256_mul_ps(v[k], _mm256_set1_ps(id)));
+        const float amax = amax32(v), d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        __m256i q[4]; /* cvtps2dq rounds half to even in the default MXCSR mode */
+        for (int k = 0; k < 4; k++) q[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], _mm256_set1_ps(id)));
         const adm_f16 dh = adm_f32_to_f16(d);
         memcpy(out, &dh, 2);
         if (with_sum) {

@@ -145,10 +145,18 @@ AI z32_a z32_prep(const int T, const uint8_t *a, const uint8_t *b) {
     return p;
 }
 
-AI __m512 z32_pair(const int T, const z32_w *w, const z32_a *a, __m512 acc) {
-    const __m512i sumi = _mm512_dpbusd_epi32(a->start, w->q, a->y);
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_mul_ps(w->d, a->d), acc);
-    if (z32_has_min(T)) acc = _mm512_fmadd_ps(w->m, a->s8, acc);
+/* The canonical order (scalar.c) keeps 8 lanes per output and adds the
+ * blocks one after the other, so the two halves of a step go into one
+ * 256-bit accumulator in turn (the second only if it is a real block). */
+AI __m256 z32_pair(const int T, const z32_w *w, const z32_a *a, bool two, __m256 acc) {
+    const __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(a->start, w->q, a->y));
+    const __m512 d = _mm512_mul_ps(w->d, a->d);
+    acc = _mm256_fmadd_ps(_mm512_castps512_ps256(f), _mm512_castps512_ps256(d), acc);
+    if (z32_has_min(T)) acc = _mm256_fmadd_ps(_mm512_castps512_ps256(w->m), _mm512_castps512_ps256(a->s8), acc);
+    if (two) {
+        acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(f, 1), _mm512_extractf32x8_ps(d, 1), acc);
+        if (z32_has_min(T)) acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(w->m, 1), _mm512_extractf32x8_ps(a->s8, 1), acc);
+    }
     return acc;
 }
 
@@ -157,8 +165,8 @@ AI void z32_tile(const int T, const int NR, const int NC, int n, const uint8_t *
                  size_t as, float *s, size_t lds) {
     const size_t bx = z32_wsize(T), by = z32_has_min(T) ? sizeof(block_q8_1) : sizeof(block_q8_0);
     const int nb = n / 32;
-    __m512 acc[4][3];
-    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) acc[r][c] = _mm512_setzero_ps();
+    __m256 acc[4][3];
+    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps();
     for (int i = 0; i < nb; i += 2) {
         const bool two = i + 1 < nb;
         z32_a ya[3];
@@ -169,10 +177,10 @@ AI void z32_tile(const int T, const int NR, const int NC, int n, const uint8_t *
         UNROLL for (int r = 0; r < NR; r++) {
             const uint8_t *p = w + r * ws + (size_t)i * bx;
             const z32_w x = z32_decode(T, p, two ? p + bx : NULL);
-            UNROLL for (int c = 0; c < NC; c++) acc[r][c] = z32_pair(T, &x, &ya[c], acc[r][c]);
+            UNROLL for (int c = 0; c < NC; c++) acc[r][c] = z32_pair(T, &x, &ya[c], two, acc[r][c]);
         }
     }
-    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) s[c * lds + r] = hsum512(acc[r][c]);
+    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) s[c * lds + r] = hsum256(acc[r][c]);
 }
 
 /* Any nr x nc <= ADM_TILE_MAX: row by row for one column (one sequential
@@ -448,9 +456,10 @@ ZK_KERNELS(q6_K, K_Q6)
 #undef ZK_KERNELS
 
 /* ---- float types: F32, F16, BF16 ----
- * Two accumulators per output (alternating 16-value steps for F32/F16,
- * 32-value steps of vdpbf16ps for BF16), the tail through masked loads
- * into the first. Tiles up to 4 x 3. */
+ * The canonical order of kernels.h / scalar.c: one 16-lane accumulator per
+ * output (16-value steps for F32/F16, 32-value steps of vdpbf16ps for
+ * BF16), the tail through masked loads (zeros leave the lanes unchanged).
+ * Tiles up to 4 x 3 give 12 independent FMA chains. */
 
 enum { F_F32, F_F16, F_BF16 };
 
@@ -476,28 +485,18 @@ AI void fl_tile(const int T, const int NR, const int NC, int n, const uint8_t *w
                 size_t as, float *s, size_t lds) {
     const size_t es = T == F_F32 ? 4 : 2;
     const int step = fl_step(T);
-    __m512 acc[4][3][2];
-    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) acc[r][c][0] = acc[r][c][1] =
-        _mm512_setzero_ps();
-    int i = 0;
-    for (; i + 2 * step <= n; i += 2 * step) {
-        UNROLL for (int h = 0; h < 2; h++) {
-            __m512 y[3];
-            UNROLL for (int c = 0; c < NC; c++) y[c] = fl_load(T, a + c * as + (size_t)(i + step * h) * es, step);
-            UNROLL for (int r = 0; r < NR; r++) {
-                const __m512 x = fl_load(T, w + r * ws + (size_t)(i + step * h) * es, step);
-                UNROLL for (int c = 0; c < NC; c++) acc[r][c][h] = fl_fma(T, x, y[c], acc[r][c][h]);
-            }
+    __m512 acc[4][3];
+    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) acc[r][c] = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += step) {
+        const int cnt = ADM_MIN(step, n - i);
+        __m512 y[3];
+        UNROLL for (int c = 0; c < NC; c++) y[c] = fl_load(T, a + c * as + (size_t)i * es, cnt);
+        UNROLL for (int r = 0; r < NR; r++) {
+            const __m512 x = fl_load(T, w + r * ws + (size_t)i * es, cnt);
+            UNROLL for (int c = 0; c < NC; c++) acc[r][c] = fl_fma(T, x, y[c], acc[r][c]);
         }
     }
-    for (; i < n; i += step) {
-        const int cnt = ADM_MIN(step, n - i);
-        UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) acc[r][c][0] =
-            fl_fma(T, fl_load(T, w + r * ws + (size_t)i * es, cnt), fl_load(T, a + c * as + (size_t)i * es, cnt),
-                   acc[r][c][0]);
-    }
-    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) s[c * lds + r] =
-        hsum512(_mm512_add_ps(acc[r][c][0], acc[r][c][1]));
+    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) s[c * lds + r] = hsum512(acc[r][c]);
 }
 
 AI void fl_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, const void *va, size_t as, float *s,

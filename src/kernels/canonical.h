@@ -1,7 +1,7 @@
 /*
  * canonical.h - the scalar definitions of operations whose exact result
  * kernels.h fixes (so every ISA gives the same bits): the 16-lane reduction
- * tree and the exponential used by softmax. SIMD files use these for tails
+ * tree and the exponential used by softmax and SiLU. SIMD files use these for tails
  * and follow the same steps in vector registers.
  */
 #ifndef ADM_KERNELS_CANONICAL_H
@@ -20,29 +20,48 @@ static inline float adm_reduce16(const float *a) {
     return v[0] + v[1];
 }
 
-#define ADM_EXP_MIN (-87.0f)          /* below: 0 (2^-126 is the smallest normal) */
-#define ADM_EXP_LOG2E 1.44269504f
-#define ADM_EXP_LN2_HI 0.693145752f   /* ln 2 split so n * LN2_HI is exact */
-#define ADM_EXP_LN2_LO 1.42860677e-6f
-
-/* exp(x) for x <= 0: n = rint(x log2 e), r = x - n ln 2 in two fused steps,
- * a degree-6 Taylor polynomial of e^r in fused multiply-adds, times 2^n. */
-static inline float adm_canonical_exp(float x) {
-    if (!(x >= ADM_EXP_MIN)) return 0.0f; /* also NaN (from a broken model): no UB in the conversion */
-    const float n = rintf(x * ADM_EXP_LOG2E);
-    float r = fmaf(n, -ADM_EXP_LN2_HI, x);
-    r = fmaf(n, -ADM_EXP_LN2_LO, r);
-    float p = 1.0f / 720.0f;
-    p = fmaf(p, r, 1.0f / 120.0f);
-    p = fmaf(p, r, 1.0f / 24.0f);
-    p = fmaf(p, r, 1.0f / 6.0f);
-    p = fmaf(p, r, 0.5f);
-    p = fmaf(p, r, 1.0f);
-    p = fmaf(p, r, 1.0f);
-    const uint32_t bits = (uint32_t)((int)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, 4);
-    return p * scale;
+/* (a[l] + a[l+4]) + ... : the 8-lane tree of a 256-bit horizontal sum
+ * (high half onto low, then movehl, then movehdup). */
+static inline float adm_reduce8(const float *a) {
+    float t[4], u[2];
+    for (int i = 0; i < 4; i++) t[i] = a[i] + a[i + 4];
+    for (int i = 0; i < 2; i++) u[i] = t[i] + t[i + 2];
+    return u[0] + u[1];
 }
+
+/* The exponential of softmax and SiLU. It is the method llama.cpp's CPU
+ * backend uses in its vector loops (ARM's optimized-routines expf: n =
+ * round(x log2 e) through the 1.5 * 2^23 shifter, r = x - n ln 2 in two
+ * fused steps, a degree-5 polynomial evaluated as two Estrin halves, r *
+ * 2^n with one rounding), so that prompt logits can match llama.cpp's bit
+ * for bit; its error is at most 2.24 ulp (every float argument checked).
+ * SIMD files follow it step by step;
+ * 2^n is applied in two exact-then-rounding halves where there is no
+ * scalef instruction. */
+#define ADM_EXP_SHIFT 0x1.8p23f
+#define ADM_EXP_LOG2E 0x1.715476p+0f
+#define ADM_EXP_LN2_HI 0x1.62e4p-1f
+#define ADM_EXP_LN2_LO 0x1.7f7d1cp-20f
+#define ADM_EXP_C1 0x1.ffffecp-1f
+#define ADM_EXP_C2 0x1.fffdb6p-2f
+#define ADM_EXP_C3 0x1.555e66p-3f
+#define ADM_EXP_C4 0x1.573e2ep-5f
+#define ADM_EXP_C5 0x1.0e4020p-7f
+#define ADM_EXP_NMAX 192.0f /* beyond |n| = 192 the result is 0 or infinity */
+
+static inline float adm_canonical_exp(float x) {
+    if (x != x) return x;
+    const float n = fmaf(x, ADM_EXP_LOG2E, ADM_EXP_SHIFT) - ADM_EXP_SHIFT;
+    if (fabsf(n) > ADM_EXP_NMAX) return n > 0 ? INFINITY : 0.0f;
+    float r = fmaf(-n, ADM_EXP_LN2_HI, x);
+    r = fmaf(-n, ADM_EXP_LN2_LO, r);
+    const float r2 = r * r;
+    const float p = fmaf(fmaf(fmaf(ADM_EXP_C5, r, ADM_EXP_C4), r2, fmaf(ADM_EXP_C3, r, ADM_EXP_C2)), r2,
+                         fmaf(ADM_EXP_C1, r, 1.0f));
+    return ldexpf(p, (int)n); /* one rounding, also into the subnormal range */
+}
+
+/* SiLU(g) * u, the gate of SwiGLU, with the exponential above. */
+static inline float adm_canonical_swiglu(float g, float u) { return g / (1.0f + adm_canonical_exp(-g)) * u; }
 
 #endif

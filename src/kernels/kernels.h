@@ -66,6 +66,21 @@ typedef struct adm_kernels {
      * summed in 16 interleaved lanes reduced as above, then scaled by 1/sum. */
     void (*softmax)(float *s, int n);
 
+    /* One key tile of prompt (multi-token) attention for one query head, in
+     * the order of llama.cpp's tiled flash attention: kt holds the tile's
+     * keys transposed (kt[d * ADM_ATTN_TILE + j], j < m <= ADM_ATTN_TILE),
+     * vt its values (vt[j * hv + i]). Scores s_j = (sum over d ascending
+     * of k_j[d] q[d] in fused multiply-adds) * scale; with the tile's max
+     * raising the running max *M, acc and *S are first scaled by
+     * expf(old - new); e_j = exp(s_j - *M) (canonical exponential), *S
+     * += the sum of e in double over 16-lane sums of each 16 of the 64
+     * slots (empty slots are 0); acc[i] += e_j v_j[i] for j ascending,
+     * one fused multiply-add each. The caller divides acc by *S at the end. */
+    void (*attn_tile)(const float *kt, const float *vt, int m, int hk, int hv, const float *q, float scale, float *M,
+                      float *S, float *acc);
+    /* out[i] = g[i] / (1 + exp(-g[i])) * u[i] (SiLU gate, canonical exp). */
+    void (*swiglu)(int n, const float *g, const float *u, float *out);
+
     /* Adamas sparse attention (attention/adamas.c). */
     /* Orthonormal Walsh-Hadamard transform in place; n is a power of two. */
     void (*fwht)(float *x, int n);
@@ -90,6 +105,9 @@ typedef struct adm_kernels {
      * the caller then runs the same plain loop itself. */
     int (*filter_le_u16)(const uint16_t *d, int n, int cut, int32_t *out, int cap);
 } adm_kernels;
+
+/* Keys per tile of prompt attention (attn_tile). */
+#define ADM_ATTN_TILE 64
 
 /* Tokens per block of the Adamas code index (the fast-scan layout). */
 #define ADM_CODE_BLOCK 32

@@ -10,98 +10,83 @@
 
 #include <math.h>
 
-static void dot_f32_f32(int n, float *s, const void *vx, const void *vy) {
-    const float *x = vx, *y = vy;
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) sum += x[i] * y[i];
-    *s = sum;
+/* ---- float types: 16 lanes, lane l takes values l, l+16, ... in fused
+ * multiply-adds, reduced by adm_reduce16 (the order of one AVX-512
+ * accumulator, and of llama.cpp's batched float products). BF16 follows
+ * vdpbf16ps: lane l takes the pairs (2l, 2l+1) of every 32 values, the
+ * odd value first. Values past n count as zeros. */
+
+static float fl_value(adm_type t, const uint8_t *p, int i) {
+    if (t == ADM_TYPE_F32) return adm_rd_f32(p + 4 * (size_t)i);
+    if (t == ADM_TYPE_F16) return adm_f16_to_f32(adm_rd_u16(p + 2 * (size_t)i));
+    return adm_bf16_to_f32(adm_rd_u16(p + 2 * (size_t)i));
 }
 
-static void dot_f16_f16(int n, float *s, const void *vx, const void *vy) {
-    const uint8_t *x = vx, *y = vy;
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) sum += adm_f16_to_f32(adm_rd_u16(x + 2 * i)) * adm_f16_to_f32(adm_rd_u16(y + 2 * i));
-    *s = sum;
-}
-
-static void dot_bf16_bf16(int n, float *s, const void *vx, const void *vy) {
-    const uint8_t *x = vx, *y = vy;
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) sum += adm_bf16_to_f32(adm_rd_u16(x + 2 * i)) * adm_bf16_to_f32(adm_rd_u16(y + 2 * i));
-    *s = sum;
-}
-
-static void dot_q4_0(int n, float *s, const void *vx, const void *vy) {
-    const block_q4_0 *x = vx;
-    const block_q8_0 *y = vy;
-    float sum = 0.0f;
-    for (int i = 0; i < n / QK4_0; i++) {
-        int sumi = 0;
-        for (int j = 0; j < QK4_0 / 2; j++)
-            sumi += ((x[i].qs[j] & 0xF) - 8) * y[i].qs[j] + ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + 16];
-        sum += (float)sumi * adm_f16_to_f32(x[i].d) * adm_f16_to_f32(y[i].d);
+static float fl_dot(adm_type t, int n, const uint8_t *x, const uint8_t *y) {
+    float acc[16] = {0};
+    if (t == ADM_TYPE_BF16) {
+        for (int c = 0; c < n; c += 32)
+            for (int l = 0; l < 16; l++)
+                for (int i = c + 2 * l + 1; i >= c + 2 * l; i--)
+                    if (i < n) acc[l] = fmaf(fl_value(t, x, i), fl_value(t, y, i), acc[l]);
+    } else {
+        for (int i = 0; i < n; i++) acc[i % 16] = fmaf(fl_value(t, x, i), fl_value(t, y, i), acc[i % 16]);
     }
-    *s = sum;
+    return adm_reduce16(acc);
 }
 
-static void dot_q4_1(int n, float *s, const void *vx, const void *vy) {
-    const block_q4_1 *x = vx;
-    const block_q8_1 *y = vy;
-    float sum = 0.0f;
-    for (int i = 0; i < n / QK4_1; i++) {
-        int sumi = 0;
-        for (int j = 0; j < QK4_1 / 2; j++) sumi += (x[i].qs[j] & 0xF) * y[i].qs[j] + (x[i].qs[j] >> 4) * y[i].qs[j + 16];
-        sum += (float)sumi * adm_f16_to_f32(x[i].d) * adm_f16_to_f32(y[i].d) +
-               adm_f16_to_f32(x[i].m) * adm_f16_to_f32(y[i].s);
+static void dot_f32_f32(int n, float *s, const void *x, const void *y) { *s = fl_dot(ADM_TYPE_F32, n, x, y); }
+static void dot_f16_f16(int n, float *s, const void *x, const void *y) { *s = fl_dot(ADM_TYPE_F16, n, x, y); }
+static void dot_bf16_bf16(int n, float *s, const void *x, const void *y) { *s = fl_dot(ADM_TYPE_BF16, n, x, y); }
+
+/* ---- block-32 types: 8 lanes per output, lane k takes the exact integer
+ * sum over values 4k..4k+3 of each block, times dx * dy, in a fused
+ * multiply-add; Q4_1/Q5_1 then add m * (s / 8) to every lane (dividing by
+ * 8 is exact). Reduced by adm_reduce8. This is the order of one 256-bit
+ * accumulator, and of llama.cpp's products for Q4_0, Q5_0 and Q8_0. */
+
+/* Value j (0..31) of a block as a signed integer (codes minus the offset
+ * for Q4_0/Q5_0, raw codes for the types with a min). */
+static int b32_value(adm_type t, const uint8_t *blk, int j) {
+    const int lo = j < 16, jj = j & 15;
+    switch (t) {
+    case ADM_TYPE_Q4_0: return (lo ? blk[2 + jj] & 0xF : blk[2 + jj] >> 4) - 8;
+    case ADM_TYPE_Q4_1: return lo ? blk[4 + jj] & 0xF : blk[4 + jj] >> 4;
+    case ADM_TYPE_Q5_0:
+    case ADM_TYPE_Q5_1: {
+        const int qh = t == ADM_TYPE_Q5_0 ? 2 : 4;
+        const int v = (lo ? blk[qh + 4 + jj] & 0xF : blk[qh + 4 + jj] >> 4) | (int)((adm_rd_u32(blk + qh) >> j) & 1) << 4;
+        return t == ADM_TYPE_Q5_0 ? v - 16 : v;
     }
-    *s = sum;
+    default: return (int8_t)blk[2 + j];
+    }
 }
 
-static void dot_q5_0(int n, float *s, const void *vx, const void *vy) {
-    const block_q5_0 *x = vx;
-    const block_q8_0 *y = vy;
-    float sum = 0.0f;
-    for (int i = 0; i < n / QK5_0; i++) {
-        const uint32_t qh = adm_rd_u32(x[i].qh);
-        int sumi = 0;
-        for (int j = 0; j < QK5_0 / 2; j++) {
-            const int x0 = (int)((x[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16;
-            const int x1 = (int)((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
-            sumi += x0 * y[i].qs[j] + x1 * y[i].qs[j + 16];
+static void b32_dot(adm_type t, int n, float *s, const uint8_t *x, const uint8_t *y) {
+    const bool has_min = t == ADM_TYPE_Q4_1 || t == ADM_TYPE_Q5_1;
+    const size_t bx = adm_type_get_traits(t)->type_size, by = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const int yq = has_min ? 4 : 2; /* offset of the codes in the activation block */
+    float acc[8] = {0};
+    for (int i = 0; i < n / 32; i++) {
+        const uint8_t *xb = x + (size_t)i * bx, *yb = y + (size_t)i * by;
+        const float d = adm_f16_to_f32(adm_rd_u16(xb)) * adm_f16_to_f32(adm_rd_u16(yb));
+        const float m = has_min ? adm_f16_to_f32(adm_rd_u16(xb + 2)) : 0.0f;
+        const float s8 = has_min ? adm_f16_to_f32(adm_rd_u16(yb + 2)) * 0.125f : 0.0f;
+        for (int k = 0; k < 8; k++) {
+            int sumi = 0;
+            for (int j = 4 * k; j < 4 * k + 4; j++) sumi += b32_value(t, xb, j) * (int8_t)yb[yq + j];
+            acc[k] = fmaf((float)sumi, d, acc[k]);
+            if (has_min) acc[k] = fmaf(m, s8, acc[k]);
         }
-        sum += (float)sumi * adm_f16_to_f32(x[i].d) * adm_f16_to_f32(y[i].d);
     }
-    *s = sum;
+    *s = adm_reduce8(acc);
 }
 
-static void dot_q5_1(int n, float *s, const void *vx, const void *vy) {
-    const block_q5_1 *x = vx;
-    const block_q8_1 *y = vy;
-    float sum = 0.0f;
-    for (int i = 0; i < n / QK5_1; i++) {
-        const uint32_t qh = adm_rd_u32(x[i].qh);
-        int sumi = 0;
-        for (int j = 0; j < QK5_1 / 2; j++) {
-            const int x0 = (int)((x[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4));
-            const int x1 = (int)((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
-            sumi += x0 * y[i].qs[j] + x1 * y[i].qs[j + 16];
-        }
-        sum += (float)sumi * adm_f16_to_f32(x[i].d) * adm_f16_to_f32(y[i].d) +
-               adm_f16_to_f32(x[i].m) * adm_f16_to_f32(y[i].s);
-    }
-    *s = sum;
-}
-
-static void dot_q8_0(int n, float *s, const void *vx, const void *vy) {
-    const block_q8_0 *x = vx, *y = vy;
-    float sum = 0.0f;
-    for (int i = 0; i < n / QK8_0; i++) {
-        int sumi = 0;
-        for (int j = 0; j < QK8_0; j++) sumi += x[i].qs[j] * y[i].qs[j];
-        sum += (float)sumi * adm_f16_to_f32(x[i].d) * adm_f16_to_f32(y[i].d);
-    }
-    *s = sum;
-}
+static void dot_q4_0(int n, float *s, const void *x, const void *y) { b32_dot(ADM_TYPE_Q4_0, n, s, x, y); }
+static void dot_q4_1(int n, float *s, const void *x, const void *y) { b32_dot(ADM_TYPE_Q4_1, n, s, x, y); }
+static void dot_q5_0(int n, float *s, const void *x, const void *y) { b32_dot(ADM_TYPE_Q5_0, n, s, x, y); }
+static void dot_q5_1(int n, float *s, const void *x, const void *y) { b32_dot(ADM_TYPE_Q5_1, n, s, x, y); }
+static void dot_q8_0(int n, float *s, const void *x, const void *y) { b32_dot(ADM_TYPE_Q8_0, n, s, x, y); }
 
 /* The K-quant dots below share one shape: per super-block, an exact integer
  * sum over sub-blocks of (sub-block scale) * (codes . activations), scaled
@@ -209,8 +194,8 @@ static void dot_q6_K(int n, float *s, const void *vx, const void *vy) {
 static void from_f32_f16(const float *x, void *vy, int64_t n) { adm_quantize_row(ADM_TYPE_F16, x, vy, n); }
 static void from_f32_bf16(const float *x, void *vy, int64_t n) { adm_quantize_row(ADM_TYPE_BF16, x, vy, n); }
 static void from_f32_f32(const float *x, void *vy, int64_t n) { memcpy(vy, x, (size_t)n * sizeof(float)); }
-static void from_f32_q8_0(const float *x, void *vy, int64_t n) { adm_quantize_row_q8_0_ref(x, vy, n); }
-static void from_f32_q8_1(const float *x, void *vy, int64_t n) { adm_quantize_row_q8_1_ref(x, vy, n); }
+static void from_f32_q8_0(const float *x, void *vy, int64_t n) { adm_quantize_act_q8_0(x, vy, n); }
+static void from_f32_q8_1(const float *x, void *vy, int64_t n) { adm_quantize_act_q8_1(x, vy, n); }
 static void from_f32_q8_K(const float *x, void *vy, int64_t n) { adm_quantize_row_q8_K_ref(x, vy, n); }
 
 #define TO_FLOAT(T, NAME) \
@@ -297,6 +282,40 @@ static void k_softmax(float *s, int n) {
     }
     const float inv = 1.0f / adm_reduce16(acc);
     for (int j = 0; j < n; j++) s[j] *= inv;
+}
+
+static void k_attn_tile(const float *kt, const float *vt, int m, int hk, int hv, const float *q, float scale, float *M,
+                        float *S, float *acc) {
+    float e[ADM_ATTN_TILE], tmax = -INFINITY;
+    for (int j = 0; j < ADM_ATTN_TILE; j++) {
+        if (j >= m) {
+            e[j] = -INFINITY;
+            continue;
+        }
+        float s = 0.0f;
+        for (int d = 0; d < hk; d++) s = fmaf(kt[d * ADM_ATTN_TILE + j], q[d], s);
+        e[j] = s * scale;
+        tmax = e[j] > tmax ? e[j] : tmax;
+    }
+    const float mnew = fmaxf(*M, tmax);
+    if (mnew > *M) {
+        const float ms = expf(*M - mnew);
+        for (int i = 0; i < hv; i++) acc[i] *= ms;
+        *S *= ms;
+    }
+    *M = mnew;
+    double sum = 0.0;
+    for (int c = 0; c < ADM_ATTN_TILE; c += 16) {
+        for (int j = c; j < c + 16; j++) e[j] = adm_canonical_exp(e[j] - mnew);
+        sum += (double)adm_reduce16(e + c);
+    }
+    *S = (float)((double)*S + sum);
+    for (int j = 0; j < m; j++)
+        for (int i = 0; i < hv; i++) acc[i] = fmaf(vt[(size_t)j * hv + i], e[j], acc[i]);
+}
+
+static void k_swiglu(int n, const float *g, const float *u, float *out) {
+    for (int i = 0; i < n; i++) out[i] = adm_canonical_swiglu(g[i], u[i]);
 }
 
 static void k_fwht(float *x, int n) {
@@ -386,6 +405,8 @@ void adm_kernels_fill_scalar(adm_kernels *t) {
     t->attn_qk_f16 = k_attn_qk_f16;
     t->attn_pv_f16 = k_attn_pv_f16;
     t->softmax = k_softmax;
+    t->attn_tile = k_attn_tile;
+    t->swiglu = k_swiglu;
     t->fwht = k_fwht;
     t->bucketize = k_bucketize;
     t->code_l1 = k_code_l1;
