@@ -74,11 +74,9 @@ static void tiled_items(void *arg, int ith, int nth) {
             for (int t = t0; t < t0 + nt; t++) {
                 const int n = a->pos[t] + 1;
                 if (c >= n) continue;
-                for (int i = 0; i < group; i++) {
-                    const int r = (t - t0) * group + i;
-                    k->attn_tile(kt, vt, ADM_MIN(T, n - c), hk, hv, a->q + ((size_t)t * a->n_head + (size_t)g * group + i) * hk,
-                                 a->scale, &M[r], &S[r], acc + (size_t)r * hv);
-                }
+                const int r = (t - t0) * group; /* the group's query heads are consecutive rows */
+                k->attn_tile(kt, vt, ADM_MIN(T, n - c), hk, hv, a->q + ((size_t)t * a->n_head + (size_t)g * group) * hk,
+                             group, a->scale, &M[r], &S[r], acc + (size_t)r * hv);
             }
         }
         for (int t = t0; t < t0 + nt; t++)

@@ -662,7 +662,7 @@ static void k_softmax(float *s, int n) {
 
 /* attn_tile (kernels.h): eight vectors cover the 64 key slots; every score
  * is its own chain of fused multiply-adds over d, as in scalar.c. */
-static void k_attn_tile(const float *kt, const float *vt, int m, int hk, int hv, const float *q, float scale, float *M,
+static void attn_tile_1(const float *kt, const float *vt, int m, int hk, int hv, const float *q, float scale, float *M,
                         float *S, float *acc) {
     __m256 s[8];
     for (int v = 0; v < 8; v++) s[v] = _mm256_setzero_ps();
@@ -700,6 +700,11 @@ static void k_attn_tile(const float *kt, const float *vt, int m, int hk, int hv,
     }
     for (; i < hv; i++)
         for (int j = 0; j < m; j++) acc[i] = fmaf(vt[(size_t)j * hv + i], e[j], acc[i]);
+}
+
+static void k_attn_tile(const float *kt, const float *vt, int m, int hk, int hv, const float *q, int G, float scale,
+                        float *M, float *S, float *acc) {
+    for (int g = 0; g < G; g++) attn_tile_1(kt, vt, m, hk, hv, q + (size_t)g * hk, scale, M + g, S + g, acc + (size_t)g * hv);
 }
 
 static void k_swiglu(int n, const float *g, const float *u, float *out) {

@@ -658,54 +658,68 @@ static void k_softmax(float *s, int n) {
     }
 }
 
-/* attn_tile (kernels.h): four vectors cover the 64 key slots; every
- * score is its own chain of fused multiply-adds over d, as in scalar.c. */
-static void k_attn_tile(const float *kt, const float *vt, int m, int hk, int hv, const float *q, float scale, float *M,
-                        float *S, float *acc) {
-    __m512 s[4];
-    for (int v = 0; v < 4; v++) s[v] = _mm512_setzero_ps();
+/* attn_tile (kernels.h): four vectors cover the 64 key slots; every score
+ * is its own chain of fused multiply-adds over d, as in scalar.c. Up to R
+ * query heads go through together (R x 4 independent chains for the
+ * scores, R x 4 for the output), which changes no result. */
+#define TILE_R 4
+AI void attn_tile_r(const int R, const float *kt, const float *vt, int m, int hk, int hv, const float *q, float scale,
+                    float *M, float *S, float *acc) {
+    __m512 s[TILE_R][4];
+    UNROLL16 for (int g = 0; g < R; g++) UNROLL16 for (int v = 0; v < 4; v++) s[g][v] = _mm512_setzero_ps();
     for (int d = 0; d < hk; d++) {
-        const __m512 qd = _mm512_set1_ps(q[d]);
-        for (int v = 0; v < 4; v++) s[v] = _mm512_fmadd_ps(_mm512_loadu_ps(kt + d * ADM_ATTN_TILE + 16 * v), qd, s[v]);
-    }
-    __m512 vmax = _mm512_set1_ps(-INFINITY);
-    for (int v = 0; v < 4; v++) {
-        const int cnt = m - 16 * v;
-        const __mmask16 valid = cnt >= 16 ? (__mmask16)0xFFFF : cnt <= 0 ? 0 : (__mmask16)((1u << cnt) - 1);
-        s[v] = _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), valid, s[v], _mm512_set1_ps(scale));
-        vmax = _mm512_max_ps(vmax, s[v]);
-    }
-    const float mnew = fmaxf(*M, _mm512_reduce_max_ps(vmax));
-    if (mnew > *M) {
-        const float ms = expf(*M - mnew);
-        for (int i = 0; i < hv; i++) acc[i] *= ms;
-        *S *= ms;
-    }
-    *M = mnew;
-    _Alignas(64) float e[ADM_ATTN_TILE];
-    double sum = 0.0;
-    for (int v = 0; v < 4; v++) {
-        const __m512 ev = exp_canonical(_mm512_sub_ps(s[v], _mm512_set1_ps(mnew)));
-        _mm512_store_ps(e + 16 * v, ev);
-        sum += (double)adm_reduce16(e + 16 * v); /* not reduce_add_ps: its tree is the compiler's choice */
-    }
-    *S = (float)((double)*S + sum);
-    int i = 0;
-    for (; i + 64 <= hv; i += 64) {
-        __m512 o[4];
-        for (int v = 0; v < 4; v++) o[v] = _mm512_loadu_ps(acc + i + 16 * v);
-        for (int j = 0; j < m; j++) {
-            const __m512 ej = _mm512_set1_ps(e[j]);
-            for (int v = 0; v < 4; v++) o[v] = _mm512_fmadd_ps(_mm512_loadu_ps(vt + (size_t)j * hv + i + 16 * v), ej, o[v]);
+        __m512 k[4];
+        UNROLL16 for (int v = 0; v < 4; v++) k[v] = _mm512_loadu_ps(kt + d * ADM_ATTN_TILE + 16 * v);
+        UNROLL16 for (int g = 0; g < R; g++) {
+            const __m512 qd = _mm512_set1_ps(q[(size_t)g * hk + d]);
+            UNROLL16 for (int v = 0; v < 4; v++) s[g][v] = _mm512_fmadd_ps(k[v], qd, s[g][v]);
         }
-        for (int v = 0; v < 4; v++) _mm512_storeu_ps(acc + i + 16 * v, o[v]);
     }
-    for (; i < hv; i += 16) {
+    _Alignas(64) float e[TILE_R][ADM_ATTN_TILE];
+    for (int g = 0; g < R; g++) {
+        __m512 vmax = _mm512_set1_ps(-INFINITY);
+        for (int v = 0; v < 4; v++) {
+            const int cnt = m - 16 * v;
+            const __mmask16 valid = cnt >= 16 ? (__mmask16)0xFFFF : cnt <= 0 ? 0 : (__mmask16)((1u << cnt) - 1);
+            s[g][v] = _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), valid, s[g][v], _mm512_set1_ps(scale));
+            vmax = _mm512_max_ps(vmax, s[g][v]);
+        }
+        const float mnew = fmaxf(M[g], _mm512_reduce_max_ps(vmax));
+        if (mnew > M[g]) {
+            const float ms = expf(M[g] - mnew);
+            for (int i = 0; i < hv; i++) acc[(size_t)g * hv + i] *= ms;
+            S[g] *= ms;
+        }
+        M[g] = mnew;
+        double sum = 0.0;
+        for (int v = 0; v < 4; v++) {
+            _mm512_store_ps(e[g] + 16 * v, exp_canonical(_mm512_sub_ps(s[g][v], _mm512_set1_ps(mnew))));
+            sum += (double)adm_reduce16(e[g] + 16 * v); /* not reduce_add_ps: its tree is the compiler's choice */
+        }
+        S[g] = (float)((double)S[g] + sum);
+    }
+    for (int i = 0; i < hv; i += 16) {
         const __mmask16 mk = hv - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (hv - i)) - 1);
-        __m512 o = _mm512_maskz_loadu_ps(mk, acc + i);
-        for (int j = 0; j < m; j++)
-            o = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, vt + (size_t)j * hv + i), _mm512_set1_ps(e[j]), o);
-        _mm512_mask_storeu_ps(acc + i, mk, o);
+        __m512 o[TILE_R];
+        UNROLL16 for (int g = 0; g < R; g++) o[g] = _mm512_maskz_loadu_ps(mk, acc + (size_t)g * hv + i);
+        for (int j = 0; j < m; j++) {
+            const __m512 vj = _mm512_maskz_loadu_ps(mk, vt + (size_t)j * hv + i);
+            UNROLL16 for (int g = 0; g < R; g++) o[g] = _mm512_fmadd_ps(vj, _mm512_set1_ps(e[g][j]), o[g]);
+        }
+        UNROLL16 for (int g = 0; g < R; g++) _mm512_mask_storeu_ps(acc + (size_t)g * hv + i, mk, o[g]);
+    }
+}
+
+static void k_attn_tile(const float *kt, const float *vt, int m, int hk, int hv, const float *q, int G, float scale,
+                        float *M, float *S, float *acc) {
+    for (int g = 0; g < G; g += TILE_R) {
+        const size_t qo = (size_t)g * hk, ao = (size_t)g * hv;
+        switch (ADM_MIN(TILE_R, G - g)) {
+        case 1: attn_tile_r(1, kt, vt, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
+        case 2: attn_tile_r(2, kt, vt, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
+        case 3: attn_tile_r(3, kt, vt, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
+        default: attn_tile_r(4, kt, vt, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
+        }
     }
 }
 

@@ -146,80 +146,115 @@ AI z32_a z32_prep(const int T, const uint8_t *a, const uint8_t *b) {
 }
 
 /* The canonical order (scalar.c) keeps 8 lanes per output and adds the
- * blocks one after the other, so the two halves of a step go into one
- * 256-bit accumulator in turn (the second only if it is a real block). */
-AI __m256 z32_pair(const int T, const z32_w *w, const z32_a *a, bool two, __m256 acc) {
-    const __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(a->start, w->q, a->y));
-    const __m512 d = _mm512_mul_ps(w->d, a->d);
-    acc = _mm256_fmadd_ps(_mm512_castps512_ps256(f), _mm512_castps512_ps256(d), acc);
-    if (z32_has_min(T)) acc = _mm256_fmadd_ps(_mm512_castps512_ps256(w->m), _mm512_castps512_ps256(a->s8), acc);
-    if (two) {
-        acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(f, 1), _mm512_extractf32x8_ps(d, 1), acc);
-        if (z32_has_min(T)) acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(w->m, 1), _mm512_extractf32x8_ps(a->s8, 1), acc);
-    }
+ * blocks one after the other. So a 512-bit register holds the same block
+ * of two weight rows (r in the low half, r + 1 in the high half) against
+ * that block of one activation column in both halves: every fused
+ * multiply-add advances two outputs by one block each. */
+AI __m512 z32_step(const int T, const z32_w *w, const z32_a *a, __m512 acc) {
+    const __m512i sumi = _mm512_dpbusd_epi32(a->start, w->q, a->y);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_mul_ps(w->d, a->d), acc);
+    if (z32_has_min(T)) acc = _mm512_fmadd_ps(w->m, a->s8, acc);
     return acc;
 }
 
-/* NR x NC tile (NR <= 4, NC <= 3), two blocks per step. */
+/* NR x NC tile (NR <= 8, NC <= 3): NR / 2 row pairs (the last one half
+ * empty for odd NR), one block per step. */
 AI void z32_tile(const int T, const int NR, const int NC, int n, const uint8_t *w, size_t ws, const uint8_t *a,
                  size_t as, float *s, size_t lds) {
     const size_t bx = z32_wsize(T), by = z32_has_min(T) ? sizeof(block_q8_1) : sizeof(block_q8_0);
-    const int nb = n / 32;
-    __m256 acc[4][3];
-    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps();
-    for (int i = 0; i < nb; i += 2) {
-        const bool two = i + 1 < nb;
+    const int NP = (NR + 1) / 2;
+    __m512 acc[4][3];
+    UNROLL for (int p = 0; p < NP; p++) UNROLL for (int c = 0; c < NC; c++) acc[p][c] = _mm512_setzero_ps();
+    for (int i = 0; i < n / 32; i++) {
         z32_a ya[3];
         UNROLL for (int c = 0; c < NC; c++) {
-            const uint8_t *p = a + c * as + (size_t)i * by;
-            ya[c] = z32_prep(T, p, two ? p + by : NULL);
+            const uint8_t *q = a + c * as + (size_t)i * by;
+            ya[c] = z32_prep(T, q, q);
         }
-        UNROLL for (int r = 0; r < NR; r++) {
-            const uint8_t *p = w + r * ws + (size_t)i * bx;
-            const z32_w x = z32_decode(T, p, two ? p + bx : NULL);
-            UNROLL for (int c = 0; c < NC; c++) acc[r][c] = z32_pair(T, &x, &ya[c], two, acc[r][c]);
+        UNROLL for (int p = 0; p < NP; p++) {
+            const uint8_t *q = w + 2 * p * ws + (size_t)i * bx;
+            const z32_w x = z32_decode(T, q, 2 * p + 1 < NR ? q + ws : NULL);
+            UNROLL for (int c = 0; c < NC; c++) acc[p][c] = z32_step(T, &x, &ya[c], acc[p][c]);
         }
     }
-    UNROLL for (int r = 0; r < NR; r++) UNROLL for (int c = 0; c < NC; c++) s[c * lds + r] = hsum256(acc[r][c]);
+    UNROLL for (int p = 0; p < NP; p++) UNROLL for (int c = 0; c < NC; c++) {
+        s[c * lds + 2 * p] = hsum256(_mm512_castps512_ps256(acc[p][c]));
+        if (2 * p + 1 < NR) s[c * lds + 2 * p + 1] = hsum256(_mm512_extractf32x8_ps(acc[p][c], 1));
+    }
+}
+
+/* One row against one column (decode, bound by reading the weights): two
+ * consecutive blocks per register, then the halves into one 256-bit
+ * accumulator in turn, the same order as z32_tile. */
+AI float z32_row(const int T, int n, const uint8_t *w, const uint8_t *a) {
+    const size_t bx = z32_wsize(T), by = z32_has_min(T) ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const int nb = n / 32;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i += 2) {
+        const bool two = i + 1 < nb;
+        const uint8_t *q = a + (size_t)i * by, *x = w + (size_t)i * bx;
+        const z32_a ya = z32_prep(T, q, two ? q + by : NULL);
+        const z32_w xw = z32_decode(T, x, two ? x + bx : NULL);
+        const __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(ya.start, xw.q, ya.y));
+        const __m512 d = _mm512_mul_ps(xw.d, ya.d);
+        acc = _mm256_fmadd_ps(_mm512_castps512_ps256(f), _mm512_castps512_ps256(d), acc);
+        if (z32_has_min(T)) acc = _mm256_fmadd_ps(_mm512_castps512_ps256(xw.m), _mm512_castps512_ps256(ya.s8), acc);
+        if (two) {
+            acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(f, 1), _mm512_extractf32x8_ps(d, 1), acc);
+            if (z32_has_min(T))
+                acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(xw.m, 1), _mm512_extractf32x8_ps(ya.s8, 1), acc);
+        }
+    }
+    return hsum256(acc);
 }
 
 /* Any nr x nc <= ADM_TILE_MAX: row by row for one column (one sequential
- * weight stream per thread, which is what the DRAM prefetchers like),
- * 4 x 3 register tiles otherwise. */
+ * weight stream, what the DRAM prefetchers like), 8 x 3 register tiles
+ * (12 accumulators) otherwise. */
 AI void z32_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, const void *va, size_t as, float *s,
                  size_t lds) {
     if (nc == 1) {
-        for (int r = 0; r < nr; r++) z32_tile(T, 1, 1, n, (const uint8_t *)vw + (size_t)r * ws, ws, va, as, s + r, lds);
+        for (int r = 0; r < nr; r++) s[r] = z32_row(T, n, (const uint8_t *)vw + (size_t)r * ws, va);
         return;
     }
     for (int c = 0; c < nc; c += 3) {
         const int cc = ADM_MIN(3, nc - c);
-        for (int r = 0; r < nr; r += 4) {
-            const int rr = ADM_MIN(4, nr - r);
+        for (int r = 0; r < nr; r += 8) {
+            const int rr = ADM_MIN(8, nr - r);
             const uint8_t *w = (const uint8_t *)vw + (size_t)r * ws, *a = (const uint8_t *)va + (size_t)c * as;
             float *o = s + (size_t)c * lds + r;
             switch (rr * 10 + cc) {
             case 11: z32_tile(T, 1, 1, n, w, ws, a, as, o, lds); break;
-            case 21: z32_tile(T, 2, 1, n, w, ws, a, as, o, lds); break;
-            case 31: z32_tile(T, 3, 1, n, w, ws, a, as, o, lds); break;
-            case 41: z32_tile(T, 4, 1, n, w, ws, a, as, o, lds); break;
             case 12: z32_tile(T, 1, 2, n, w, ws, a, as, o, lds); break;
-            case 22: z32_tile(T, 2, 2, n, w, ws, a, as, o, lds); break;
-            case 32: z32_tile(T, 3, 2, n, w, ws, a, as, o, lds); break;
-            case 42: z32_tile(T, 4, 2, n, w, ws, a, as, o, lds); break;
             case 13: z32_tile(T, 1, 3, n, w, ws, a, as, o, lds); break;
+            case 21: z32_tile(T, 2, 1, n, w, ws, a, as, o, lds); break;
+            case 22: z32_tile(T, 2, 2, n, w, ws, a, as, o, lds); break;
             case 23: z32_tile(T, 2, 3, n, w, ws, a, as, o, lds); break;
+            case 31: z32_tile(T, 3, 1, n, w, ws, a, as, o, lds); break;
+            case 32: z32_tile(T, 3, 2, n, w, ws, a, as, o, lds); break;
             case 33: z32_tile(T, 3, 3, n, w, ws, a, as, o, lds); break;
-            default: z32_tile(T, 4, 3, n, w, ws, a, as, o, lds); break;
+            case 41: z32_tile(T, 4, 1, n, w, ws, a, as, o, lds); break;
+            case 42: z32_tile(T, 4, 2, n, w, ws, a, as, o, lds); break;
+            case 43: z32_tile(T, 4, 3, n, w, ws, a, as, o, lds); break;
+            case 51: z32_tile(T, 5, 1, n, w, ws, a, as, o, lds); break;
+            case 52: z32_tile(T, 5, 2, n, w, ws, a, as, o, lds); break;
+            case 53: z32_tile(T, 5, 3, n, w, ws, a, as, o, lds); break;
+            case 61: z32_tile(T, 6, 1, n, w, ws, a, as, o, lds); break;
+            case 62: z32_tile(T, 6, 2, n, w, ws, a, as, o, lds); break;
+            case 63: z32_tile(T, 6, 3, n, w, ws, a, as, o, lds); break;
+            case 71: z32_tile(T, 7, 1, n, w, ws, a, as, o, lds); break;
+            case 72: z32_tile(T, 7, 2, n, w, ws, a, as, o, lds); break;
+            case 73: z32_tile(T, 7, 3, n, w, ws, a, as, o, lds); break;
+            case 81: z32_tile(T, 8, 1, n, w, ws, a, as, o, lds); break;
+            case 82: z32_tile(T, 8, 2, n, w, ws, a, as, o, lds); break;
+            default: z32_tile(T, 8, 3, n, w, ws, a, as, o, lds); break;
             }
         }
     }
 }
 
 #define Z32_KERNELS(NAME, T)                                                                                        \
-    static void dot_##NAME(int n, float *s, const void *x, const void *y) {                                        \
-        z32_tile(T, 1, 1, n, x, 0, y, 0, s, 0);                                                                     \
-    }                                                                                                               \
+    static void dot_##NAME(int n, float *s, const void *x, const void *y) { *s = z32_row(T, n, x, y); }          \
     static void gemm_##NAME(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *s,   \
                             size_t lds) {                                                                           \
         z32_gemm(T, n, nr, nc, w, ws, a, as, s, lds);                                                               \
@@ -606,7 +641,7 @@ static bool cpu_has_avx512_bf16(void) {
 void adm_kernels_init_avx512(adm_kernels *t) {
     adm_kernels_init_avx2(t);
     t->name = "avx512";
-    t->gemm_nr = 4;
+    t->gemm_nr = 8; /* block-32 tiles take 8 rows; the others loop over 4-row tiles */
     t->gemm_nc = 8;
 
     t->vec_dot[ADM_TYPE_F32] = dot_f32;

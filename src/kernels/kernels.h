@@ -66,7 +66,8 @@ typedef struct adm_kernels {
      * summed in 16 interleaved lanes reduced as above, then scaled by 1/sum. */
     void (*softmax)(float *s, int n);
 
-    /* One key tile of prompt (multi-token) attention for one query head, in
+    /* One key tile of prompt (multi-token) attention for G query heads (q is
+     * (G, hk), M and S have G entries, acc is (G, hv)), each in
      * the order of llama.cpp's tiled flash attention: kt holds the tile's
      * keys transposed (kt[d * ADM_ATTN_TILE + j], j < m <= ADM_ATTN_TILE),
      * vt its values (vt[j * hv + i]). Scores s_j = (sum over d ascending
@@ -76,8 +77,8 @@ typedef struct adm_kernels {
      * += the sum of e in double over 16-lane sums of each 16 of the 64
      * slots (empty slots are 0); acc[i] += e_j v_j[i] for j ascending,
      * one fused multiply-add each. The caller divides acc by *S at the end. */
-    void (*attn_tile)(const float *kt, const float *vt, int m, int hk, int hv, const float *q, float scale, float *M,
-                      float *S, float *acc);
+    void (*attn_tile)(const float *kt, const float *vt, int m, int hk, int hv, const float *q, int G, float scale,
+                      float *M, float *S, float *acc);
     /* out[i] = g[i] / (1 + exp(-g[i])) * u[i] (SiLU gate, canonical exp). */
     void (*swiglu)(int n, const float *g, const float *u, float *out);
 
