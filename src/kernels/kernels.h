@@ -15,7 +15,13 @@
 #include "../quant.h"
 
 /* s = dot(x, y) over n values: x is one weight row of type T, y one
- * activation row already converted to T's dot type. */
+ * activation row already converted to T's dot type. Float and block-32
+ * types have one canonical order on every ISA (scalar.c defines it; it is
+ * the order of llama.cpp's batched products): F32/F16 in 16 lanes (lane l
+ * takes values l, l+16, ...), BF16 in 16 lanes of value pairs as vdpbf16ps
+ * adds them, reduced by adm_reduce16; Q4_0..Q8_0 in 8 lanes of 4-value
+ * integer sums times dx*dy, block after block, reduced by adm_reduce8. The
+ * K-quants keep each ISA's own order (results agree to float rounding). */
 typedef void (*adm_vec_dot_fn)(int n, float *s, const void *x, const void *y);
 
 /* A tile of products: for r < nr, c < nc,
