@@ -677,13 +677,7 @@ static void attn_tile_1(const float *kt, const float *vt, int m, int hk, int hv,
         if (j >= m) e[j] = -INFINITY;
         tmax = e[j] > tmax ? e[j] : tmax;
     }
-    const float mnew = fmaxf(*M, tmax);
-    if (mnew > *M) {
-        const float ms = expf(*M - mnew);
-        for (int i = 0; i < hv; i++) acc[i] *= ms;
-        *S *= ms;
-    }
-    *M = mnew;
+    const float mnew = adm_tile_raise_max(M, S, acc, hv, tmax);
     double sum = 0.0;
     for (int v = 0; v < 8; v++) _mm256_store_ps(e + 8 * v, exp_canonical(_mm256_sub_ps(_mm256_load_ps(e + 8 * v), _mm256_set1_ps(mnew))));
     for (int c = 0; c < ADM_ATTN_TILE; c += 16) sum += (double)adm_reduce16(e + c);

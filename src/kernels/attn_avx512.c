@@ -684,13 +684,7 @@ AI void attn_tile_r(const int R, const float *kt, const float *vt, int m, int hk
             s[g][v] = _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), valid, s[g][v], _mm512_set1_ps(scale));
             vmax = _mm512_max_ps(vmax, s[g][v]);
         }
-        const float mnew = fmaxf(M[g], _mm512_reduce_max_ps(vmax));
-        if (mnew > M[g]) {
-            const float ms = expf(M[g] - mnew);
-            for (int i = 0; i < hv; i++) acc[(size_t)g * hv + i] *= ms;
-            S[g] *= ms;
-        }
-        M[g] = mnew;
+        const float mnew = adm_tile_raise_max(M + g, S + g, acc + (size_t)g * hv, hv, _mm512_reduce_max_ps(vmax));
         double sum = 0.0;
         for (int v = 0; v < 4; v++) {
             _mm512_store_ps(e[g] + 16 * v, exp_canonical(_mm512_sub_ps(s[g][v], _mm512_set1_ps(mnew))));

@@ -61,6 +61,20 @@ static inline float adm_canonical_exp(float x) {
     return ldexpf(p, (int)n); /* one rounding, also into the subnormal range */
 }
 
+/* The running state of a prompt-attention row meeting a key tile whose
+ * largest score is tmax (kernels.h, attn_tile): a higher max scales the
+ * sum and the output so far by expf(old - new), libm's expf as llama.cpp
+ * uses there. Returns the new max. */
+static inline float adm_tile_raise_max(float *M, float *S, float *acc, int hv, float tmax) {
+    const float mnew = fmaxf(*M, tmax);
+    if (mnew > *M) {
+        const float ms = expf(*M - mnew);
+        for (int i = 0; i < hv; i++) acc[i] *= ms;
+        *S *= ms;
+    }
+    return *M = mnew;
+}
+
 /* SiLU(g) * u, the gate of SwiGLU, with the exponential above. */
 static inline float adm_canonical_swiglu(float g, float u) { return g / (1.0f + adm_canonical_exp(-g)) * u; }
 

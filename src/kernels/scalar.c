@@ -297,13 +297,7 @@ static void attn_tile_1(const float *kt, const float *vt, int m, int hk, int hv,
         e[j] = s * scale;
         tmax = e[j] > tmax ? e[j] : tmax;
     }
-    const float mnew = fmaxf(*M, tmax);
-    if (mnew > *M) {
-        const float ms = expf(*M - mnew);
-        for (int i = 0; i < hv; i++) acc[i] *= ms;
-        *S *= ms;
-    }
-    *M = mnew;
+    const float mnew = adm_tile_raise_max(M, S, acc, hv, tmax);
     double sum = 0.0;
     for (int c = 0; c < ADM_ATTN_TILE; c += 16) {
         for (int j = c; j < c + 16; j++) e[j] = adm_canonical_exp(e[j] - mnew);
