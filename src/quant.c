@@ -112,7 +112,7 @@ adm_bf16 adm_f32_to_bf16(float f) {
 /* Round half to even, like ggml's nearest_int (which uses a float trick). */
 static inline int nearest_int(float x) { return (int)lrintf(x); }
 
-/* ---- activation quantizers (ggml-exact) ---- */
+/* ---- Q8 quantizers: the weight reference and the activation forms ---- */
 
 /* Q8_0 as ggml's reference quantizer writes it (1 / d, half away from
  * zero): what llama-quantize stores for Q8_0 weights. */

@@ -86,7 +86,9 @@ adm_bf16 adm_f32_to_bf16(float f);
 void adm_dequantize_row(adm_type t, const void *src, float *dst, int64_t n);
 void adm_quantize_row(adm_type t, const float *src, void *dst, int64_t n);
 
-/* Individual reference quantizers used by kernels and tests. */
+/* Q8_0 weights as ggml's reference writes them; Q8_0/Q8_1 activations as
+ * llama.cpp's x86 backend quantizes them (the scalar kernels' from_float);
+ * Q8_K activations (ggml's reference, also its x86 form). */
 void adm_quantize_row_q8_0_ref(const float *x, block_q8_0 *y, int64_t n);
 void adm_quantize_act_q8_0(const float *x, block_q8_0 *y, int64_t n);
 void adm_quantize_act_q8_1(const float *x, block_q8_1 *y, int64_t n);

@@ -249,7 +249,7 @@ static void test_bad_inputs(void **state) {
     (void)state;
     adm_model *m = load("models/stories260K.gguf");
     adm_ctx *ctx = make_ctx(m, 8, 1, 4);
-    float logits[512], again_unused[512];
+    float logits[512], spare[512];
     adm_error err;
     int32_t toks[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     assert_int_equal(adm_ctx_eval(ctx, toks, 9, logits, false, &err), ADM_ERR_CONTEXT_FULL);
@@ -262,7 +262,7 @@ static void test_bad_inputs(void **state) {
     assert_int_equal(adm_ctx_eval(ctx, &bad, 1, logits, false, &err), ADM_ERR_INVALID_ARG);
     assert_int_equal(adm_ctx_eval(ctx, toks, 7, logits, false, &err), ADM_OK);
     assert_int_equal(adm_ctx_eval(ctx, toks + 7, 1, logits, false, &err), ADM_OK);
-    assert_int_equal(adm_ctx_eval(ctx, toks, 1, again_unused, false, &err), ADM_ERR_CONTEXT_FULL);
+    assert_int_equal(adm_ctx_eval(ctx, toks, 1, spare, false, &err), ADM_ERR_CONTEXT_FULL);
     /* Truncating frees room; re-evaluating the same token gives the same
      * logits (a single-token step both times: prompt batches use another
      * summation order, see attention/dense.c). */

@@ -491,8 +491,7 @@ AI __m256 fl_load(const int T, const uint8_t *p) {
 
 /* Half h (lanes 8h .. 8h+7) of one step: acc += x * y in the lane order. */
 AI __m256 fl_half(const int T, const uint8_t *x, const uint8_t *y, int h, __m256 acc) {
-    if (T != F_BF16) return _mm256_fmadd_ps(fl_load(T, x + 16 * h * (T == F_F32 ? 2 : 1)),
-                                            fl_load(T, y + 16 * h * (T == F_F32 ? 2 : 1)), acc);
+    if (T != F_BF16) return _mm256_fmadd_ps(fl_load(T, x + 8 * h * fl_esize(T)), fl_load(T, y + 8 * h * fl_esize(T)), acc);
     const __m256i wx = ld256(x + 32 * h), wy = ld256(y + 32 * h), hi = _mm256_set1_epi32((int)0xFFFF0000u);
     acc = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(wx, hi)), _mm256_castsi256_ps(_mm256_and_si256(wy, hi)),
                           acc);

@@ -64,8 +64,10 @@ static inline __m512i cat256(const uint8_t *a, const uint8_t *b) {
 
 /* ---- block-32 types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 ----
  *
- * Two blocks per 512-bit vector; lane k of the int32 sums is the exact sum
- * over values 4k..4k+3 of block (k < 8 ? first : second). vpdpbusd wants
+ * Two blocks per 512-bit vector: two consecutive blocks of one row (decode,
+ * z32_row) or the same block of two rows (prompt tiles, z32_tile); lane k
+ * of each half's int32 sums is the exact sum over values 4k..4k+3 of that
+ * half's block. vpdpbusd wants
  * one unsigned operand, so the weights are made unsigned and the offset is
  * removed through the activations, once per activation block and shared
  * by every row of the tile (it becomes the accumulator's start value):

@@ -1,8 +1,9 @@
 /*
  * canonical.h - the scalar definitions of operations whose exact result
- * kernels.h fixes (so every ISA gives the same bits): the 16-lane reduction
- * tree and the exponential used by softmax and SiLU. SIMD files use these for tails
- * and follow the same steps in vector registers.
+ * kernels.h fixes (so every ISA gives the same bits): the 16- and 8-lane
+ * reduction trees, the exponential of softmax and SiLU, and the running
+ * state of prompt attention. SIMD files use these for tails and follow the
+ * same steps in vector registers.
  */
 #ifndef ADM_KERNELS_CANONICAL_H
 #define ADM_KERNELS_CANONICAL_H

@@ -67,8 +67,7 @@ typedef struct adm_kernels {
                         int ld, float *out);
 
     /* Softmax of s[0..n) in place. Canonical, identical on every ISA:
-     * e = exp(s - max) with a fixed range reduction (n = rint(x log2 e),
-     * two-step ln 2) and a degree-6 polynomial in fused multiply-adds,
+     * e = exp(s - max) with the canonical exponential (canonical.h),
      * summed in 16 interleaved lanes reduced as above, then scaled by 1/sum. */
     void (*softmax)(float *s, int n);
 
