@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
 
 const char *adm_status_str(adm_status s) {
@@ -104,6 +105,24 @@ void *adm_calloc(size_t n, size_t size) {
 }
 
 void adm_free(void *p) { free(p); }
+
+void *adm_map_zeroed(size_t size, bool huge) {
+    if (alloc_should_fail() || size == 0) return NULL;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+    /* Advice only: kernels without transparent huge pages refuse it, and
+     * the memory then works with small pages as before. */
+    if (huge) (void)madvise(p, size, MADV_HUGEPAGE);
+#else
+    (void)huge;
+#endif
+    return p;
+}
+
+void adm_unmap(void *p, size_t size) {
+    if (p) munmap(p, size);
+}
 
 double adm_time_s(void) {
     struct timespec ts;

@@ -50,6 +50,17 @@ void *adm_alloc(size_t size);
 void *adm_calloc(size_t n, size_t size);
 void adm_free(void *p);
 
+/* Large zeroed memory that costs nothing until touched (anonymous mmap),
+ * for caches sized for a whole context. With `huge`, the mapping is
+ * advised to use 2 MiB pages where the kernel offers them: a decode step
+ * at long context reads such caches in scattered rows and long scans, and
+ * 4 KiB pages then cost a TLB miss per row (on the machine of
+ * docs/benchmarks.md, random 128-byte reads took 8.8 ns instead of 13.1
+ * and a streaming scan ran at 36 GB/s instead of 27). Memory then becomes
+ * resident 2 MiB at a time. Unmap with adm_unmap. */
+void *adm_map_zeroed(size_t size, bool huge);
+void adm_unmap(void *p, size_t size);
+
 /* In test builds (ADM_TESTING), fail the n-th allocation from now (0 = off),
  * to check that every allocation failure unwinds cleanly. */
 void adm_alloc_fail_after(long n);

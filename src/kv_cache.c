@@ -4,13 +4,13 @@
 #include "kv_cache.h"
 
 #include <stdlib.h>
-#include <sys/mman.h>
 
-/* Big caches come from mmap so untouched context costs no memory. */
-static void *big_alloc(uint64_t bytes) {
-    void *p = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
+/* Caches from this size on use huge pages (see adm_map_zeroed): below it
+ * the context is short enough for TLB misses not to matter, and an unused
+ * context keeps costing nothing. Above it a short prompt makes up to 2 MiB
+ * per (layer, KV head) resident for K and for V, never more than the whole
+ * cache (which llama.cpp always holds). */
+#define HUGE_CACHE_BYTES (32u << 20)
 
 static bool type_ok(adm_type t, int head_dim) {
     if (t == ADM_TYPE_F32 || t == ADM_TYPE_F16) return true;
@@ -36,10 +36,10 @@ adm_status adm_kv_cache_create(int n_layer, int n_head_kv, int head_dim_k, int h
     kv->k_row = adm_row_size(type_k, head_dim_k);
     kv->v_row = adm_row_size(type_v, head_dim_v);
     uint64_t rows = (uint64_t)n_layer * (uint64_t)n_head_kv * (uint64_t)n_ctx;
-    kv->k = big_alloc(rows * kv->k_row);
-    kv->v = big_alloc(rows * kv->v_row);
+    uint64_t total = rows * (kv->k_row + kv->v_row);
+    kv->k = total > SIZE_MAX ? NULL : adm_map_zeroed((size_t)(rows * kv->k_row), total >= HUGE_CACHE_BYTES);
+    kv->v = total > SIZE_MAX ? NULL : adm_map_zeroed((size_t)(rows * kv->v_row), total >= HUGE_CACHE_BYTES);
     if (!kv->k || !kv->v) {
-        uint64_t total = rows * (kv->k_row + kv->v_row);
         adm_kv_cache_free(kv);
         return adm_fail(err, ADM_ERR_NOMEM, "cannot allocate a KV cache of %.1f MiB for %d tokens; use a smaller "
                         "context (-c)", (double)total / (1024.0 * 1024.0), n_ctx);
@@ -51,8 +51,8 @@ adm_status adm_kv_cache_create(int n_layer, int n_head_kv, int head_dim_k, int h
 void adm_kv_cache_free(adm_kv_cache *kv) {
     if (!kv) return;
     uint64_t rows = (uint64_t)kv->n_layer * (uint64_t)kv->n_head_kv * (uint64_t)kv->n_ctx;
-    if (kv->k) munmap(kv->k, (size_t)(rows * kv->k_row));
-    if (kv->v) munmap(kv->v, (size_t)(rows * kv->v_row));
+    adm_unmap(kv->k, (size_t)(rows * kv->k_row));
+    adm_unmap(kv->v, (size_t)(rows * kv->v_row));
     adm_free(kv);
 }
 

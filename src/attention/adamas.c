@@ -12,7 +12,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #define SCAN_CHUNK 1024        /* tokens per phase-1 work item (multiple of ADM_CODE_BLOCK) */
 #define CALIB_FIRST 64         /* first recalibration point (then doubling) */
@@ -24,7 +23,7 @@ struct adm_adamas {
     adm_adamas_params p;
     int n_layer, n_sparse, n_head, n_head_kv, group, head_dim, code_dim, n_ctx;
     size_t head_bytes;          /* code bytes per (layer, kv head): n_blocks * code_dim * 8 */
-    uint8_t *codes;             /* (n_sparse, n_head_kv, head_bytes), mmap'd: pages appear as used */
+    uint8_t *codes;             /* (n_sparse, n_head_kv, head_bytes), adm_map_zeroed: pages appear as used */
     size_t codes_size;
     int n_coded;                /* tokens coded so far */
 
@@ -60,10 +59,9 @@ static int next_pow2(int x) {
     return p;
 }
 
-static uint8_t *big_alloc(size_t bytes) {
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
+/* An index from this size on uses huge pages (adm_map_zeroed): every
+ * decode step scans all of it. */
+#define HUGE_INDEX_BYTES (4u << 20)
 
 adm_status adm_adamas_create(const adm_adamas_params *p, const adm_kv_cache *kv, int n_head, int n_threads,
                              adm_adamas **out, adm_error *err) {
@@ -95,7 +93,7 @@ adm_status adm_adamas_create(const adm_adamas_params *p, const adm_kv_cache *kv,
     bool ok = true;
     if (p->mode == ADM_ATTN_ADAMAS && ns > 0) {
         a->codes_size = ns * (size_t)a->n_head_kv * a->head_bytes;
-        a->codes = big_alloc(a->codes_size);
+        a->codes = adm_map_zeroed(a->codes_size, a->codes_size >= HUGE_INDEX_BYTES);
         a->k_th = adm_calloc(ns * (size_t)a->n_head_kv * cd * 3, sizeof(float));
         a->q_th = adm_calloc(ns * (size_t)n_head * cd * 3, sizeof(float));
         a->k_sum = adm_calloc(ns * (size_t)a->n_head_kv * cd, sizeof(double));
@@ -151,7 +149,7 @@ adm_status adm_adamas_create(const adm_adamas_params *p, const adm_kv_cache *kv,
 
 void adm_adamas_free(adm_adamas *a) {
     if (!a) return;
-    if (a->codes) munmap(a->codes, a->codes_size);
+    adm_unmap(a->codes, a->codes_size);
     adm_free(a->k_th);
     adm_free(a->q_th);
     adm_free(a->k_sum);
@@ -432,7 +430,7 @@ int adm_select_smallest_fast(const adm_kernels *kt, const uint16_t *d, int lo, i
         /* Four interleaved histograms: concentrated distances would
          * otherwise make every increment wait for the previous one's store. */
         uint16_t sub[4][SELECT_SUBHIST];
-        memset(sub, 0, sizeof(uint16_t) * 4 * (size_t)SELECT_SUBHIST);
+        for (int i = 0; i < 4; i++) memset(sub[i], 0, sizeof(uint16_t) * (size_t)(max_d + 1));
         for (int i = 0; i < runs; i++) {
             const uint16_t *r = d + lo + i * stride;
             for (int t = 0; t < 16; t += 4) sub[0][r[t]]++, sub[1][r[t + 1]]++, sub[2][r[t + 2]]++, sub[3][r[t + 3]]++;
