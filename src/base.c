@@ -106,18 +106,10 @@ void *adm_calloc(size_t n, size_t size) {
 
 void adm_free(void *p) { free(p); }
 
-void *adm_map_zeroed(size_t size, bool huge) {
+void *adm_map_zeroed(size_t size) {
     if (alloc_should_fail() || size == 0) return NULL;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-#ifdef MADV_HUGEPAGE
-    /* Advice only: kernels without transparent huge pages refuse it, and
-     * the memory then works with small pages as before. */
-    if (huge) (void)madvise(p, size, MADV_HUGEPAGE);
-#else
-    (void)huge;
-#endif
-    return p;
+    return p == MAP_FAILED ? NULL : p;
 }
 
 void adm_unmap(void *p, size_t size) {

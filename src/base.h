@@ -51,14 +51,12 @@ void *adm_calloc(size_t n, size_t size);
 void adm_free(void *p);
 
 /* Large zeroed memory that costs nothing until touched (anonymous mmap),
- * for caches sized for a whole context. With `huge`, the mapping is
- * advised to use 2 MiB pages where the kernel offers them: a decode step
- * at long context reads such caches in scattered rows and long scans, and
- * 4 KiB pages then cost a TLB miss per row (on the machine of
- * docs/benchmarks.md, random 128-byte reads took 8.8 ns instead of 13.1
- * and a streaming scan ran at 36 GB/s instead of 27). Memory then becomes
- * resident 2 MiB at a time. Unmap with adm_unmap. */
-void *adm_map_zeroed(size_t size, bool huge);
+ * for caches sized for a whole context. Unmap with adm_unmap. (2 MiB pages
+ * were tried and dropped: their zeroing lands on whichever decode step
+ * first touches a new page of every (layer, KV head) at once, a stall of
+ * tens of milliseconds, and the gain did not rise above this machine's
+ * noise.) */
+void *adm_map_zeroed(size_t size);
 void adm_unmap(void *p, size_t size);
 
 /* In test builds (ADM_TESTING), fail the n-th allocation from now (0 = off),

@@ -5,13 +5,6 @@
 
 #include <stdlib.h>
 
-/* Caches from this size on use huge pages (see adm_map_zeroed): below it
- * the context is short enough for TLB misses not to matter, and an unused
- * context keeps costing nothing. Above it a short prompt makes up to 2 MiB
- * per (layer, KV head) resident for K and for V, never more than the whole
- * cache (which llama.cpp always holds). */
-#define HUGE_CACHE_BYTES (32u << 20)
-
 static bool type_ok(adm_type t, int head_dim) {
     if (t == ADM_TYPE_F32 || t == ADM_TYPE_F16) return true;
     return t == ADM_TYPE_Q8_0 && head_dim % QK8_0 == 0;
@@ -36,9 +29,10 @@ adm_status adm_kv_cache_create(int n_layer, int n_head_kv, int head_dim_k, int h
     kv->k_row = adm_row_size(type_k, head_dim_k);
     kv->v_row = adm_row_size(type_v, head_dim_v);
     uint64_t rows = (uint64_t)n_layer * (uint64_t)n_head_kv * (uint64_t)n_ctx;
+    /* mmap'd (adm_map_zeroed) so untouched context costs no memory. */
     uint64_t total = rows * (kv->k_row + kv->v_row);
-    kv->k = total > SIZE_MAX ? NULL : adm_map_zeroed((size_t)(rows * kv->k_row), total >= HUGE_CACHE_BYTES);
-    kv->v = total > SIZE_MAX ? NULL : adm_map_zeroed((size_t)(rows * kv->v_row), total >= HUGE_CACHE_BYTES);
+    kv->k = total > SIZE_MAX ? NULL : adm_map_zeroed((size_t)(rows * kv->k_row));
+    kv->v = total > SIZE_MAX ? NULL : adm_map_zeroed((size_t)(rows * kv->v_row));
     if (!kv->k || !kv->v) {
         adm_kv_cache_free(kv);
         return adm_fail(err, ADM_ERR_NOMEM, "cannot allocate a KV cache of %.1f MiB for %d tokens; use a smaller "

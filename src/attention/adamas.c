@@ -59,9 +59,6 @@ static int next_pow2(int x) {
     return p;
 }
 
-/* An index from this size on uses huge pages (adm_map_zeroed): every
- * decode step scans all of it. */
-#define HUGE_INDEX_BYTES (4u << 20)
 
 adm_status adm_adamas_create(const adm_adamas_params *p, const adm_kv_cache *kv, int n_head, int n_threads,
                              adm_adamas **out, adm_error *err) {
@@ -93,7 +90,7 @@ adm_status adm_adamas_create(const adm_adamas_params *p, const adm_kv_cache *kv,
     bool ok = true;
     if (p->mode == ADM_ATTN_ADAMAS && ns > 0) {
         a->codes_size = ns * (size_t)a->n_head_kv * a->head_bytes;
-        a->codes = adm_map_zeroed(a->codes_size, a->codes_size >= HUGE_INDEX_BYTES);
+        a->codes = adm_map_zeroed(a->codes_size);
         a->k_th = adm_calloc(ns * (size_t)a->n_head_kv * cd * 3, sizeof(float));
         a->q_th = adm_calloc(ns * (size_t)n_head * cd * 3, sizeof(float));
         a->k_sum = adm_calloc(ns * (size_t)a->n_head_kv * cd, sizeof(double));
