@@ -447,23 +447,39 @@ int adm_select_smallest_fast(const adm_kernels *kt, const uint16_t *d, int lo, i
     if (m < k) return adm_select_smallest(d, lo, hi, k, max_d, hist, out); /* too few, or too many (-1) */
     /* Every position with d <= cut is a candidate and the k selected ones
      * have d <= cut (at least k do), so the counting select over the
-     * candidates picks exactly what the full one would. */
-    memset(hist, 0, (size_t)(cut + 1) * sizeof(uint32_t));
-    for (int i = 0; i < m; i++) hist[d[lo + cand[i]]]++;
+     * candidates picks exactly what the full one would. Their distances
+     * are copied out first: the histogram's increments and the final pass
+     * then read them in order instead of through a dependent load. */
+    uint16_t cd[SELECT_CAND_MAX];
+    for (int i = 0; i < m; i++) cd[i] = d[lo + cand[i]];
+    uint16_t sub[4][SELECT_SUBHIST];
+    if (cut < SELECT_SUBHIST) {
+        for (int i = 0; i < 4; i++) memset(sub[i], 0, sizeof(uint16_t) * (size_t)(cut + 1));
+        int i = 0;
+        for (; i + 4 <= m; i += 4) sub[0][cd[i]]++, sub[1][cd[i + 1]]++, sub[2][cd[i + 2]]++, sub[3][cd[i + 3]]++;
+        for (; i < m; i++) sub[0][cd[i]]++;
+        for (int v = 0; v <= cut; v++) hist[v] = (uint32_t)sub[0][v] + sub[1][v] + sub[2][v] + sub[3][v];
+    } else {
+        memset(hist, 0, (size_t)(cut + 1) * sizeof(uint32_t));
+        for (int i = 0; i < m; i++) hist[cd[i]]++;
+    }
     int c = 0;
     uint32_t below = 0;
     while (below + hist[c] < (uint32_t)k) below += hist[c++];
-    /* Newest first, branch-free (about half the candidates are taken, in
-     * no predictable pattern): every distance below c, and the newest
-     * k - below of those equal to c. Stops once k are taken. */
-    int ties = k - (int)below, o = k;
-    for (int i = m - 1; i >= 0 && o > 0; i--) {
-        const int t = lo + cand[i], v = d[t];
-        const int take = (v < c) | ((v == c) & (ties > 0));
-        out[o - 1] = t;
-        o -= take;
-        ties -= take & (v == c);
+    /* Oldest first, branch-free (about half the candidates are taken, in
+     * no predictable pattern): every distance below c, and of those equal
+     * to c all but the oldest hist[c] - (k - below), so that ties go to
+     * the newest. */
+    int skip = (int)hist[c] - (k - (int)below), o = 0;
+    int32_t pick[SELECT_CAND_MAX / 4 + 1]; /* k + 1 slots: the last write may follow the k-th pick */
+    for (int i = 0; i < m; i++) {
+        const int v = cd[i], eq = v == c;
+        const int take = (v < c) | (eq & (skip <= 0));
+        pick[o] = cand[i];
+        o += take;
+        skip -= eq;
     }
+    for (int i = 0; i < k; i++) out[i] = lo + pick[i];
     return k;
 }
 
