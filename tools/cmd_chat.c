@@ -37,6 +37,7 @@ static void usage(FILE *f) {
                "  --ignore-eos            do not end answers at end-of-turn tokens\n");
     model_opts_usage(f);
     sample_opts_usage(f);
+    gen_opts_usage(f);
 }
 
 typedef struct convo {
@@ -152,6 +153,7 @@ int cmd_chat(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         int r = model_opts_parse(&o, "chat", argc, argv, &i);
         if (r == 0) r = sample_opts_parse(&so, "chat", argc, argv, &i);
+        if (r == 0) r = gen_opts_parse(&gp, "chat", argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
         const char *a = argv[i];

@@ -26,6 +26,7 @@ static void usage(FILE *f) {
                "  --truncate              drop the start of a prompt that does not fit the context\n");
     model_opts_usage(f);
     sample_opts_usage(f);
+    gen_opts_usage(f);
 }
 
 int cmd_run(int argc, char **argv) {
@@ -42,6 +43,7 @@ int cmd_run(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         int r = model_opts_parse(&o, "run", argc, argv, &i);
         if (r == 0) r = sample_opts_parse(&so, "run", argc, argv, &i);
+        if (r == 0) r = gen_opts_parse(&gp, "run", argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
         const char *a = argv[i];
@@ -152,6 +154,9 @@ int cmd_run(int argc, char **argv) {
             load_s, n_prompt, prompt_s > 0 ? n_prompt / prompt_s : 0.0, res.n_gen,
             res.seconds > 0 ? res.n_gen / res.seconds : 0.0,
             res.end == GEN_CTX_FULL ? " (context full)" : "");
+    if (gp.lookup > 0)
+        fprintf(stderr, "adamas run: lookup drafted %d tokens, %d accepted (%.0f%%)\n", res.n_drafted, res.n_accepted,
+                res.n_drafted ? 100.0 * res.n_accepted / res.n_drafted : 0.0);
     model_opts_print_stats(&o, m, ctx);
     rc = 0;
 done:

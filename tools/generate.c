@@ -53,6 +53,54 @@ static long find_stop(const char *text, size_t from, const gen_params *gp) {
     return best;
 }
 
+int gen_opts_parse(gen_params *gp, const char *cmd, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    long n;
+    if (!strcmp(a, "--lookup") && *i + 1 < argc) {
+        if (!args_int(cmd, a, argv[++*i], 0, GEN_MAX_LOOKUP, &n)) return -1;
+        gp->lookup = (int)n;
+        return 1;
+    }
+    if (!strcmp(a, "--lookup-ngram") && *i + 1 < argc) {
+        if (!args_int(cmd, a, argv[++*i], 1, 16, &n)) return -1;
+        gp->lookup_ngram = (int)n;
+        return 1;
+    }
+    return 0;
+}
+
+void gen_opts_usage(FILE *f) {
+    fprintf(f, "  --lookup N              speculative decoding by prompt lookup: guess up to N (<= %d) next tokens\n"
+               "                          from an earlier occurrence of the last n-gram and verify them in one\n"
+               "                          batch (default 0: off; pays off on repetitive text: code, edits, quotes)\n"
+               "  --lookup-ngram N        longest n-gram looked up, then shorter ones down to 1 (default 3)\n",
+            GEN_MAX_LOOKUP);
+}
+
+/* The draft of --lookup: the tokens that followed an earlier occurrence of
+ * the last n tokens of seq[0..len), for n from `ngram` down to 1; at most
+ * max of them. The latest occurrence followed by max tokens wins, or else
+ * the one followed by the most (in a loop the latest occurrence is the
+ * previous turn of it, followed by a single token). A linear scan from the
+ * end: ~len compares per step, microseconds next to a decode step. */
+static int lookup_draft(const int32_t *seq, int len, int ngram, int max, int32_t *draft) {
+    for (int n = ngram < len - 1 ? ngram : len - 1; n >= 1; n--) {
+        const int32_t *key = seq + len - n;
+        int best = -1;
+        for (int p = len - n - 1; p >= 0; p--) {
+            if (seq[p] != key[0] || memcmp(seq + p, key, (size_t)n * sizeof(int32_t)) != 0) continue;
+            best = p;
+            if (len - (p + n) >= max) break;
+        }
+        if (best >= 0) {
+            const int from = best + n, k = max < len - from ? max : len - from;
+            memcpy(draft, seq + from, (size_t)k * sizeof(int32_t));
+            return k;
+        }
+    }
+    return 0;
+}
+
 bool generate(const char *cmd, adm_ctx *ctx, const adm_vocab *vocab, adm_sampler *smp, float *logits,
               const gen_params *gp, FILE *out, int32_t **history, int *n_history, int *cap, gen_result *res) {
     memset(res, 0, sizeof(*res));
@@ -68,6 +116,16 @@ bool generate(const char *cmd, adm_ctx *ctx, const adm_vocab *vocab, adm_sampler
     bool ok = true;
     const double t0 = args_now();
     const int n_vocab = adm_vocab_n_tokens(vocab);
+    /* --lookup: the batch's logits (row 0: the sampled token, row i: draft
+     * i-1) and the draft tokens still in the cache, unconfirmed. */
+    float *spec = NULL;
+    int32_t draft[GEN_MAX_LOOKUP];
+    int spec_n = 0, spec_i = 0;
+    if (gp->lookup > 0 && !(spec = malloc((size_t)(gp->lookup + 1) * (size_t)n_vocab * sizeof(float)))) {
+        args_error(cmd, "out of memory");
+        adm_detok_free(dt);
+        return false;
+    }
     res->end = GEN_LIMIT;
     for (;;) {
         if (gp->interrupt && *gp->interrupt) {
@@ -105,7 +163,7 @@ bool generate(const char *cmd, adm_ctx *ctx, const adm_vocab *vocab, adm_sampler
             res->end = GEN_STOP;
             break;
         }
-        if (adm_ctx_n_past(ctx) >= adm_ctx_n_ctx(ctx)) {
+        if (adm_ctx_n_past(ctx) - (spec_n - spec_i) >= adm_ctx_n_ctx(ctx)) {
             res->end = GEN_CTX_FULL;
             break;
         }
@@ -120,7 +178,38 @@ bool generate(const char *cmd, adm_ctx *ctx, const adm_vocab *vocab, adm_sampler
             *history = nh;
             *cap = ncap;
         }
-        if (adm_ctx_eval(ctx, &tok, 1, logits, false, &err) != ADM_OK) {
+        if (spec_i < spec_n && tok == draft[spec_i]) {
+            /* A confirmed guess: the batch that put it in the cache also
+             * computed its logits. */
+            spec_i++;
+            res->n_accepted++;
+            memcpy(logits, spec + (size_t)spec_i * (size_t)n_vocab, (size_t)n_vocab * sizeof(float));
+            (*history)[(*n_history)++] = tok;
+            continue;
+        }
+        if (spec_i < spec_n) adm_ctx_truncate(ctx, adm_ctx_n_past(ctx) - (spec_n - spec_i));
+        spec_n = spec_i = 0;
+        (*history)[*n_history] = tok; /* the sequence the draft is looked up in */
+        const int room = adm_ctx_n_ctx(ctx) - adm_ctx_n_past(ctx) - 1;
+        const int k = gp->lookup > 0 && room > 0
+                          ? lookup_draft(*history, *n_history + 1, gp->lookup_ngram > 0 ? gp->lookup_ngram : 3,
+                                         gp->lookup < room ? gp->lookup : room, draft)
+                          : 0;
+        adm_status st;
+        if (k > 0) {
+            int32_t batch[1 + GEN_MAX_LOOKUP];
+            batch[0] = tok;
+            memcpy(batch + 1, draft, (size_t)k * sizeof(int32_t));
+            st = adm_ctx_eval(ctx, batch, 1 + k, spec, true, &err);
+            if (st == ADM_OK) {
+                memcpy(logits, spec, (size_t)n_vocab * sizeof(float));
+                spec_n = k;
+                res->n_drafted += k;
+            }
+        } else {
+            st = adm_ctx_eval(ctx, &tok, 1, logits, false, &err);
+        }
+        if (st != ADM_OK) {
             args_error(cmd, "%s", err.msg);
             res->end = GEN_ERROR;
             ok = false;
@@ -128,6 +217,9 @@ bool generate(const char *cmd, adm_ctx *ctx, const adm_vocab *vocab, adm_sampler
         }
         (*history)[(*n_history)++] = tok;
     }
+    /* Guesses never confirmed leave the cache: it holds what history says. */
+    if (spec_i < spec_n) adm_ctx_truncate(ctx, adm_ctx_n_past(ctx) - (spec_n - spec_i));
+    free(spec);
     if (res->end != GEN_STOP && ok) {
         size_t n;
         const char *rest = adm_detok_flush(dt, &n);

@@ -3,6 +3,17 @@
  * the text (complete UTF-8 only, holding back what might start a stop
  * string), evaluate the token, repeat until an end-of-generation token, a
  * stop string, the token limit, a full context or an interrupt.
+ *
+ * With --lookup (prompt-lookup speculative decoding), the tokens that
+ * followed the latest earlier occurrence of the context's last n-gram are
+ * guessed to come next and evaluated in one batch with the sampled token;
+ * each guess whose turn comes and which is what the sampler picks from
+ * the batch's logits is then taken without another pass over the weights.
+ * The sampler sees exactly the calls it would without guesses, so what is
+ * generated is what would be generated without them, up to the float
+ * rounding that separates batched evaluation from token-by-token evaluation
+ * (as in llama.cpp); the first wrong guess and those after it are dropped
+ * from the cache.
  */
 #ifndef ADM_TOOLS_GENERATE_H
 #define ADM_TOOLS_GENERATE_H
@@ -13,6 +24,7 @@
 #include <stdio.h>
 
 #define GEN_MAX_STOPS 8
+#define GEN_MAX_LOOKUP 32           /* longest draft of --lookup */
 
 typedef struct gen_params {
     int n_predict;                  /* -1: no limit */
@@ -22,6 +34,8 @@ typedef struct gen_params {
     bool special;                   /* print control tokens' text */
     bool ignore_eos;                /* never sample end-of-generation tokens */
     volatile sig_atomic_t *interrupt; /* optional: stop when it becomes nonzero */
+    int lookup;                     /* n-gram lookup drafts of up to this many tokens (0: off) */
+    int lookup_ngram;               /* longest n-gram matched (down to 1) */
 } gen_params;
 
 typedef enum gen_end { GEN_EOG, GEN_STOP, GEN_LIMIT, GEN_CTX_FULL, GEN_INTERRUPT, GEN_ERROR } gen_end;
@@ -32,7 +46,15 @@ typedef struct gen_result {
     gen_end end;
     char *text;         /* everything printed (malloc'd; caller frees) */
     size_t len;
+    int n_drafted;      /* --lookup: draft tokens evaluated */
+    int n_accepted;     /* --lookup: draft tokens that were the sampled ones */
 } gen_result;
+
+/* --lookup and --lookup-ngram, shared by `run` and `chat`: returns 1 if
+ * argv[*i] was one of them (consuming its value), 0 if not, -1 on a bad
+ * value (message printed). */
+int gen_opts_parse(gen_params *gp, const char *cmd, int argc, char **argv, int *i);
+void gen_opts_usage(FILE *f);
 
 /* Generates from `logits` (those of the last evaluated token, n_vocab
  * floats, overwritten as generation goes on). Tokens are appended to

@@ -88,4 +88,14 @@ _, status = os.waitpid(pid, 0)
 sys.exit(0 if os.WEXITSTATUS(status) == 0 else 1)
 PY
 fi
+
+# Prompt-lookup speculation (--lookup) changes nothing in what is said, and
+# guesses left unconfirmed at the end of an answer leave the cache (the
+# second answer would differ otherwise).
+expect_exit 0 "$ADAMAS" gen-model -o "$TMP/lk.gguf" --vocab "$V/ggml-vocab-qwen2.gguf" $small
+printf 'Hi\nBye\n' | "$ADAMAS" chat -m "$TMP/lk.gguf" -n 24 --temp 0 --ignore-eos >"$TMP/lk0" 2>"$TMP/err" ||
+    { cat "$TMP/err"; fail "chat failed"; }
+printf 'Hi\nBye\n' | "$ADAMAS" chat -m "$TMP/lk.gguf" -n 24 --temp 0 --ignore-eos --lookup 5 >"$TMP/lk1" 2>"$TMP/err" ||
+    { cat "$TMP/err"; fail "chat --lookup failed"; }
+cmp -s "$TMP/lk0" "$TMP/lk1" || { diff "$TMP/lk0" "$TMP/lk1"; fail "chat --lookup changed the answers"; }
 echo ok

@@ -14,6 +14,15 @@ printf '%s' "$(cat "$TMP/story")" >"$TMP/story.exact"   # no trailing newline
 expect_exit 0 "$ADAMAS" run -m "$S" -p "" -n 256 --temp 0
 cmp -s "$TMP/out" "$TMP/story.exact" || { diff "$TMP/out" "$TMP/story.exact" | head; fail "greedy story differs"; }
 expect_err "generated 256 tokens"
+# The same story with prompt-lookup speculation: guesses are verified in
+# batches, and the story repeats itself enough for some to be taken.
+expect_exit 0 "$ADAMAS" run -m "$S" -p "" -n 256 --temp 0 --lookup 8
+cmp -s "$TMP/out" "$TMP/story.exact" || { diff "$TMP/out" "$TMP/story.exact" | head; fail "greedy story with --lookup differs"; }
+accepted=$(sed -n 's/^adamas run: lookup drafted [0-9]* tokens, \([0-9]*\) accepted.*/\1/p' "$TMP/err")
+[ -n "$accepted" ] && [ "$accepted" -gt 0 ] || { cat "$TMP/err"; fail "--lookup accepted no guess"; }
+expect_exit 0 "$ADAMAS" run -m "$S" -p "Once upon a time" -n 200 --seed 7 --lookup 6
+cp "$TMP/out" "$TMP/l7"
+expect_exit 2 "$ADAMAS" run -m "$S" --lookup 99
 
 # Top-k 1 is greedy; the same seed gives the same text; another seed another.
 expect_exit 0 "$ADAMAS" run -m "$S" -p "" -n 256 --top-k 1 --temp 1.5 --seed 3
@@ -24,6 +33,9 @@ expect_exit 0 "$ADAMAS" run -m "$S" -p "Once upon a time" -n 64 --seed 7
 cmp -s "$TMP/out" "$TMP/s7" || fail "seeded sampling is not reproducible"
 expect_exit 0 "$ADAMAS" run -m "$S" -p "Once upon a time" -n 64 --seed 8
 cmp -s "$TMP/out" "$TMP/s7" && fail "different seeds gave the same text"
+# Sampling sees the same calls with --lookup: the same seed, the same text.
+expect_exit 0 "$ADAMAS" run -m "$S" -p "Once upon a time" -n 200 --seed 7
+cmp -s "$TMP/out" "$TMP/l7" || fail "seeded sampling with --lookup differs"
 # Stop strings end the text before them.
 expect_exit 0 "$ADAMAS" run -m "$S" -p "" -n 256 --temp 0 --stop "red ball"
 [ "$(cat "$TMP/out")" = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, " ] || fail "stop string: '$(cat "$TMP/out")'"
