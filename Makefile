@@ -146,5 +146,6 @@ clean:
 format:
 	clang-format -i include/*.h src/*.[ch] src/*/*.[ch] tools/*.[ch] tests/*.[ch] bench/*.[ch]
 
--include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TESTH_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TESTH_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d) \
+         $(FUZZ_SRC:%.c=$(BUILD)/%.d) $(BUILD)/fuzz/replay_main.d
 .SECONDARY:

@@ -291,6 +291,10 @@ typedef struct adm_ctx_params {
                                each attends sparsely (perplexity and logits of sparse methods) */
     adm_progress_fn progress; /* optional: called during long prompt evaluation */
     void *progress_user;
+    adm_ctx *threads_from;  /* optional: run on this context's threads instead of starting n_threads
+                               new ones (a draft model beside its target: two pools would spin against
+                               each other). The two must not evaluate at the same time, and this one
+                               must be freed first. */
 } adm_ctx_params;
 
 ADM_API adm_ctx_params adm_ctx_default_params(void);

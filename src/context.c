@@ -39,6 +39,7 @@ adm_status adm_ctx_create(const adm_model *model, const adm_ctx_params *params, 
         return adm_fail(err, ADM_ERR_INVALID_ARG, "context size %d is out of range (1 to %d)", p.n_ctx, 1 << 24);
     if (p.n_batch < 1) p.n_batch = 512;
     if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    if (p.threads_from) p.n_threads = adm_pool_size(p.threads_from->pool);
     if (p.n_threads <= 0) p.n_threads = adm_default_threads();
     if (p.budget < 1) return adm_fail(err, ADM_ERR_INVALID_ARG, "attention budget must be at least 1");
     /* Defaults chosen by measurement (docs/adamas.md): 4 attention-sink
@@ -53,8 +54,14 @@ adm_status adm_ctx_create(const adm_model *model, const adm_ctx_params *params, 
     ctx->params = p;
     ctx->attention = p.attention;
     ctx->k = adm_kernels_get();
-    adm_status st = adm_pool_create(p.n_threads, &ctx->pool, err);
-    if (st != ADM_OK) goto fail;
+    adm_status st = ADM_OK;
+    if (p.threads_from) {
+        ctx->pool = p.threads_from->pool;
+    } else {
+        st = adm_pool_create(p.n_threads, &ctx->pool, err);
+        if (st != ADM_OK) goto fail;
+        ctx->pool_owned = true;
+    }
     st = adm_kv_cache_create(hp->n_layer, hp->n_head_kv, hp->head_dim, hp->head_dim_v, p.n_ctx, p.type_k, p.type_v,
                              &ctx->kv, err);
     if (st != ADM_OK) goto fail;
@@ -100,7 +107,7 @@ fail:
 
 void adm_ctx_free(adm_ctx *ctx) {
     if (!ctx) return;
-    adm_pool_free(ctx->pool);
+    if (ctx->pool_owned) adm_pool_free(ctx->pool);
     adm_kv_cache_free(ctx->kv);
     adm_adamas_free(ctx->adamas);
     adm_free(ctx->x);

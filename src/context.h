@@ -16,6 +16,7 @@ struct adm_ctx {
     adm_ctx_params params;
     const adm_kernels *k;
     adm_pool *pool;
+    bool pool_owned;     /* false: params.threads_from's */
     adm_kv_cache *kv;
     adm_adamas *adamas;  /* NULL for dense attention */
     int n_past;

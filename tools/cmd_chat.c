@@ -144,8 +144,7 @@ int cmd_chat(int argc, char **argv) {
     sample_opts so;
     sample_opts_init(&so);
     gen_params gp;
-    memset(&gp, 0, sizeof(gp));
-    gp.n_predict = -1;
+    gen_params_init(&gp);
     gp.interrupt = &g_interrupt;
     const char *system = NULL, *tmpl_name = NULL;
     bool verbose = false;
@@ -209,6 +208,7 @@ int cmd_chat(int argc, char **argv) {
     o.ctx_set = true;
     adm_error err;
     if (!(ctx = model_opts_ctx(&o, "chat", m, 0))) goto done;
+    if (gp.draft_model && !(gp.drafter = gen_drafter_create("chat", &o, gp.draft_model, m, ctx))) goto done;
     if (adm_sampler_create(&so.sp, adm_model_n_vocab(m), &smp, &err) != ADM_OK) {
         args_error("chat", "%s", err.msg);
         goto done;
@@ -360,6 +360,7 @@ done:
     free(hist);
     free(logits);
     adm_sampler_free(smp);
+    gen_drafter_free(gp.drafter);
     adm_ctx_free(ctx);
     adm_model_free(m);
     return rc;

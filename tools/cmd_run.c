@@ -35,8 +35,7 @@ int cmd_run(int argc, char **argv) {
     sample_opts so;
     sample_opts_init(&so);
     gen_params gp;
-    memset(&gp, 0, sizeof(gp));
-    gp.n_predict = -1;
+    gen_params_init(&gp);
     const char *prompt = NULL, *file = NULL;
     bool truncate = false;
     long n;
@@ -124,6 +123,7 @@ int cmd_run(int argc, char **argv) {
         n_prompt = keep;
     }
     if (!(ctx = model_opts_ctx(&o, "run", m, 0))) goto done;
+    if (gp.draft_model && !(gp.drafter = gen_drafter_create("run", &o, gp.draft_model, m, ctx))) goto done;
     adm_error err;
     if (adm_sampler_create(&so.sp, adm_model_n_vocab(m), &smp, &err) != ADM_OK) {
         args_error("run", "%s", err.msg);
@@ -154,9 +154,9 @@ int cmd_run(int argc, char **argv) {
             load_s, n_prompt, prompt_s > 0 ? n_prompt / prompt_s : 0.0, res.n_gen,
             res.seconds > 0 ? res.n_gen / res.seconds : 0.0,
             res.end == GEN_CTX_FULL ? " (context full)" : "");
-    if (gp.lookup > 0)
-        fprintf(stderr, "adamas run: lookup drafted %d tokens, %d accepted (%.0f%%)\n", res.n_drafted, res.n_accepted,
-                res.n_drafted ? 100.0 * res.n_accepted / res.n_drafted : 0.0);
+    if (gp.lookup > 0 || gp.drafter)
+        fprintf(stderr, "adamas run: %s drafted %d tokens, %d accepted (%.0f%%)\n", gp.drafter ? "draft model" : "lookup",
+                res.n_drafted, res.n_accepted, res.n_drafted ? 100.0 * res.n_accepted / res.n_drafted : 0.0);
     model_opts_print_stats(&o, m, ctx);
     rc = 0;
 done:
@@ -165,6 +165,7 @@ done:
     free(toks);
     free(text);
     adm_sampler_free(smp);
+    gen_drafter_free(gp.drafter);
     adm_ctx_free(ctx);
     adm_model_free(m);
     return rc;

@@ -53,6 +53,13 @@ static long find_stop(const char *text, size_t from, const gen_params *gp) {
     return best;
 }
 
+void gen_params_init(gen_params *gp) {
+    memset(gp, 0, sizeof(*gp));
+    gp->n_predict = -1;
+    gp->draft_max = 8;
+    gp->draft_p_min = 0.8f;
+}
+
 int gen_opts_parse(gen_params *gp, const char *cmd, int argc, char **argv, int *i) {
     const char *a = argv[*i];
     long n;
@@ -66,6 +73,25 @@ int gen_opts_parse(gen_params *gp, const char *cmd, int argc, char **argv, int *
         gp->lookup_ngram = (int)n;
         return 1;
     }
+    if ((!strcmp(a, "--draft-model") || !strcmp(a, "-md")) && *i + 1 < argc) {
+        gp->draft_model = argv[++*i];
+        return 1;
+    }
+    if (!strcmp(a, "--draft") && *i + 1 < argc) {
+        if (!args_int(cmd, a, argv[++*i], 1, GEN_MAX_LOOKUP, &n)) return -1;
+        gp->draft_max = (int)n;
+        return 1;
+    }
+    if (!strcmp(a, "--draft-p-min") && *i + 1 < argc) {
+        char *end;
+        const double p = strtod(argv[++*i], &end);
+        if (*end || end == argv[*i] || !(p >= 0.0 && p <= 1.0)) {
+            args_error(cmd, "%s wants a probability in [0, 1], not '%s'", a, argv[*i]);
+            return -1;
+        }
+        gp->draft_p_min = (float)p;
+        return 1;
+    }
     return 0;
 }
 
@@ -73,8 +99,128 @@ void gen_opts_usage(FILE *f) {
     fprintf(f, "  --lookup N              speculative decoding by prompt lookup: guess up to N (<= %d) next tokens\n"
                "                          from an earlier occurrence of the last n-gram and verify them in one\n"
                "                          batch (default 0: off; pays off on repetitive text: code, edits, quotes)\n"
-               "  --lookup-ngram N        longest n-gram looked up, then shorter ones down to 1 (default 3)\n",
-            GEN_MAX_LOOKUP);
+               "  --lookup-ngram N        longest n-gram looked up, then shorter ones down to 1 (default 3)\n"
+               "  -md, --draft-model FILE speculative decoding with a smaller model of the same vocabulary\n"
+               "  --draft N               its drafts: at most N tokens (default 8, <= %d) ...\n"
+               "  --draft-p-min P         ... each its top choice with probability >= P (default 0.8)\n",
+            GEN_MAX_LOOKUP, GEN_MAX_LOOKUP);
+}
+
+struct gen_drafter {
+    adm_model *m;
+    adm_ctx *ctx;
+    int32_t *hist;      /* what its KV cache holds */
+    int n_hist, cap;
+    float *logits;      /* its logits after hist's last token */
+    int n_vocab, n_vocab_target;
+};
+
+void gen_drafter_free(gen_drafter *d) {
+    if (!d) return;
+    adm_ctx_free(d->ctx);
+    adm_model_free(d->m);
+    free(d->hist);
+    free(d->logits);
+    free(d);
+}
+
+gen_drafter *gen_drafter_create(const char *cmd, const model_opts *o, const char *path, const adm_model *target,
+                                adm_ctx *target_ctx) {
+    gen_drafter *d = calloc(1, sizeof(*d));
+    if (!d) {
+        args_error(cmd, "out of memory");
+        return NULL;
+    }
+    model_opts mo = *o;
+    mo.model = path;
+    if (!(d->m = model_opts_load(&mo, cmd))) goto fail;
+    /* Same tokens, same ids: token pieces must agree on the ids both have
+     * (vocabularies of one family may differ in trailing padding ids). */
+    const adm_vocab *vt = adm_model_vocab(target), *vd = adm_model_vocab(d->m);
+    d->n_vocab = adm_model_n_vocab(d->m);
+    d->n_vocab_target = adm_model_n_vocab(target);
+    if (!vt || !vd) {
+        args_error(cmd, "%s: a draft model needs a vocabulary", path);
+        goto fail;
+    }
+    const int nt = adm_vocab_n_tokens(vt), nd = adm_vocab_n_tokens(vd), common = nt < nd ? nt : nd;
+    if (abs(nt - nd) > 128) {
+        args_error(cmd, "%s: the draft model's vocabulary has %d tokens, the model's %d: not the same tokenizer", path,
+                   nd, nt);
+        goto fail;
+    }
+    for (int i = 0; i < common; i++) {
+        size_t la, lb;
+        const char *a = adm_vocab_piece(vt, i, &la), *b = adm_vocab_piece(vd, i, &lb);
+        if (la != lb || (la && memcmp(a, b, la) != 0)) {
+            args_error(cmd, "%s: the draft model's token %d differs from the model's: not the same tokenizer", path, i);
+            goto fail;
+        }
+    }
+    adm_ctx_params cp = o->cp;
+    cp.n_ctx = adm_ctx_n_ctx(target_ctx);
+    cp.threads_from = target_ctx;
+    cp.attention = ADM_ATTN_DENSE; /* short drafts; a small model's attention is cheap */
+    cp.collect_stats = false;
+    cp.sparse_eval = false;
+    cp.progress = NULL;
+    cp.progress_user = NULL;
+    adm_error err;
+    if (adm_ctx_create(d->m, &cp, &d->ctx, &err) != ADM_OK) {
+        args_error(cmd, "%s: %s", path, err.msg);
+        goto fail;
+    }
+    d->cap = cp.n_ctx;
+    d->hist = malloc((size_t)d->cap * sizeof(int32_t));
+    d->logits = malloc((size_t)d->n_vocab * sizeof(float));
+    if (!d->hist || !d->logits) {
+        args_error(cmd, "out of memory");
+        goto fail;
+    }
+    return d;
+fail:
+    gen_drafter_free(d);
+    return NULL;
+}
+
+/* The draft model's greedy continuation of seq[0..len): at most max tokens,
+ * each its top choice with probability >= p_min (the first one always).
+ * Its cache keeps the longest common prefix with seq and evaluates the
+ * rest; the last draft token is not evaluated (the next call starts from
+ * what the target took). Returns the count, or -1 (err set) on failure. */
+static int drafter_draft(gen_drafter *d, const int32_t *seq, int len, int max, float p_min, int32_t *out,
+                         adm_error *err) {
+    int c = 0;
+    while (c < d->n_hist && c < len && d->hist[c] == seq[c]) c++;
+    if (c == len) c--; /* the last token's logits are needed again */
+    if (c < d->n_hist) {
+        adm_ctx_truncate(d->ctx, c);
+        d->n_hist = c;
+    }
+    if (len > d->cap) return 0;
+    if (adm_ctx_eval(d->ctx, seq + c, len - c, d->logits, false, err) != ADM_OK) return -1;
+    memcpy(d->hist + c, seq + c, (size_t)(len - c) * sizeof(int32_t));
+    d->n_hist = len;
+    int k = 0;
+    while (k < max) {
+        int best = 0;
+        for (int i = 1; i < d->n_vocab; i++)
+            if (d->logits[i] > d->logits[best]) best = i;
+        if (best >= d->n_vocab_target) break;
+        if (k > 0 && p_min > 0.0f) {
+            /* The top choice's probability, 1 / sum(exp(l - l_top)): floats
+             * suffice for a cut-off, and a large vocabulary makes this loop
+             * a visible part of a small draft model's step. */
+            float z = 0.0f;
+            for (int i = 0; i < d->n_vocab; i++) z += expf(d->logits[i] - d->logits[best]);
+            if (z * p_min > 1.0f) break;
+        }
+        out[k++] = best;
+        if (k == max || d->n_hist >= d->cap) break;
+        if (adm_ctx_eval(d->ctx, &out[k - 1], 1, d->logits, false, err) != ADM_OK) return -1;
+        d->hist[d->n_hist++] = out[k - 1];
+    }
+    return k;
 }
 
 /* The draft of --lookup: the tokens that followed an earlier occurrence of
@@ -121,7 +267,8 @@ bool generate(const char *cmd, adm_ctx *ctx, const adm_vocab *vocab, adm_sampler
     float *spec = NULL;
     int32_t draft[GEN_MAX_LOOKUP];
     int spec_n = 0, spec_i = 0;
-    if (gp->lookup > 0 && !(spec = malloc((size_t)(gp->lookup + 1) * (size_t)n_vocab * sizeof(float)))) {
+    const int spec_max = gp->drafter ? (gp->draft_max > 0 ? gp->draft_max : 8) : gp->lookup;
+    if (spec_max > 0 && !(spec = malloc((size_t)(spec_max + 1) * (size_t)n_vocab * sizeof(float)))) {
         args_error(cmd, "out of memory");
         adm_detok_free(dt);
         return false;
@@ -191,10 +338,20 @@ bool generate(const char *cmd, adm_ctx *ctx, const adm_vocab *vocab, adm_sampler
         spec_n = spec_i = 0;
         (*history)[*n_history] = tok; /* the sequence the draft is looked up in */
         const int room = adm_ctx_n_ctx(ctx) - adm_ctx_n_past(ctx) - 1;
-        const int k = gp->lookup > 0 && room > 0
-                          ? lookup_draft(*history, *n_history + 1, gp->lookup_ngram > 0 ? gp->lookup_ngram : 3,
-                                         gp->lookup < room ? gp->lookup : room, draft)
-                          : 0;
+        int k = 0;
+        if (gp->drafter && room > 0) {
+            k = drafter_draft(gp->drafter, *history, *n_history + 1, spec_max < room ? spec_max : room, gp->draft_p_min,
+                              draft, &err);
+            if (k < 0) {
+                args_error(cmd, "draft model: %s", err.msg);
+                res->end = GEN_ERROR;
+                ok = false;
+                break;
+            }
+        } else if (gp->lookup > 0 && room > 0) {
+            k = lookup_draft(*history, *n_history + 1, gp->lookup_ngram > 0 ? gp->lookup_ngram : 3,
+                             gp->lookup < room ? gp->lookup : room, draft);
+        }
         adm_status st;
         if (k > 0) {
             int32_t batch[1 + GEN_MAX_LOOKUP];

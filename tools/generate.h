@@ -6,7 +6,8 @@
  *
  * With --lookup (prompt-lookup speculative decoding), the tokens that
  * followed the latest earlier occurrence of the context's last n-gram are
- * guessed to come next and evaluated in one batch with the sampled token;
+ * guessed to come next, or with --draft-model a smaller model's greedy
+ * continuation; the guesses are evaluated in one batch with the sampled token;
  * each guess whose turn comes and which is what the sampler picks from
  * the batch's logits is then taken without another pass over the weights.
  * The sampler sees exactly the calls it would without guesses, so what is
@@ -19,6 +20,7 @@
 #define ADM_TOOLS_GENERATE_H
 
 #include "adamas.h"
+#include "opts.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +38,10 @@ typedef struct gen_params {
     volatile sig_atomic_t *interrupt; /* optional: stop when it becomes nonzero */
     int lookup;                     /* n-gram lookup drafts of up to this many tokens (0: off) */
     int lookup_ngram;               /* longest n-gram matched (down to 1) */
+    const char *draft_model;        /* --draft-model: path of a smaller model of the same vocabulary */
+    int draft_max;                  /* its drafts: at most this many tokens ... */
+    float draft_p_min;              /* ... each its top choice with at least this probability */
+    struct gen_drafter *drafter;    /* set by the caller from draft_model (gen_drafter_create) */
 } gen_params;
 
 typedef enum gen_end { GEN_EOG, GEN_STOP, GEN_LIMIT, GEN_CTX_FULL, GEN_INTERRUPT, GEN_ERROR } gen_end;
@@ -50,11 +56,27 @@ typedef struct gen_result {
     int n_accepted;     /* --lookup: draft tokens that were the sampled ones */
 } gen_result;
 
-/* --lookup and --lookup-ngram, shared by `run` and `chat`: returns 1 if
- * argv[*i] was one of them (consuming its value), 0 if not, -1 on a bad
- * value (message printed). */
+/* Defaults: no token limit, no stop strings, no speculation (drafts of 8
+ * with p >= 0.8 once --draft-model is given). */
+void gen_params_init(gen_params *gp);
+
+/* The speculative decoding options (--lookup, --lookup-ngram,
+ * --draft-model, --draft, --draft-p-min), shared by `run` and `chat`:
+ * returns 1 if argv[*i] was one of them (consuming its value), 0 if not, -1
+ * on a bad value (message printed). */
 int gen_opts_parse(gen_params *gp, const char *cmd, int argc, char **argv, int *i);
 void gen_opts_usage(FILE *f);
+
+/* A draft model for speculative decoding: loaded beside the target, run
+ * on the target context's threads with o's KV cache types, dense attention
+ * and the target's context size; its vocabulary is checked against the
+ * target's. Its own KV cache follows the target's text (resynchronized
+ * before each draft). Free it before target_ctx. NULL on failure (message
+ * printed). */
+typedef struct gen_drafter gen_drafter;
+gen_drafter *gen_drafter_create(const char *cmd, const model_opts *o, const char *path, const adm_model *target,
+                                adm_ctx *target_ctx);
+void gen_drafter_free(gen_drafter *d);
 
 /* Generates from `logits` (those of the last evaluated token, n_vocab
  * floats, overwritten as generation goes on). Tokens are appended to

@@ -98,4 +98,7 @@ printf 'Hi\nBye\n' | "$ADAMAS" chat -m "$TMP/lk.gguf" -n 24 --temp 0 --ignore-eo
 printf 'Hi\nBye\n' | "$ADAMAS" chat -m "$TMP/lk.gguf" -n 24 --temp 0 --ignore-eos --lookup 5 >"$TMP/lk1" 2>"$TMP/err" ||
     { cat "$TMP/err"; fail "chat --lookup failed"; }
 cmp -s "$TMP/lk0" "$TMP/lk1" || { diff "$TMP/lk0" "$TMP/lk1"; fail "chat --lookup changed the answers"; }
+printf 'Hi\nBye\n' | "$ADAMAS" chat -m "$TMP/lk.gguf" -n 24 --temp 0 --ignore-eos -md "$TMP/lk.gguf" --draft-p-min 0 \
+    >"$TMP/lk2" 2>"$TMP/err" || { cat "$TMP/err"; fail "chat --draft-model failed"; }
+cmp -s "$TMP/lk0" "$TMP/lk2" || { diff "$TMP/lk0" "$TMP/lk2"; fail "chat --draft-model changed the answers"; }
 echo ok

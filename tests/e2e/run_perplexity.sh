@@ -23,6 +23,14 @@ accepted=$(sed -n 's/^adamas run: lookup drafted [0-9]* tokens, \([0-9]*\) accep
 expect_exit 0 "$ADAMAS" run -m "$S" -p "Once upon a time" -n 200 --seed 7 --lookup 6
 cp "$TMP/out" "$TMP/l7"
 expect_exit 2 "$ADAMAS" run -m "$S" --lookup 99
+# A draft model (here the model itself, so most drafts are taken): the same
+# story; a model of another vocabulary is refused.
+expect_exit 0 "$ADAMAS" run -m "$S" -p "" -n 256 --temp 0 --draft-model "$S" --draft 6
+cmp -s "$TMP/out" "$TMP/story.exact" || { diff "$TMP/out" "$TMP/story.exact" | head; fail "greedy story with --draft-model differs"; }
+expect_err "draft model drafted"
+expect_exit 1 "$ADAMAS" run -m "$S" -n 4 --draft-model "$SHARED/models/llama-2-tiny-random.gguf"
+expect_err "not the same tokenizer"
+expect_exit 2 "$ADAMAS" run -m "$S" --draft-p-min 2
 
 # Top-k 1 is greedy; the same seed gives the same text; another seed another.
 expect_exit 0 "$ADAMAS" run -m "$S" -p "" -n 256 --top-k 1 --temp 1.5 --seed 3
@@ -36,6 +44,8 @@ cmp -s "$TMP/out" "$TMP/s7" && fail "different seeds gave the same text"
 # Sampling sees the same calls with --lookup: the same seed, the same text.
 expect_exit 0 "$ADAMAS" run -m "$S" -p "Once upon a time" -n 200 --seed 7
 cmp -s "$TMP/out" "$TMP/l7" || fail "seeded sampling with --lookup differs"
+expect_exit 0 "$ADAMAS" run -m "$S" -p "Once upon a time" -n 200 --seed 7 --draft-model "$S"
+cmp -s "$TMP/out" "$TMP/l7" || fail "seeded sampling with --draft-model differs"
 # Stop strings end the text before them.
 expect_exit 0 "$ADAMAS" run -m "$S" -p "" -n 256 --temp 0 --stop "red ball"
 [ "$(cat "$TMP/out")" = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, " ] || fail "stop string: '$(cat "$TMP/out")'"
