@@ -205,6 +205,41 @@ static void test_batching_and_threads(void **state) {
     tu_logits_free(&ref);
 }
 
+/* Two contexts on one thread pool (adm_ctx_params.threads_from, as a draft
+ * model beside its target), used in turn: each gives exactly what it gives
+ * on threads of its own. */
+static void test_shared_threads(void **state) {
+    (void)state;
+    adm_model *m = load("models/stories260K.gguf");
+    const int nv = adm_model_n_vocab(m);
+    adm_ctx *own = make_ctx(m, 256, 2, 512), *owner = make_ctx(m, 256, 2, 512);
+    adm_ctx_params p = adm_ctx_default_params();
+    p.n_ctx = 256;
+    p.n_threads = 1; /* ignored: the pool decides */
+    p.threads_from = owner;
+    adm_ctx *guest;
+    adm_error err;
+    if (adm_ctx_create(m, &p, &guest, &err) != ADM_OK) fail_msg("%s", err.msg);
+    float *a = malloc(sizeof(float) * (size_t)nv), *b = malloc(sizeof(float) * (size_t)nv);
+    float *c = malloc(sizeof(float) * (size_t)nv);
+    int32_t tok = 1;
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(adm_ctx_eval(own, &tok, 1, a, false, &err), ADM_OK);
+        assert_int_equal(adm_ctx_eval(guest, &tok, 1, b, false, &err), ADM_OK);
+        assert_int_equal(adm_ctx_eval(owner, &tok, 1, c, false, &err), ADM_OK);
+        assert_int_equal(memcmp(a, b, sizeof(float) * (size_t)nv), 0);
+        assert_int_equal(memcmp(a, c, sizeof(float) * (size_t)nv), 0);
+        tok = argmax(a, nv);
+    }
+    adm_ctx_free(guest); /* before the pool's owner */
+    adm_ctx_free(owner);
+    adm_ctx_free(own);
+    free(a);
+    free(b);
+    free(c);
+    adm_model_free(m);
+}
+
 /* q8_0 and f32 KV caches stay close to the default f16 one. */
 static void test_kv_cache_types(void **state) {
     (void)state;
@@ -390,6 +425,7 @@ int main(void) {
         cmocka_unit_test(test_stories_greedy_256),
         cmocka_unit_test(test_peer_logits),
         cmocka_unit_test(test_batching_and_threads),
+        cmocka_unit_test(test_shared_threads),
         cmocka_unit_test(test_kv_cache_types),
         cmocka_unit_test(test_tiny_random_f16),
         cmocka_unit_test(test_bad_inputs),
