@@ -32,9 +32,7 @@ static void usage(FILE *f) {
                "Ctrl-C stops the current answer.\n\n"
                "  --system TEXT           system prompt\n"
                "  --chat-template NAME    chatml, llama3, llama2, mistral, gemma or phi3 (default: from the model)\n"
-               "  -n, --n-predict N       at most N tokens per answer (default -1: until the end of the turn)\n"
-               "  --verbose-prompt        print the text evaluated for each turn to stderr\n"
-               "  --ignore-eos            do not end answers at end-of-turn tokens\n");
+               "  --verbose-prompt        print the text evaluated for each turn to stderr\n");
     model_opts_usage(f);
     sample_opts_usage(f);
     gen_opts_usage(f);
@@ -148,7 +146,6 @@ int cmd_chat(int argc, char **argv) {
     gp.interrupt = &g_interrupt;
     const char *system = NULL, *tmpl_name = NULL;
     bool verbose = false;
-    long n;
     for (int i = 1; i < argc; i++) {
         int r = model_opts_parse(&o, "chat", argc, argv, &i);
         if (r == 0) r = sample_opts_parse(&so, "chat", argc, argv, &i);
@@ -163,13 +160,8 @@ int cmd_chat(int argc, char **argv) {
             system = argv[++i];
         } else if (!strcmp(a, "--chat-template") && i + 1 < argc) {
             tmpl_name = argv[++i];
-        } else if ((!strcmp(a, "-n") || !strcmp(a, "--n-predict")) && i + 1 < argc) {
-            if (!args_int("chat", a, argv[++i], -1, 1 << 30, &n)) return 2;
-            gp.n_predict = (int)n;
         } else if (!strcmp(a, "--verbose-prompt")) {
             verbose = true;
-        } else if (!strcmp(a, "--ignore-eos")) {
-            gp.ignore_eos = true;
         } else {
             args_error("chat", "unknown option or missing value: '%s'", a);
             usage(stderr);

@@ -19,10 +19,7 @@ static void usage(FILE *f) {
                "Generates a continuation of the prompt and prints it as it is produced.\n\n"
                "  -p, --prompt TEXT       the prompt (default: empty, i.e. start from BOS)\n"
                "  -f, --file FILE         read the prompt from a file\n"
-               "  -n, --n-predict N       tokens to generate (default -1: until end of text or a full context)\n"
-               "  --stop TEXT             stop before TEXT (may be repeated)\n"
                "  --special               parse special tokens (e.g. <|im_start|>) in the prompt and print them\n"
-               "  --ignore-eos            do not stop at end-of-generation tokens\n"
                "  --truncate              drop the start of a prompt that does not fit the context\n");
     model_opts_usage(f);
     sample_opts_usage(f);
@@ -38,7 +35,6 @@ int cmd_run(int argc, char **argv) {
     gen_params_init(&gp);
     const char *prompt = NULL, *file = NULL;
     bool truncate = false;
-    long n;
     for (int i = 1; i < argc; i++) {
         int r = model_opts_parse(&o, "run", argc, argv, &i);
         if (r == 0) r = sample_opts_parse(&so, "run", argc, argv, &i);
@@ -53,19 +49,8 @@ int cmd_run(int argc, char **argv) {
             prompt = argv[++i];
         } else if ((!strcmp(a, "-f") || !strcmp(a, "--file")) && i + 1 < argc) {
             file = argv[++i];
-        } else if ((!strcmp(a, "-n") || !strcmp(a, "--n-predict")) && i + 1 < argc) {
-            if (!args_int("run", a, argv[++i], -1, 1 << 30, &n)) return 2;
-            gp.n_predict = (int)n;
-        } else if (!strcmp(a, "--stop") && i + 1 < argc) {
-            if (gp.n_stops == GEN_MAX_STOPS || !argv[i + 1][0]) {
-                args_error("run", "at most %d non-empty --stop strings", GEN_MAX_STOPS);
-                return 2;
-            }
-            gp.stops[gp.n_stops++] = argv[++i];
         } else if (!strcmp(a, "--special")) {
             gp.special = true;
-        } else if (!strcmp(a, "--ignore-eos")) {
-            gp.ignore_eos = true;
         } else if (!strcmp(a, "--truncate")) {
             truncate = true;
         } else {

@@ -63,6 +63,23 @@ void gen_params_init(gen_params *gp) {
 int gen_opts_parse(gen_params *gp, const char *cmd, int argc, char **argv, int *i) {
     const char *a = argv[*i];
     long n;
+    if ((!strcmp(a, "-n") || !strcmp(a, "--n-predict")) && *i + 1 < argc) {
+        if (!args_int(cmd, a, argv[++*i], -1, 1 << 30, &n)) return -1;
+        gp->n_predict = (int)n;
+        return 1;
+    }
+    if (!strcmp(a, "--stop") && *i + 1 < argc) {
+        if (gp->n_stops == GEN_MAX_STOPS || !argv[*i + 1][0]) {
+            args_error(cmd, "at most %d non-empty --stop strings", GEN_MAX_STOPS);
+            return -1;
+        }
+        gp->stops[gp->n_stops++] = argv[++*i];
+        return 1;
+    }
+    if (!strcmp(a, "--ignore-eos")) {
+        gp->ignore_eos = true;
+        return 1;
+    }
     if (!strcmp(a, "--lookup") && *i + 1 < argc) {
         if (!args_int(cmd, a, argv[++*i], 0, GEN_MAX_LOOKUP, &n)) return -1;
         gp->lookup = (int)n;
@@ -96,6 +113,11 @@ int gen_opts_parse(gen_params *gp, const char *cmd, int argc, char **argv, int *
 }
 
 void gen_opts_usage(FILE *f) {
+    fprintf(f, "  -n, --n-predict N       tokens to generate (per answer in chat; default -1: until the end of\n"
+               "                          the text or turn, or a full context)\n"
+               "  --stop TEXT             stop before TEXT (may be repeated, up to %d)\n"
+               "  --ignore-eos            do not stop at end-of-generation (end-of-turn) tokens\n",
+            GEN_MAX_STOPS);
     fprintf(f, "  --lookup N              speculative decoding by prompt lookup: guess up to N (<= %d) next tokens\n"
                "                          from an earlier occurrence of the last n-gram and verify them in one\n"
                "                          batch (default 0: off; pays off on repetitive text: code, edits, quotes)\n"

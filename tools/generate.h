@@ -60,8 +60,9 @@ typedef struct gen_result {
  * with p >= 0.8 once --draft-model is given). */
 void gen_params_init(gen_params *gp);
 
-/* The speculative decoding options (--lookup, --lookup-ngram,
- * --draft-model, --draft, --draft-p-min), shared by `run` and `chat`:
+/* The generation options (-n, --stop, --ignore-eos) and the speculative
+ * decoding ones (--lookup, --lookup-ngram, --draft-model, --draft,
+ * --draft-p-min), shared by `run` and `chat`:
  * returns 1 if argv[*i] was one of them (consuming its value), 0 if not, -1
  * on a bad value (message printed). */
 int gen_opts_parse(gen_params *gp, const char *cmd, int argc, char **argv, int *i);
