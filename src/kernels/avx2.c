@@ -193,11 +193,16 @@ AI void b32_tile(const int T, const int NR, const int NC, int n, const uint8_t *
 }
 
 /* Covers any nr x nc <= ADM_TILE_MAX with 4 x 2 register tiles, or row
- * by row for a single column. */
+ * by row for one or two columns (one sequential weight stream, see
+ * kq_gemm; two columns are a speculative-decoding batch). */
 AI void b32_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, const void *va, size_t as, float *s,
                  size_t lds) {
-    if (nc == 1) { /* one sequential weight stream (see kq_gemm) */
+    if (nc == 1) {
         for (int r = 0; r < nr; r++) b32_tile(T, 1, 1, n, (const uint8_t *)vw + (size_t)r * ws, ws, va, as, s + r, lds);
+        return;
+    }
+    if (nc == 2) {
+        for (int r = 0; r < nr; r++) b32_tile(T, 1, 2, n, (const uint8_t *)vw + (size_t)r * ws, ws, va, as, s + r, lds);
         return;
     }
     for (int c = 0; c < nc; c += 2) {
