@@ -284,8 +284,9 @@ bool generate(const char *cmd, adm_ctx *ctx, const adm_vocab *vocab, adm_sampler
     bool ok = true;
     const double t0 = args_now();
     const int n_vocab = adm_vocab_n_tokens(vocab);
-    /* --lookup: the batch's logits (row 0: the sampled token, row i: draft
-     * i-1) and the draft tokens still in the cache, unconfirmed. */
+    /* Speculation (--lookup or a draft model): the verifying batch's logits
+     * (row 0: the sampled token, row i: guess i-1) and the guesses still in
+     * the cache, unconfirmed. */
     float *spec = NULL;
     int32_t draft[GEN_MAX_LOOKUP];
     int spec_n = 0, spec_i = 0;
