@@ -117,3 +117,11 @@ void progress_done(progress_state *p) {
     }
     p->drawn = false;
 }
+
+const char *args_value(const char *cmd, int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        args_error(cmd, "option %s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}

@@ -15,6 +15,10 @@
 bool args_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 bool args_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
 
+/* The value of option argv[*i] (advancing *i), or NULL after printing
+ * "option X needs a value" when it is the last argument. */
+const char *args_value(const char *cmd, int argc, char **argv, int *i);
+
 /* Prints "adamas <cmd>: <message>" to stderr. */
 void args_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -61,55 +61,39 @@ void gen_params_init(gen_params *gp) {
 }
 
 int gen_opts_parse(gen_params *gp, const char *cmd, int argc, char **argv, int *i) {
-    const char *a = argv[*i];
+    const char *a = argv[*i], *v;
+    double d;
     long n;
-    if ((!strcmp(a, "-n") || !strcmp(a, "--n-predict")) && *i + 1 < argc) {
-        if (!args_int(cmd, a, argv[++*i], -1, 1 << 30, &n)) return -1;
+    if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, -1, 1 << 30, &n)) return -1;
         gp->n_predict = (int)n;
-        return 1;
-    }
-    if (!strcmp(a, "--stop") && *i + 1 < argc) {
-        if (gp->n_stops == GEN_MAX_STOPS || !argv[*i + 1][0]) {
+    } else if (!strcmp(a, "--stop")) {
+        if (!(v = args_value(cmd, argc, argv, i))) return -1;
+        if (gp->n_stops == GEN_MAX_STOPS || !v[0]) {
             args_error(cmd, "at most %d non-empty --stop strings", GEN_MAX_STOPS);
             return -1;
         }
-        gp->stops[gp->n_stops++] = argv[++*i];
-        return 1;
-    }
-    if (!strcmp(a, "--ignore-eos")) {
+        gp->stops[gp->n_stops++] = v;
+    } else if (!strcmp(a, "--ignore-eos")) {
         gp->ignore_eos = true;
-        return 1;
-    }
-    if (!strcmp(a, "--lookup") && *i + 1 < argc) {
-        if (!args_int(cmd, a, argv[++*i], 0, GEN_MAX_LOOKUP, &n)) return -1;
+    } else if (!strcmp(a, "--lookup")) {
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, GEN_MAX_LOOKUP, &n)) return -1;
         gp->lookup = (int)n;
-        return 1;
-    }
-    if (!strcmp(a, "--lookup-ngram") && *i + 1 < argc) {
-        if (!args_int(cmd, a, argv[++*i], 1, 16, &n)) return -1;
+    } else if (!strcmp(a, "--lookup-ngram")) {
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 1, 16, &n)) return -1;
         gp->lookup_ngram = (int)n;
-        return 1;
-    }
-    if ((!strcmp(a, "--draft-model") || !strcmp(a, "-md")) && *i + 1 < argc) {
-        gp->draft_model = argv[++*i];
-        return 1;
-    }
-    if (!strcmp(a, "--draft") && *i + 1 < argc) {
-        if (!args_int(cmd, a, argv[++*i], 1, GEN_MAX_LOOKUP, &n)) return -1;
+    } else if (!strcmp(a, "--draft-model") || !strcmp(a, "-md")) {
+        if (!(gp->draft_model = args_value(cmd, argc, argv, i))) return -1;
+    } else if (!strcmp(a, "--draft")) {
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 1, GEN_MAX_LOOKUP, &n)) return -1;
         gp->draft_max = (int)n;
-        return 1;
+    } else if (!strcmp(a, "--draft-p-min")) {
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_float(cmd, a, v, 0, 1, &d)) return -1;
+        gp->draft_p_min = (float)d;
+    } else {
+        return 0;
     }
-    if (!strcmp(a, "--draft-p-min") && *i + 1 < argc) {
-        char *end;
-        const double p = strtod(argv[++*i], &end);
-        if (*end || end == argv[*i] || !(p >= 0.0 && p <= 1.0)) {
-            args_error(cmd, "%s wants a probability in [0, 1], not '%s'", a, argv[*i]);
-            return -1;
-        }
-        gp->draft_p_min = (float)p;
-        return 1;
-    }
-    return 0;
+    return 1;
 }
 
 void gen_opts_usage(FILE *f) {

@@ -16,14 +16,6 @@ void model_opts_init(model_opts *o) {
     o->cp = adm_ctx_default_params();
 }
 
-static const char *value(const char *cmd, int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) {
-        args_error(cmd, "option %s needs a value", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 /* In adm_attention order. */
 static const char *const k_attention_names[] = {"dense", "adamas", "window"};
 #define N_ATTENTION ((int)(sizeof(k_attention_names) / sizeof(k_attention_names[0])))
@@ -69,48 +61,48 @@ int model_opts_parse(model_opts *o, const char *cmd, int argc, char **argv, int 
     const char *a = argv[*i], *v;
     long n;
     if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-        if (!(v = value(cmd, argc, argv, i))) return -1;
+        if (!(v = args_value(cmd, argc, argv, i))) return -1;
         o->model = v;
     } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 1, 1024, &n)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 1, 1024, &n)) return -1;
         o->cp.n_threads = (int)n;
     } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 24, &n)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 24, &n)) return -1;
         o->cp.n_ctx = (int)n;
         o->ctx_set = n > 0;
     } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 1, 1 << 20, &n)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 1, 1 << 20, &n)) return -1;
         o->cp.n_batch = (int)n;
     } else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) {
-        if (!(v = value(cmd, argc, argv, i)) || !parse_kv_type(cmd, a, v, &o->cp.type_k)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !parse_kv_type(cmd, a, v, &o->cp.type_k)) return -1;
     } else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) {
-        if (!(v = value(cmd, argc, argv, i)) || !parse_kv_type(cmd, a, v, &o->cp.type_v)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !parse_kv_type(cmd, a, v, &o->cp.type_v)) return -1;
     } else if (!strcmp(a, "--attention")) {
         int k;
-        if (!(v = value(cmd, argc, argv, i)) || (k = parse_choice(cmd, a, v, k_attention_names, N_ATTENTION)) < 0)
+        if (!(v = args_value(cmd, argc, argv, i)) || (k = parse_choice(cmd, a, v, k_attention_names, N_ATTENTION)) < 0)
             return -1;
         o->cp.attention = (adm_attention)k;
     } else if (!strcmp(a, "--budget")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 2, 1 << 24, &n)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 2, 1 << 24, &n)) return -1;
         o->cp.budget = (int)n;
     } else if (!strcmp(a, "--dense-layers")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 4096, &n)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 4096, &n)) return -1;
         o->cp.dense_layers = (int)n;
     } else if (!strcmp(a, "--sink")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 24, &n)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 24, &n)) return -1;
         o->cp.sink = (int)n;
     } else if (!strcmp(a, "--window")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 24, &n)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 24, &n)) return -1;
         o->cp.window = (int)n;
     } else if (!strcmp(a, "--adamas-thresholds")) {
         static const char *const names[] = {"paper", "calibrated"};
         int k;
-        if (!(v = value(cmd, argc, argv, i)) || (k = parse_choice(cmd, a, v, names, 2)) < 0) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || (k = parse_choice(cmd, a, v, names, 2)) < 0) return -1;
         o->cp.thresholds = k == 0 ? ADM_THRESHOLDS_PAPER : ADM_THRESHOLDS_CALIBRATED;
     } else if (!strcmp(a, "--adamas-select")) {
         static const char *const names[] = {"head", "group"};
         int k;
-        if (!(v = value(cmd, argc, argv, i)) || (k = parse_choice(cmd, a, v, names, 2)) < 0) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || (k = parse_choice(cmd, a, v, names, 2)) < 0) return -1;
         o->cp.group_select = k == 1;
     } else if (!strcmp(a, "--adamas-stats")) {
         o->adamas_stats = true;
@@ -207,31 +199,31 @@ int sample_opts_parse(sample_opts *o, const char *cmd, int argc, char **argv, in
     double d;
     long n;
     if (!strcmp(a, "--temp")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_float(cmd, a, v, 0, 100, &d)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_float(cmd, a, v, 0, 100, &d)) return -1;
         o->sp.temp = (float)d;
     } else if (!strcmp(a, "--top-k")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 30, &n)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 30, &n)) return -1;
         o->sp.top_k = (int)n;
     } else if (!strcmp(a, "--top-p")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_float(cmd, a, v, 1e-9, 1, &d)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_float(cmd, a, v, 1e-9, 1, &d)) return -1;
         o->sp.top_p = (float)d;
     } else if (!strcmp(a, "--min-p")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_float(cmd, a, v, 0, 1, &d)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_float(cmd, a, v, 0, 1, &d)) return -1;
         o->sp.min_p = (float)d;
     } else if (!strcmp(a, "--repeat-penalty")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_float(cmd, a, v, 1e-3, 100, &d)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_float(cmd, a, v, 1e-3, 100, &d)) return -1;
         o->sp.repeat_penalty = (float)d;
     } else if (!strcmp(a, "--repeat-last-n")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 20, &n)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 20, &n)) return -1;
         o->sp.penalty_last_n = (int)n;
     } else if (!strcmp(a, "--frequency-penalty")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_float(cmd, a, v, -10, 10, &d)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_float(cmd, a, v, -10, 10, &d)) return -1;
         o->sp.freq_penalty = (float)d;
     } else if (!strcmp(a, "--presence-penalty")) {
-        if (!(v = value(cmd, argc, argv, i)) || !args_float(cmd, a, v, -10, 10, &d)) return -1;
+        if (!(v = args_value(cmd, argc, argv, i)) || !args_float(cmd, a, v, -10, 10, &d)) return -1;
         o->sp.presence_penalty = (float)d;
     } else if (!strcmp(a, "--seed")) {
-        if (!(v = value(cmd, argc, argv, i))) return -1;
+        if (!(v = args_value(cmd, argc, argv, i))) return -1;
         char *end;
         errno = 0;
         unsigned long long s = strtoull(v, &end, 10);
