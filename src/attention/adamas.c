@@ -411,6 +411,24 @@ static int filter_le_plain(const uint16_t *d, int n, int cut, int32_t *out, int 
     return m;
 }
 
+/* hist[0..max_v] = how many of the m values v[i] (each <= max_v) take each
+ * value. Small ranges count in four interleaved u16 histograms (m is at
+ * most SELECT_CAND_MAX): concentrated values would otherwise make every
+ * increment wait for the previous one's store. */
+static void count_values(const uint16_t *v, int m, int max_v, uint32_t *hist) {
+    if (max_v >= SELECT_SUBHIST) {
+        memset(hist, 0, (size_t)(max_v + 1) * sizeof(uint32_t));
+        for (int i = 0; i < m; i++) hist[v[i]]++;
+        return;
+    }
+    uint16_t sub[4][SELECT_SUBHIST];
+    for (int j = 0; j < 4; j++) memset(sub[j], 0, sizeof(uint16_t) * (size_t)(max_v + 1));
+    int i = 0;
+    for (; i + 4 <= m; i += 4) sub[0][v[i]]++, sub[1][v[i + 1]]++, sub[2][v[i + 2]]++, sub[3][v[i + 3]]++;
+    for (; i < m; i++) sub[0][v[i]]++;
+    for (int x = 0; x <= max_v; x++) hist[x] = (uint32_t)sub[0][x] + sub[1][x] + sub[2][x] + sub[3][x];
+}
+
 int adm_select_smallest_fast(const adm_kernels *kt, const uint16_t *d, int lo, int hi, int k, int max_d, uint32_t *hist,
                              int32_t *out) {
     const int n = hi - lo;
@@ -422,25 +440,12 @@ int adm_select_smallest_fast(const adm_kernels *kt, const uint16_t *d, int lo, i
      * cache line each instead of one per value). */
     const int ns = n / 4 < SELECT_SAMPLE ? n / 4 : SELECT_SAMPLE, runs = ns / 16, stride = n / runs;
     const uint32_t want = (uint32_t)((int64_t)2 * k * ns / n) + 8;
+    uint16_t sample[SELECT_SAMPLE];
+    for (int i = 0; i < runs; i++) memcpy(sample + 16 * i, d + lo + i * stride, 16 * sizeof(uint16_t));
+    count_values(sample, 16 * runs, max_d, hist);
     int cut = 0;
-    if (max_d < SELECT_SUBHIST) {
-        /* Four interleaved histograms: concentrated distances would
-         * otherwise make every increment wait for the previous one's store. */
-        uint16_t sub[4][SELECT_SUBHIST];
-        for (int i = 0; i < 4; i++) memset(sub[i], 0, sizeof(uint16_t) * (size_t)(max_d + 1));
-        for (int i = 0; i < runs; i++) {
-            const uint16_t *r = d + lo + i * stride;
-            for (int t = 0; t < 16; t += 4) sub[0][r[t]]++, sub[1][r[t + 1]]++, sub[2][r[t + 2]]++, sub[3][r[t + 3]]++;
-        }
-        uint32_t cum = (uint32_t)sub[0][0] + sub[1][0] + sub[2][0] + sub[3][0];
-        while (cum < want && cut < max_d) cut++, cum += (uint32_t)sub[0][cut] + sub[1][cut] + sub[2][cut] + sub[3][cut];
-    } else {
-        memset(hist, 0, (size_t)(max_d + 1) * sizeof(uint32_t));
-        for (int i = 0; i < runs; i++)
-            for (int t = lo + i * stride, e = t + 16; t < e; t++) hist[d[t]]++;
-        uint32_t cum = hist[0];
-        while (cum < want && cut < max_d) cum += hist[++cut];
-    }
+    uint32_t cum = hist[0];
+    while (cum < want && cut < max_d) cum += hist[++cut];
     int32_t cand[SELECT_CAND_MAX];
     const int m = kt->filter_le_u16 ? kt->filter_le_u16(d + lo, n, cut, cand, SELECT_CAND_MAX)
                                     : filter_le_plain(d + lo, n, cut, cand, SELECT_CAND_MAX);
@@ -452,17 +457,7 @@ int adm_select_smallest_fast(const adm_kernels *kt, const uint16_t *d, int lo, i
      * then read them in order instead of through a dependent load. */
     uint16_t cd[SELECT_CAND_MAX];
     for (int i = 0; i < m; i++) cd[i] = d[lo + cand[i]];
-    uint16_t sub[4][SELECT_SUBHIST];
-    if (cut < SELECT_SUBHIST) {
-        for (int i = 0; i < 4; i++) memset(sub[i], 0, sizeof(uint16_t) * (size_t)(cut + 1));
-        int i = 0;
-        for (; i + 4 <= m; i += 4) sub[0][cd[i]]++, sub[1][cd[i + 1]]++, sub[2][cd[i + 2]]++, sub[3][cd[i + 3]]++;
-        for (; i < m; i++) sub[0][cd[i]]++;
-        for (int v = 0; v <= cut; v++) hist[v] = (uint32_t)sub[0][v] + sub[1][v] + sub[2][v] + sub[3][v];
-    } else {
-        memset(hist, 0, (size_t)(cut + 1) * sizeof(uint32_t));
-        for (int i = 0; i < m; i++) hist[cd[i]]++;
-    }
+    count_values(cd, m, cut, hist);
     int c = 0;
     uint32_t below = 0;
     while (below + hist[c] < (uint32_t)k) below += hist[c++];
