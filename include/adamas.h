@@ -66,6 +66,8 @@ typedef enum adm_status {
     ADM_ERR_INVALID_ARG,   /* a parameter is out of range */
     ADM_ERR_CONTEXT_FULL,  /* the tokens do not fit in the context */
     ADM_ERR_INTERNAL,      /* a broken invariant (a bug in adamas) */
+    ADM_ERR_CANCELLED,     /* the caller cancelled the work (adm_slot_cancel, a progress callback) */
+    ADM_ERR_MEM_BUDGET,    /* the engine's memory budget for sequences would be exceeded */
 } adm_status;
 
 typedef struct adm_error {
@@ -346,6 +348,109 @@ typedef struct adm_ctx_memory {
 ADM_API adm_ctx_memory adm_ctx_get_memory(const adm_ctx *ctx);
 
 /* ------------------------------------------------------------------------ */
+/* Engines and sequences: many sequences decoded in one pass over weights   */
+/* ------------------------------------------------------------------------ */
+
+/* An engine holds what every sequence of one model shares: the thread pool,
+ * the kernel table and the scratch of one forward pass (sized for n_batch
+ * rows). A sequence holds what belongs to one text: its KV cache, its
+ * Adamas code index and calibration, its tokens (the one record of its
+ * length) and its attention settings. adm_engine_decode evaluates a batch
+ * of rows that may mix the prompt chunks of some sequences with the next
+ * tokens of others: every weight is read once per batch, and each
+ * sequence's result does not depend on what else is in the batch.
+ *
+ * Threading: an engine and its sequences are driven by one thread at a
+ * time (create, decode, truncate, free); adm_slot_cancel is the only call
+ * meant for other threads. (An adm_ctx is an engine with one sequence.) */
+
+typedef struct adm_engine adm_engine;
+typedef struct adm_seq adm_seq;
+
+typedef struct adm_engine_params {
+    int n_batch;            /* max rows per forward pass (longer batches are split); default 512 */
+    int n_threads;          /* 0 = adm_default_threads() */
+    uint64_t mem_budget;    /* bytes of KV cache and code index all sequences may use together
+                               (counted as they fill, so n_ctx may be overcommitted); 0 = no limit */
+    adm_engine *threads_from; /* optional: run on that engine's threads (a draft model beside its
+                               target); the two must not decode at the same time, and this one
+                               must be freed first */
+} adm_engine_params;
+
+ADM_API adm_engine_params adm_engine_default_params(void);
+ADM_API adm_status adm_engine_create(const adm_model *model, const adm_engine_params *params, adm_engine **out,
+                                     adm_error *err);
+/* Frees the engine; its sequences must have been freed. */
+ADM_API void adm_engine_free(adm_engine *e);
+ADM_API const adm_model *adm_engine_model(const adm_engine *e);
+ADM_API int adm_engine_n_threads(const adm_engine *e);
+ADM_API int adm_engine_n_batch(const adm_engine *e);
+/* Bytes the engine's sequences use now (KV rows and codes of their tokens) and its budget (0: none). */
+ADM_API uint64_t adm_engine_mem_used(const adm_engine *e);
+ADM_API uint64_t adm_engine_mem_budget(const adm_engine *e);
+
+typedef struct adm_seq_params {
+    int n_ctx;              /* tokens this sequence can hold; 0 = the model's training length */
+    adm_type type_k;        /* KV cache types: F16 (default), F32 or Q8_0 */
+    adm_type type_v;
+    adm_attention attention;
+    int budget;             /* Adamas/window: KV tokens attended per head (incl. the current one) */
+    int dense_layers;       /* the first N layers always attend densely */
+    int sink;               /* always keep the first N tokens (-1: min(4, budget / 4)) */
+    int window;             /* always keep the last N tokens (-1: budget / 4 for adamas, 0 for window) */
+    adm_thresholds thresholds;
+    bool group_select;
+    bool collect_stats;
+} adm_seq_params;
+
+ADM_API adm_seq_params adm_seq_default_params(void);
+/* A new, empty sequence of engine e. Fails with ADM_ERR_MEM_BUDGET when
+ * even one full context of it cannot fit in the engine's budget. */
+ADM_API adm_status adm_seq_create(adm_engine *e, const adm_seq_params *params, adm_seq **out, adm_error *err);
+ADM_API void adm_seq_free(adm_seq *s);
+ADM_API adm_engine *adm_seq_engine(const adm_seq *s);
+ADM_API adm_seq_params adm_seq_get_params(const adm_seq *s);
+/* Tokens in the cache, and their ids (borrowed, valid until the sequence changes). */
+ADM_API int adm_seq_n_past(const adm_seq *s);
+ADM_API int adm_seq_n_ctx(const adm_seq *s);
+ADM_API const int32_t *adm_seq_tokens(const adm_seq *s);
+/* Forgets every token at position >= n_keep. */
+ADM_API void adm_seq_truncate(adm_seq *s, int n_keep);
+/* Forgets every token and returns the memory to the system. */
+ADM_API void adm_seq_clear(adm_seq *s);
+/* Makes dst hold the first n tokens of src (KV rows, codes, Adamas
+ * calibration): the basis of prefix reuse. Both sequences must belong to
+ * the same engine and have the same cache types; dst's context must hold n
+ * tokens. With Adamas attention dst continues with src's thresholds
+ * (docs/adamas.md). */
+ADM_API adm_status adm_seq_copy_prefix(adm_seq *dst, const adm_seq *src, int n, adm_error *err);
+/* Switches the attention method of later decode steps (as adm_ctx_set_attention). */
+ADM_API adm_status adm_seq_set_attention(adm_seq *s, adm_attention attention, adm_error *err);
+ADM_API adm_ctx_memory adm_seq_get_memory(const adm_seq *s);
+ADM_API adm_ctx_perf adm_seq_get_perf(const adm_seq *s);
+ADM_API double adm_seq_adamas_mass(const adm_seq *s, int layer, int64_t *n_steps);
+
+/* One row of a batch: token `token` appended to `seq`, its logits wanted or not. */
+typedef struct adm_batch_row {
+    adm_seq *seq;
+    int32_t token;
+    bool logits;
+} adm_batch_row;
+
+/* Evaluates n_rows rows. The rows of one sequence must be consecutive and
+ * take its next positions (n_past, n_past + 1, ...); a sequence appears in
+ * one run of rows only. `logits` receives n_vocab floats for every row
+ * whose `logits` is set, in row order (may be NULL when none is set).
+ * Everything is checked before anything is evaluated: on ADM_ERR_CONTEXT_FULL,
+ * ADM_ERR_MEM_BUDGET or ADM_ERR_INVALID_ARG no sequence has changed. */
+ADM_API adm_status adm_engine_decode(adm_engine *e, const adm_batch_row *rows, int n_rows, float *logits,
+                                     adm_error *err);
+
+/* The engine and sequence behind a context (borrowed: the context frees them). */
+ADM_API adm_engine *adm_ctx_engine(adm_ctx *ctx);
+ADM_API adm_seq *adm_ctx_seq(adm_ctx *ctx);
+
+/* ------------------------------------------------------------------------ */
 /* Sampling                                                                 */
 /* ------------------------------------------------------------------------ */
 
@@ -377,6 +482,147 @@ ADM_API int32_t adm_sampler_sample(adm_sampler *s, const float *logits);
 ADM_API void adm_sampler_accept(adm_sampler *s, int32_t token);
 /* Clears the history; with a new seed when reseed is true. */
 ADM_API void adm_sampler_reset(adm_sampler *s, bool reseed, uint64_t seed);
+
+/* ------------------------------------------------------------------------ */
+/* Slots and the scheduler: generation requests stepped together           */
+/* ------------------------------------------------------------------------ */
+
+/* A slot is one generation request on one sequence: it feeds the prompt
+ * (keeping whatever prefix the sequence already holds), samples, holds back
+ * text that may start a stop string, streams complete UTF-8, and speculates
+ * (prompt lookup, or a draft model's sequence) with verification and
+ * rollback. A scheduler steps many slots together: each tick evaluates one
+ * batch with the next token (and guesses) of every generating slot, then
+ * prompt chunks of slots still reading their prompts, up to a per-tick
+ * token budget, so that a long prompt never stalls the others' decoding. */
+
+#define ADM_MAX_STOPS 16
+#define ADM_MAX_DRAFT 32
+#define ADM_MAX_LOGPROBS 20
+
+typedef struct adm_gen_params {
+    adm_sampler_params sampling;
+    int n_predict;              /* tokens to generate; -1 = until end of generation or a full context */
+    const char *stops[ADM_MAX_STOPS]; /* stop strings (copied by adm_slot_start); never part of the text */
+    int n_stops;
+    bool ignore_eos;            /* never sample end-of-generation tokens */
+    bool special;               /* render control tokens' text */
+    bool strip_space;           /* the first piece directly follows BOS (drop SentencePiece's space) */
+    int lookup;                 /* prompt-lookup guesses of up to this many tokens (0: off) */
+    int lookup_ngram;           /* longest n-gram looked up (0: 3) */
+    int draft_max;              /* draft-model guesses (needs the slot's draft sequence): at most this many (0: 8) */
+    float draft_p_min;          /* ... each the draft model's top choice with at least this probability */
+    bool adaptive;              /* adapt the number of guesses to acceptance and batch load (default true) */
+    int n_probs;                /* record each generated token's log-probability and this many top
+                                   alternatives (0..ADM_MAX_LOGPROBS); -1 = none */
+} adm_gen_params;
+
+ADM_API adm_gen_params adm_gen_default_params(void);
+
+typedef struct adm_slot adm_slot;
+
+typedef enum adm_slot_state {
+    ADM_SLOT_IDLE = 0,      /* no request (the sequence keeps its tokens for prefix reuse) */
+    ADM_SLOT_PROMPT,        /* feeding the prompt */
+    ADM_SLOT_GENERATING,
+    ADM_SLOT_DONE,          /* finished; text and info stay readable until adm_slot_release */
+} adm_slot_state;
+
+typedef enum adm_finish {
+    ADM_FINISH_NONE = 0,
+    ADM_FINISH_EOG,         /* an end-of-generation token */
+    ADM_FINISH_STOP,        /* a stop string */
+    ADM_FINISH_LENGTH,      /* n_predict tokens */
+    ADM_FINISH_CTX_FULL,    /* the sequence's context is full */
+    ADM_FINISH_CANCELLED,   /* adm_slot_cancel */
+    ADM_FINISH_ERROR,       /* see adm_slot_info.error */
+} adm_finish;
+
+typedef struct adm_slot_info {
+    adm_slot_state state;
+    adm_finish finish;
+    adm_error error;        /* when finish == ADM_FINISH_ERROR */
+    int n_prompt;           /* prompt tokens of the request */
+    int n_cached;           /* of which were already in the sequence (not evaluated) */
+    int n_gen;              /* tokens generated (including a final end-of-generation token) */
+    int n_drafted;          /* speculative guesses evaluated */
+    int n_accepted;         /* guesses taken */
+    double t_prompt;        /* seconds from start to the first sampled token */
+    double t_gen;           /* seconds from then to the end */
+} adm_slot_info;
+
+/* A slot on sequence seq; draft_seq (optional) is a sequence of a smaller
+ * model of the same vocabulary, on an engine sharing seq's threads, that
+ * drafts guesses. Both are borrowed and must outlive the slot. */
+ADM_API adm_status adm_slot_create(adm_seq *seq, adm_seq *draft_seq, adm_slot **out, adm_error *err);
+ADM_API void adm_slot_free(adm_slot *s);
+ADM_API adm_seq *adm_slot_seq(const adm_slot *s);
+/* Starts a request (the slot must be IDLE or DONE). The sequence keeps its
+ * longest common prefix with the prompt (at least the last prompt token is
+ * evaluated again, its logits being needed); the rest is fed by the
+ * scheduler. Fails with ADM_ERR_CONTEXT_FULL when the prompt does not fit
+ * the sequence's context. */
+ADM_API adm_status adm_slot_start(adm_slot *s, const int32_t *prompt, int n_prompt, const adm_gen_params *gp,
+                                  adm_error *err);
+/* Stops the request at the next tick with ADM_FINISH_CANCELLED; the other
+ * slots are not affected. Safe to call from any thread. */
+ADM_API void adm_slot_cancel(adm_slot *s);
+/* Text completed since the last call (valid UTF-8, stop strings held back
+ * until they can be ruled out; borrowed until the next call on the slot). */
+ADM_API const char *adm_slot_take_text(adm_slot *s, size_t *len);
+ADM_API adm_slot_info adm_slot_get_info(const adm_slot *s);
+/* DONE -> IDLE: the sequence keeps the prompt and generated tokens. */
+ADM_API void adm_slot_release(adm_slot *s);
+
+/* A generated token, with log-probabilities when the request asked for them
+ * (n_probs >= 0): logprob of the token under the model's distribution
+ * (softmax of the logits, before sampling settings), and the n_top most
+ * likely tokens with theirs. */
+typedef struct adm_token_prob {
+    int32_t id;
+    float logprob;
+} adm_token_prob;
+typedef struct adm_gen_token {
+    int32_t id;
+    float logprob;
+    int n_top;
+    adm_token_prob top[ADM_MAX_LOGPROBS];
+} adm_gen_token;
+/* Generated tokens so far (those whose text was taken or is held back alike). */
+ADM_API int adm_slot_n_tokens(const adm_slot *s);
+ADM_API const adm_gen_token *adm_slot_token(const adm_slot *s, int i);
+
+typedef struct adm_sched adm_sched;
+
+typedef struct adm_sched_params {
+    int tick_tokens;        /* most prompt tokens fed per tick, over all slots (0: the engine's n_batch) */
+} adm_sched_params;
+
+ADM_API adm_sched_params adm_sched_default_params(void);
+ADM_API adm_status adm_sched_create(adm_engine *e, const adm_sched_params *params, adm_sched **out, adm_error *err);
+/* Frees the scheduler (not its slots). */
+ADM_API void adm_sched_free(adm_sched *s);
+/* Attaches a slot (its sequence must belong to the scheduler's engine). */
+ADM_API adm_status adm_sched_add(adm_sched *s, adm_slot *slot, adm_error *err);
+ADM_API void adm_sched_remove(adm_sched *s, adm_slot *slot);
+/* The IDLE or DONE slot whose sequence shares the longest prefix with
+ * prompt (ties: the least recently used); NULL when every slot is busy. */
+ADM_API adm_slot *adm_sched_pick(adm_sched *s, const int32_t *prompt, int n_prompt);
+/* True while some slot is feeding its prompt or generating. */
+ADM_API bool adm_sched_busy(const adm_sched *s);
+/* One tick. A slot's failure ends that slot (ADM_FINISH_ERROR); an error
+ * returned here is one of the engine (the batch could not be evaluated)
+ * and has ended every slot of the batch. */
+ADM_API adm_status adm_sched_step(adm_sched *s, adm_error *err);
+
+typedef struct adm_sched_stats {
+    uint64_t n_ticks;
+    uint64_t n_prompt_tokens;   /* prompt tokens evaluated */
+    uint64_t n_gen_tokens;      /* tokens generated */
+    uint64_t n_drafted, n_accepted;
+    double t_prompt, t_gen;     /* seconds of ticks spent on prompt rows / on generation rows (split by rows) */
+} adm_sched_stats;
+ADM_API adm_sched_stats adm_sched_get_stats(const adm_sched *s);
 
 /* ------------------------------------------------------------------------ */
 /* Chat templates                                                           */
