@@ -20,6 +20,8 @@ const char *adm_status_str(adm_status s) {
     case ADM_ERR_INVALID_ARG: return "ADM_ERR_INVALID_ARG";
     case ADM_ERR_CONTEXT_FULL: return "ADM_ERR_CONTEXT_FULL";
     case ADM_ERR_INTERNAL: return "ADM_ERR_INTERNAL";
+    case ADM_ERR_CANCELLED: return "ADM_ERR_CANCELLED";
+    case ADM_ERR_MEM_BUDGET: return "ADM_ERR_MEM_BUDGET";
     }
     return "ADM_ERR_UNKNOWN";
 }
