@@ -118,6 +118,11 @@ void adm_unmap(void *p, size_t size) {
     if (p) munmap(p, size);
 }
 
+void adm_map_discard(void *p, size_t size) {
+    /* The pages read as zero again and no longer count against the process. */
+    if (p && size) madvise(p, size, MADV_DONTNEED);
+}
+
 double adm_time_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -58,6 +58,8 @@ void adm_free(void *p);
  * noise.) */
 void *adm_map_zeroed(size_t size);
 void adm_unmap(void *p, size_t size);
+/* Gives the pages of such a mapping back to the system (they read as zero). */
+void adm_map_discard(void *p, size_t size);
 
 /* In test builds (ADM_TESTING), fail the n-th allocation from now (0 = off),
  * to check that every allocation failure unwinds cleanly. */

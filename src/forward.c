@@ -8,16 +8,20 @@
  *               h = rmsnorm(x);  x += (silu(h Wgate) * (h Wup)) Wdown
  *   logits = rmsnorm(x) Wout
  *
+ * A batch's rows may belong to several sequences (segments of consecutive
+ * rows): the matrix products and per-token steps run over all rows at once
+ * (every weight read once per batch), the cache writes and attention per
+ * segment, each in its own sequence's KV cache with its own method.
  * Matrix products are multithreaded over output rows (matmul.c); the cheap
- * per-token steps run over token ranges in the same pool for prompt chunks
- * and on the calling thread for single-token decode steps.
+ * per-token steps run over token ranges in the same pool for batches and on
+ * the calling thread for single rows.
  */
-#include "context.h"
+#include "engine.h"
 
 #include <math.h>
 
 typedef struct tok_op {
-    adm_ctx *ctx;
+    adm_engine *e;
     int n_tok;
     int layer;
     void (*fn)(struct tok_op *op, int t);
@@ -35,7 +39,7 @@ static void tok_op_range(void *arg, int ith, int nth) {
 
 /* Per-token ops are cheap: thread them only when there are several tokens. */
 static void run_tokens(tok_op *op) {
-    if (op->n_tok > 1) adm_pool_run(op->ctx->pool, tok_op_range, op);
+    if (op->n_tok > 1) adm_pool_run(op->e->pool, tok_op_range, op);
     else tok_op_range(op, 0, 1);
 }
 
@@ -49,7 +53,7 @@ static void rmsnorm(float *y, const float *x, const float *w, int n, float eps) 
 }
 
 static void op_rmsnorm(tok_op *op, int t) {
-    const adm_hparams *hp = &op->ctx->model->hp;
+    const adm_hparams *hp = &op->e->model->hp;
     rmsnorm(op->dst + (size_t)t * op->width, op->src + (size_t)t * op->width, op->weight, op->width, hp->rms_eps);
 }
 
@@ -60,9 +64,9 @@ static void op_add(tok_op *op, int t) {
 }
 
 static void op_swiglu(tok_op *op, int t) {
-    float *g = op->ctx->gate + (size_t)t * op->width;
-    const float *u = op->ctx->up + (size_t)t * op->width;
-    op->ctx->k->swiglu(op->width, g, u, g);
+    float *g = op->e->gate + (size_t)t * op->width;
+    const float *u = op->e->up + (size_t)t * op->width;
+    op->e->k->swiglu(op->width, g, u, g);
 }
 
 /* The cos/sin table for one position, computed the way ggml does (theta
@@ -94,18 +98,18 @@ static void rope_head(float *x, const float *cache, int n_rot, adm_rope_type typ
 
 /* Biases, per-head Q/K norms (qwen3) and RoPE for token t's q and k. */
 static void op_qk(tok_op *op, int t) {
-    adm_ctx *ctx = op->ctx;
-    const adm_model *m = ctx->model;
+    adm_engine *e = op->e;
+    const adm_model *m = e->model;
     const adm_hparams *hp = &m->hp;
     const adm_layer *l = &m->layers[op->layer];
     const int hd = hp->head_dim, nq = hp->n_head * hd, nk = hp->n_head_kv * hd, nv = hp->n_head_kv * hp->head_dim_v;
-    float *q = ctx->q + (size_t)t * nq, *k = ctx->kcur + (size_t)t * nk, *v = ctx->vcur + (size_t)t * nv;
+    float *q = e->q + (size_t)t * nq, *k = e->kcur + (size_t)t * nk, *v = e->vcur + (size_t)t * nv;
     if (l->bq) for (int i = 0; i < nq; i++) q[i] += l->bq[i];
     if (l->bk) for (int i = 0; i < nk; i++) k[i] += l->bk[i];
     if (l->bv) for (int i = 0; i < nv; i++) v[i] += l->bv[i];
     if (l->q_norm) for (int h = 0; h < hp->n_head; h++) rmsnorm(q + h * hd, q + h * hd, l->q_norm, hd, hp->rms_eps);
     if (l->k_norm) for (int h = 0; h < hp->n_head_kv; h++) rmsnorm(k + h * hd, k + h * hd, l->k_norm, hd, hp->rms_eps);
-    const float *cache = ctx->rope + (size_t)t * hp->n_rot;
+    const float *cache = e->rope + (size_t)t * hp->n_rot;
     for (int h = 0; h < hp->n_head; h++) rope_head(q + h * hd, cache, hp->n_rot, m->arch->rope_type);
     for (int h = 0; h < hp->n_head_kv; h++) rope_head(k + h * hd, cache, hp->n_rot, m->arch->rope_type);
 }
@@ -113,7 +117,7 @@ static void op_qk(tok_op *op, int t) {
 /* Runs products sharing one input, grouping weights by activation type
  * (a file may mix e.g. Q4_K and Q6_K, whose dot types match, or Q8_0 and
  * Q4_K, whose don't). */
-static void matmul_shared(adm_ctx *ctx, adm_matmul_job *jobs, int n_jobs, const float *x, int n_tok) {
+static void matmul_shared(adm_engine *e, adm_matmul_job *jobs, int n_jobs, const float *x, int n_tok) {
     bool done[4] = {false, false, false, false};
     for (int i = 0; i < n_jobs; i++) {
         if (done[i]) continue;
@@ -125,69 +129,109 @@ static void matmul_shared(adm_ctx *ctx, adm_matmul_job *jobs, int n_jobs, const 
                 group[n++] = jobs[j];
                 done[j] = true;
             }
-        adm_matmul_multi(ctx->pool, ctx->k, group, n, x, n_tok, ctx->mm_scratch);
+        adm_matmul_multi(e->pool, e->k, group, n, x, n_tok, e->mm_scratch);
     }
 }
 
-static void layer_forward(adm_ctx *ctx, int il, int n_tok) {
-    const adm_model *m = ctx->model;
+/* Stores the segments' keys and values (and codes), then runs attention:
+ * sparse segments one by one (each a parallel pass of its own, enough work
+ * at the contexts where Adamas applies), the dense ones together. */
+static void attention(adm_engine *e, int il, const adm_seg *segs, int n_segs) {
+    const adm_hparams *hp = &e->model->hp;
+    const int nq = hp->n_head * hp->head_dim, nk = hp->n_head_kv * hp->head_dim;
+    const int nv = hp->n_head_kv * hp->head_dim_v, no = hp->n_head * hp->head_dim_v;
+    int n_dense = 0, dense_rows = 0;
+    for (int i = 0; i < n_segs; i++) {
+        adm_seq *s = segs[i].seq;
+        const int r0 = segs[i].row0, n = segs[i].n;
+        adm_kv_store(s->kv, e->k, il, s->n_past, n, e->kcur + (size_t)r0 * nk, e->vcur + (size_t)r0 * nv);
+        if (s->adamas) adm_adamas_append(s->adamas, e->pool, e->k, s->kv, il, s->n_past, n, e->q + (size_t)r0 * nq);
+        adm_attn_args a = {e->k, s->kv, il, n, hp->n_head, e->q + (size_t)r0 * nq, e->pos + r0,
+                           1.0f / sqrtf((float)hp->head_dim), e->attn + (size_t)r0 * no, e->attn_scratch,
+                           e->attn_scratch_per_thread};
+        if (s->adamas && s->attention != ADM_ATTN_DENSE && adm_adamas_applies(s->adamas, il, n, e->pos[r0] + 1)) {
+            const double t0 = adm_time_s();
+            adm_adamas_attend(s->adamas, e->pool, &a);
+            s->perf.attn_seconds += adm_time_s() - t0;
+        } else {
+            e->attn_args[n_dense++] = a;
+            dense_rows += n;
+        }
+    }
+    if (n_dense == 0) return;
+    const double t0 = adm_time_s();
+    adm_attn_dense_multi(e->pool, e->attn_args, n_dense);
+    const double dt = adm_time_s() - t0;
+    /* One pass served every dense segment: its time is shared by rows. */
+    for (int i = 0; i < n_segs; i++) {
+        adm_seq *s = segs[i].seq;
+        if (!(s->adamas && s->attention != ADM_ATTN_DENSE &&
+              adm_adamas_applies(s->adamas, il, segs[i].n, e->pos[segs[i].row0] + 1)))
+            s->perf.attn_seconds += dt * segs[i].n / dense_rows;
+    }
+}
+
+static void layer_forward(adm_engine *e, int il, const adm_seg *segs, int n_segs, int n_tok) {
+    const adm_model *m = e->model;
     const adm_hparams *hp = &m->hp;
     const adm_layer *l = &m->layers[il];
     const int n_embd = hp->n_embd;
     const int nq = hp->n_head * hp->head_dim, nk = hp->n_head_kv * hp->head_dim;
     const int nv = hp->n_head_kv * hp->head_dim_v;
 
-    tok_op op = {ctx, n_tok, il, op_rmsnorm, l->attn_norm, ctx->x, ctx->xn, n_embd};
+    tok_op op = {e, n_tok, il, op_rmsnorm, l->attn_norm, e->x, e->xn, n_embd};
     run_tokens(&op);
-    adm_matmul_job qkv[3] = {{&l->wq, ctx->q, (size_t)nq}, {&l->wk, ctx->kcur, (size_t)nk}, {&l->wv, ctx->vcur, (size_t)nv}};
-    matmul_shared(ctx, qkv, 3, ctx->xn, n_tok);
+    adm_matmul_job qkv[3] = {{&l->wq, e->q, (size_t)nq}, {&l->wk, e->kcur, (size_t)nk}, {&l->wv, e->vcur, (size_t)nv}};
+    matmul_shared(e, qkv, 3, e->xn, n_tok);
     op.fn = op_qk;
     run_tokens(&op);
-    adm_kv_store(ctx->kv, ctx->k, il, ctx->n_past, n_tok, ctx->kcur, ctx->vcur);
-    if (ctx->adamas) adm_adamas_append(ctx->adamas, ctx->pool, ctx->k, ctx->kv, il, ctx->n_past, n_tok, ctx->q);
+    attention(e, il, segs, n_segs);
 
-    adm_attn_args a = {ctx->k, ctx->kv, il, n_tok, hp->n_head, ctx->q, ctx->pos,
-                       1.0f / sqrtf((float)hp->head_dim), ctx->attn, ctx->attn_scratch, ctx->attn_scratch_per_thread};
-    const double t0 = adm_time_s();
-    if (ctx->adamas && ctx->attention != ADM_ATTN_DENSE && adm_adamas_applies(ctx->adamas, il, n_tok, ctx->pos[0] + 1))
-        adm_adamas_attend(ctx->adamas, ctx->pool, &a);
-    else adm_attn_dense(ctx->pool, &a);
-    ctx->perf.attn_seconds += adm_time_s() - t0;
-
-    adm_matmul(ctx->pool, ctx->k, &l->wo, ctx->attn, n_tok, ctx->xn, (size_t)n_embd, ctx->mm_scratch);
-    op = (tok_op){ctx, n_tok, il, op_add, NULL, ctx->xn, ctx->x, n_embd};
+    adm_matmul(e->pool, e->k, &l->wo, e->attn, n_tok, e->xn, (size_t)n_embd, e->mm_scratch);
+    op = (tok_op){e, n_tok, il, op_add, NULL, e->xn, e->x, n_embd};
     run_tokens(&op);
 
-    op = (tok_op){ctx, n_tok, il, op_rmsnorm, l->ffn_norm, ctx->x, ctx->xn, n_embd};
+    op = (tok_op){e, n_tok, il, op_rmsnorm, l->ffn_norm, e->x, e->xn, n_embd};
     run_tokens(&op);
-    adm_matmul_job ffn[2] = {{&l->w_gate, ctx->gate, (size_t)hp->n_ff}, {&l->w_up, ctx->up, (size_t)hp->n_ff}};
-    matmul_shared(ctx, ffn, 2, ctx->xn, n_tok);
-    op = (tok_op){ctx, n_tok, il, op_swiglu, NULL, NULL, NULL, hp->n_ff};
+    adm_matmul_job ffn[2] = {{&l->w_gate, e->gate, (size_t)hp->n_ff}, {&l->w_up, e->up, (size_t)hp->n_ff}};
+    matmul_shared(e, ffn, 2, e->xn, n_tok);
+    op = (tok_op){e, n_tok, il, op_swiglu, NULL, NULL, NULL, hp->n_ff};
     run_tokens(&op);
-    adm_matmul(ctx->pool, ctx->k, &l->w_down, ctx->gate, n_tok, ctx->xn, (size_t)n_embd, ctx->mm_scratch);
-    op = (tok_op){ctx, n_tok, il, op_add, NULL, ctx->xn, ctx->x, n_embd};
+    adm_matmul(e->pool, e->k, &l->w_down, e->gate, n_tok, e->xn, (size_t)n_embd, e->mm_scratch);
+    op = (tok_op){e, n_tok, il, op_add, NULL, e->xn, e->x, n_embd};
     run_tokens(&op);
 }
 
-void adm_forward(adm_ctx *ctx, const int32_t *tokens, int n_tok, float *logits, bool logits_all) {
-    const adm_model *m = ctx->model;
+/* Gathers the rows whose logits are wanted (normed) into xn. */
+static void op_out_norm(tok_op *op, int t) {
+    adm_engine *e = op->e;
+    const int w = op->width;
+    rmsnorm(e->xn + (size_t)t * w, e->x + (size_t)e->out_rows[t] * w, op->weight, w, e->model->hp.rms_eps);
+}
+
+void adm_forward(adm_engine *e, const adm_seg *segs, int n_segs, int n_rows, int n_out, float *logits) {
+    const adm_model *m = e->model;
     const adm_hparams *hp = &m->hp;
     const int n_embd = hp->n_embd;
-    for (int t = 0; t < n_tok; t++) {
-        ctx->pos[t] = ctx->n_past + t;
-        ctx->k->to_float[m->tok_embd.type](m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_size,
-                                           ctx->x + (size_t)t * n_embd, n_embd);
-        rope_cache(ctx->rope + (size_t)t * hp->n_rot, ctx->pos[t], hp);
+    for (int i = 0; i < n_segs; i++)
+        for (int t = segs[i].row0; t < segs[i].row0 + segs[i].n; t++) {
+            e->pos[t] = segs[i].seq->n_past + (t - segs[i].row0);
+            e->k->to_float[m->tok_embd.type](m->tok_embd.data + (size_t)e->tokens[t] * m->tok_embd.row_size,
+                                             e->x + (size_t)t * n_embd, n_embd);
+            rope_cache(e->rope + (size_t)t * hp->n_rot, e->pos[t], hp);
+        }
+    for (int il = 0; il < hp->n_layer; il++) layer_forward(e, il, segs, n_segs, n_rows);
+    for (int i = 0; i < n_segs; i++) {
+        adm_seq *s = segs[i].seq;
+        memcpy(s->tokens + s->n_past, e->tokens + segs[i].row0, (size_t)segs[i].n * sizeof(int32_t));
+        s->n_past += segs[i].n;
+        s->perf.n_tokens += (uint64_t)segs[i].n;
+        s->kv->n = s->n_past;
+        if (s->adamas) adm_adamas_after_batch(s->adamas, e->pool, e->k, s->kv, s->n_past);
     }
-    for (int il = 0; il < hp->n_layer; il++) layer_forward(ctx, il, n_tok);
-    ctx->n_past += n_tok;
-    ctx->perf.n_tokens += (uint64_t)n_tok;
-    ctx->kv->n = ctx->n_past;
-    if (ctx->adamas) adm_adamas_after_batch(ctx->adamas, ctx->pool, ctx->k, ctx->kv, ctx->n_past);
-    if (!logits) return;
+    if (!logits || n_out == 0) return;
     /* Only the rows whose logits are wanted go through the output layer. */
-    const int first = logits_all ? 0 : n_tok - 1, n_out = n_tok - first;
-    tok_op op = {ctx, n_out, 0, op_rmsnorm, m->output_norm, ctx->x + (size_t)first * n_embd, ctx->xn, n_embd};
+    tok_op op = {e, n_out, 0, op_out_norm, m->output_norm, NULL, NULL, n_embd};
     run_tokens(&op);
-    adm_matmul(ctx->pool, ctx->k, &m->output, ctx->xn, n_out, logits, (size_t)hp->n_vocab, ctx->mm_scratch);
+    adm_matmul(e->pool, e->k, &m->output, e->xn, n_out, logits, (size_t)hp->n_vocab, e->mm_scratch);
 }

@@ -64,3 +64,19 @@ void adm_kv_store(adm_kv_cache *kv, const adm_kernels *k, int layer, int pos0, i
         }
     }
 }
+
+void adm_kv_cache_discard(adm_kv_cache *kv) {
+    uint64_t rows = (uint64_t)kv->n_layer * (uint64_t)kv->n_head_kv * (uint64_t)kv->n_ctx;
+    adm_map_discard(kv->k, (size_t)(rows * kv->k_row));
+    adm_map_discard(kv->v, (size_t)(rows * kv->v_row));
+    kv->n = 0;
+}
+
+void adm_kv_cache_copy_prefix(adm_kv_cache *dst, const adm_kv_cache *src, int n) {
+    for (int l = 0; l < src->n_layer; l++)
+        for (int h = 0; h < src->n_head_kv; h++) {
+            memcpy(adm_kv_k(dst, l, h, 0), adm_kv_k(src, l, h, 0), (size_t)n * src->k_row);
+            memcpy(adm_kv_v(dst, l, h, 0), adm_kv_v(src, l, h, 0), (size_t)n * src->v_row);
+        }
+    dst->n = n;
+}

@@ -39,4 +39,11 @@ void adm_kv_store(adm_kv_cache *kv, const adm_kernels *k, int layer, int pos0, i
 
 uint64_t adm_kv_cache_bytes(const adm_kv_cache *kv);
 
+/* Forgets every row and returns the touched pages to the system. */
+void adm_kv_cache_discard(adm_kv_cache *kv);
+
+/* Copies the rows of positions 0 .. n-1 of every (layer, head) from src
+ * (same shape and types; dst->n_ctx >= n). */
+void adm_kv_cache_copy_prefix(adm_kv_cache *dst, const adm_kv_cache *src, int n);
+
 #endif

@@ -53,6 +53,9 @@ struct adm_adamas {
     int64_t *mass_n;
 };
 
+static void reset_thresholds(adm_adamas *a);
+static uint8_t *head_codes(const adm_adamas *a, int sl, int g);
+
 static int next_pow2(int x) {
     int p = 1;
     while (p < x) p *= 2;
@@ -103,17 +106,7 @@ adm_status adm_adamas_create(const adm_adamas_params *p, const adm_kv_cache *kv,
         a->dist = adm_alloc((size_t)n_head * (size_t)a->n_ctx * sizeof(uint16_t));
         ok = a->glut && a->codes && a->k_th && a->q_th && a->k_sum && a->k_sum2 && a->q_sum2 && a->q_count_layer &&
              a->k_count_layer && a->lut && a->dist;
-        if (ok) {
-            /* Until statistics exist, calibrated thresholds equal the paper's. */
-            for (size_t i = 0; i < ns * (size_t)a->n_head_kv * cd; i++) {
-                a->k_th[3 * i] = -PAPER_THRESHOLD;
-                a->k_th[3 * i + 2] = PAPER_THRESHOLD;
-            }
-            for (size_t i = 0; i < ns * (size_t)n_head * cd; i++) {
-                a->q_th[3 * i] = -PAPER_THRESHOLD;
-                a->q_th[3 * i + 2] = PAPER_THRESHOLD;
-            }
-        }
+        if (ok) reset_thresholds(a); /* until statistics exist, calibrated thresholds equal the paper's */
     }
     a->sel = adm_alloc((size_t)n_head * (size_t)p->budget * sizeof(int32_t));
     a->n_sel = adm_alloc((size_t)n_head * sizeof(int));
@@ -324,6 +317,67 @@ void adm_adamas_after_batch(adm_adamas *a, adm_pool *pool, const adm_kernels *k,
     calibrate(a);
     recode_job j = {a, k, kv, n_past};
     adm_pool_run(pool, recode_items, &j);
+}
+
+uint64_t adm_adamas_token_bytes(const adm_adamas *a) {
+    if (!a->codes) return 0;
+    return (uint64_t)a->n_sparse * (uint64_t)a->n_head_kv * (uint64_t)a->code_dim / 4;
+}
+
+/* Thresholds as a new index has them: the paper's until statistics exist. */
+static void reset_thresholds(adm_adamas *a) {
+    const size_t ns = (size_t)a->n_sparse, cd = (size_t)a->code_dim;
+    memset(a->k_th, 0, ns * (size_t)a->n_head_kv * cd * 3 * sizeof(float));
+    memset(a->q_th, 0, ns * (size_t)a->n_head * cd * 3 * sizeof(float));
+    for (size_t i = 0; i < ns * (size_t)a->n_head_kv * cd; i++) {
+        a->k_th[3 * i] = -PAPER_THRESHOLD;
+        a->k_th[3 * i + 2] = PAPER_THRESHOLD;
+    }
+    for (size_t i = 0; i < ns * (size_t)a->n_head * cd; i++) {
+        a->q_th[3 * i] = -PAPER_THRESHOLD;
+        a->q_th[3 * i + 2] = PAPER_THRESHOLD;
+    }
+}
+
+void adm_adamas_reset(adm_adamas *a) {
+    a->n_coded = 0;
+    a->next_calib = CALIB_FIRST;
+    if (!a->codes) return;
+    const size_t ns = (size_t)a->n_sparse, cd = (size_t)a->code_dim;
+    adm_map_discard(a->codes, a->codes_size);
+    memset(a->k_sum, 0, ns * (size_t)a->n_head_kv * cd * sizeof(double));
+    memset(a->k_sum2, 0, ns * (size_t)a->n_head_kv * cd * sizeof(double));
+    memset(a->q_sum2, 0, ns * (size_t)a->n_head * cd * sizeof(double));
+    memset(a->q_count_layer, 0, ns * sizeof(int64_t));
+    memset(a->k_count_layer, 0, ns * sizeof(int64_t));
+    reset_thresholds(a);
+}
+
+adm_status adm_adamas_copy_prefix(adm_adamas *dst, const adm_adamas *src, int n, adm_error *err) {
+    if (dst->p.mode != src->p.mode || dst->p.thresholds != src->p.thresholds ||
+        dst->p.dense_layers != src->p.dense_layers || dst->n_sparse != src->n_sparse ||
+        dst->n_head_kv != src->n_head_kv || dst->n_head != src->n_head || dst->code_dim != src->code_dim)
+        return adm_fail(err, ADM_ERR_INVALID_ARG, "cannot copy between sequences of different sparse attention "
+                        "settings (method, thresholds or dense layers differ)");
+    if (n > dst->n_ctx || (src->codes && n > src->n_coded))
+        return adm_fail(err, ADM_ERR_INVALID_ARG, "cannot copy %d coded tokens (the source has %d, the destination "
+                        "holds %d)", n, src->n_coded, dst->n_ctx);
+    dst->n_coded = n;
+    dst->next_calib = src->next_calib;
+    if (!dst->codes) return ADM_OK;
+    const size_t ns = (size_t)dst->n_sparse, cd = (size_t)dst->code_dim;
+    const size_t blocks = ((size_t)n + ADM_CODE_BLOCK - 1) / ADM_CODE_BLOCK;
+    for (int sl = 0; sl < dst->n_sparse; sl++)
+        for (int g = 0; g < dst->n_head_kv; g++)
+            memcpy(head_codes(dst, sl, g), head_codes(src, sl, g), blocks * cd * (ADM_CODE_BLOCK / 4));
+    memcpy(dst->k_th, src->k_th, ns * (size_t)dst->n_head_kv * cd * 3 * sizeof(float));
+    memcpy(dst->q_th, src->q_th, ns * (size_t)dst->n_head * cd * 3 * sizeof(float));
+    memcpy(dst->k_sum, src->k_sum, ns * (size_t)dst->n_head_kv * cd * sizeof(double));
+    memcpy(dst->k_sum2, src->k_sum2, ns * (size_t)dst->n_head_kv * cd * sizeof(double));
+    memcpy(dst->q_sum2, src->q_sum2, ns * (size_t)dst->n_head * cd * sizeof(double));
+    memcpy(dst->q_count_layer, src->q_count_layer, ns * sizeof(int64_t));
+    memcpy(dst->k_count_layer, src->k_count_layer, ns * sizeof(int64_t));
+    return ADM_OK;
 }
 
 void adm_adamas_truncate(adm_adamas *a, int n_keep) {

@@ -57,6 +57,17 @@ void adm_adamas_append(adm_adamas *a, adm_pool *pool, const adm_kernels *k, cons
  * calibrated thresholds when a calibration point was crossed. */
 void adm_adamas_after_batch(adm_adamas *a, adm_pool *pool, const adm_kernels *k, const adm_kv_cache *kv, int n_past);
 
+/* Bytes of codes one position takes (over every sparse layer and KV head). */
+uint64_t adm_adamas_token_bytes(const adm_adamas *a);
+
+/* Back to the state of a new index: no codes (pages returned), no statistics. */
+void adm_adamas_reset(adm_adamas *a);
+
+/* Makes dst hold src's codes of positions 0 .. n-1 and src's calibration
+ * (thresholds, statistics). The two must index the same model with the
+ * same mode, thresholds kind and dense layers (else ADM_ERR_INVALID_ARG). */
+adm_status adm_adamas_copy_prefix(adm_adamas *dst, const adm_adamas *src, int n, adm_error *err);
+
 /* Forgets codes at positions >= n_keep (the KV cache was truncated). */
 void adm_adamas_truncate(adm_adamas *a, int n_keep);
 

@@ -64,5 +64,8 @@ static inline void adm_attn_accumulate(const adm_kernels *k, adm_type tv, int hv
 size_t adm_attn_scratch_size(const adm_kv_cache *kv, int n_head, int n_ctx);
 
 void adm_attn_dense(adm_pool *pool, const adm_attn_args *a);
+/* Dense attention of several segments (sequences of one batch) in one
+ * parallel pass; each segment's kv, positions, queries and outputs are its own. */
+void adm_attn_dense_multi(adm_pool *pool, const adm_attn_args *segs, int n_segs);
 
 #endif

@@ -47,8 +47,7 @@ size_t adm_attn_scratch_size(const adm_kv_cache *kv, int n_head, int n_ctx) {
  * each key tile is converted to f32 once per item and serves every token
  * of the block and every query head of the group. Each (token, head) row
  * has its own running state, so results do not depend on the split. */
-static void tiled_items(void *arg, int ith, int nth) {
-    const adm_attn_args *a = arg;
+static void tiled_item(const adm_attn_args *a, int item, int ith) {
     const adm_kv_cache *kv = a->kv;
     const adm_kernels *k = a->k;
     const int n_kv_head = kv->n_head_kv, group = a->n_head / n_kv_head;
@@ -56,8 +55,7 @@ static void tiled_items(void *arg, int ith, int nth) {
     float *kt = (float *)(a->scratch + (size_t)ith * a->scratch_per_thread);
     float *vt = kt + (size_t)T * hk, *krow = vt + (size_t)T * hv, *M = krow + hk, *S = M + (size_t)T * group;
     float *acc = S + (size_t)T * group;
-    const int n_blocks = (a->n_tok + T - 1) / T;
-    for (int item = ith; item < n_blocks * n_kv_head; item += nth) {
+    {
         const int t0 = item / n_kv_head * T, g = item % n_kv_head, nt = ADM_MIN(T, a->n_tok - t0);
         int maxpos = 0;
         for (int t = t0; t < t0 + nt; t++) maxpos = ADM_MAX(maxpos, a->pos[t]);
@@ -89,8 +87,7 @@ static void tiled_items(void *arg, int ith, int nth) {
     }
 }
 
-static void dense_items(void *arg, int ith, int nth) {
-    const adm_attn_args *a = arg;
+static void dense_item(const adm_attn_args *a, int64_t item, int ith) {
     const adm_kv_cache *kv = a->kv;
     const adm_kernels *k = a->k;
     const int n_kv_head = kv->n_head_kv, group = a->n_head / n_kv_head;
@@ -102,10 +99,7 @@ static void dense_items(void *arg, int ith, int nth) {
     uint8_t *qconv = scratch + (size_t)group * (size_t)n_ctx * sizeof(float);
     float *vrow = (float *)(qconv + (size_t)group * q_row);
 
-    /* Items are dealt round-robin: a causal batch's later tokens attend to
-     * more keys, so contiguous ranges would load one thread far more. */
-    const int64_t n_items = (int64_t)a->n_tok * n_kv_head;
-    for (int64_t item = ith; item < n_items; item += nth) {
+    {
         const int t = (int)(item / n_kv_head), g = (int)(item % n_kv_head);
         const int n = a->pos[t] + 1;
         const float *qh = a->q + ((size_t)t * a->n_head + (size_t)g * group) * hk;
@@ -118,7 +112,7 @@ static void dense_items(void *arg, int ith, int nth) {
             for (int i = 0; i < group; i++) k->softmax(scores + (size_t)i * n_ctx, n);
             k->attn_pv_f16((const adm_f16 *)adm_kv_v(kv, a->layer, g, 0), (size_t)hv, NULL, n, hv, scores, group, n_ctx,
                            out);
-            continue;
+            return;
         }
         for (int i = 0; i < group; i++) adm_attn_prepare_query(k, kv->type_k, hk, qh + (size_t)i * hk, qconv + (size_t)i * q_row);
         for (int j = 0; j < n; j++) {
@@ -136,6 +130,41 @@ static void dense_items(void *arg, int ith, int nth) {
     }
 }
 
-void adm_attn_dense(adm_pool *pool, const adm_attn_args *a) {
-    adm_pool_run(pool, use_tiled(a->kv, a->n_tok) ? tiled_items : dense_items, (void *)a);
+static int64_t seg_items(const adm_attn_args *a) {
+    const int64_t nkv = a->kv->n_head_kv;
+    return use_tiled(a->kv, a->n_tok) ? (a->n_tok + ADM_ATTN_TILE - 1) / ADM_ATTN_TILE * nkv : (int64_t)a->n_tok * nkv;
 }
+
+typedef struct multi {
+    const adm_attn_args *segs;
+    int n_segs;
+    int64_t n_items;
+} multi;
+
+/* The items of every segment form one index space, dealt round-robin: a
+ * causal batch's later tokens attend to more keys, so contiguous ranges
+ * would load one thread far more, and single-token segments of many
+ * sequences still spread over every thread. Each item's result does not
+ * depend on which thread runs it. */
+static void multi_items(void *arg, int ith, int nth) {
+    const multi *m = arg;
+    int s = 0;
+    int64_t base = 0, n = seg_items(&m->segs[0]);
+    for (int64_t item = ith; item < m->n_items; item += nth) {
+        while (item >= base + n) {
+            base += n;
+            n = seg_items(&m->segs[++s]);
+        }
+        const adm_attn_args *a = &m->segs[s];
+        if (use_tiled(a->kv, a->n_tok)) tiled_item(a, (int)(item - base), ith);
+        else dense_item(a, item - base, ith);
+    }
+}
+
+void adm_attn_dense_multi(adm_pool *pool, const adm_attn_args *segs, int n_segs) {
+    multi m = {segs, n_segs, 0};
+    for (int i = 0; i < n_segs; i++) m.n_items += seg_items(&segs[i]);
+    if (m.n_items > 0) adm_pool_run(pool, multi_items, &m);
+}
+
+void adm_attn_dense(adm_pool *pool, const adm_attn_args *a) { adm_attn_dense_multi(pool, a, 1); }

@@ -1,0 +1,74 @@
+/*
+ * engine.h - what the sequences of one model share (adm_engine: threads,
+ * kernels, the scratch of one forward pass sized for n_batch rows) and what
+ * belongs to one sequence (adm_seq: KV cache, Adamas code index, tokens,
+ * attention settings). The split follows whisper.cpp's model/state split:
+ * any number of sequences, each evaluated in batches that may mix rows of
+ * several of them (forward.c).
+ */
+#ifndef ADM_ENGINE_H
+#define ADM_ENGINE_H
+
+#include "attention/adamas.h"
+#include "attention/attention.h"
+#include "kv_cache.h"
+#include "model.h"
+
+/* A run of consecutive batch rows that belong to one sequence. */
+typedef struct adm_seg {
+    adm_seq *seq;
+    int row0, n;
+} adm_seg;
+
+struct adm_engine {
+    const adm_model *model;
+    const adm_kernels *k;
+    adm_pool *pool;
+    bool pool_owned;     /* false: params.threads_from's */
+    int n_batch, n_threads;
+    uint64_t mem_budget; /* 0: none */
+    uint64_t mem_used;   /* bytes of KV rows and codes the sequences have touched */
+    int n_seqs;
+
+    /* Scratch of one forward pass, each (n_batch, width) row-major. */
+    float *x;          /* residual stream (n_embd) */
+    float *xn;         /* normed input / product output (max(n_embd, n_q)) */
+    float *q, *kcur, *vcur; /* (n_head*hd), (n_head_kv*hd), (n_head_kv*hdv) */
+    float *attn;       /* (n_head * head_dim_v) */
+    float *gate, *up;  /* (n_ff) */
+    float *rope;       /* (n_batch, n_rot): cos, sin pairs */
+    int32_t *pos;      /* (n_batch) position of each row in its sequence */
+    int32_t *tokens;   /* (n_batch) */
+    int32_t *out_rows; /* (n_batch) rows whose logits are wanted */
+    adm_seg *segs;     /* (n_batch) */
+    adm_attn_args *attn_args; /* (n_batch) one per segment */
+    void *mm_scratch;  /* quantized activations */
+    uint8_t *attn_scratch;          /* dense attention, per thread; grows with the longest sequence */
+    size_t attn_scratch_per_thread;
+    uint64_t scratch_bytes;
+};
+
+struct adm_seq {
+    adm_engine *e;
+    adm_seq_params p;
+    adm_kv_cache *kv;
+    adm_adamas *adamas;  /* NULL for dense attention */
+    int32_t *tokens;     /* (n_ctx) the ids in the cache */
+    int n_past;
+    int n_touched;       /* positions written since the last clear (memory counted in e->mem_used) */
+    uint64_t token_bytes; /* KV and code bytes per position */
+    adm_attention attention; /* method of decode steps now (adm_seq_set_attention) */
+    adm_ctx_perf perf;
+};
+
+/* Runs the model over n_rows <= n_batch rows already laid out in
+ * e->tokens, grouped in n_segs segments (each row's position is its
+ * sequence's n_past plus its index in the segment), and appends them to
+ * their sequences. The logits of rows e->out_rows[0 .. n_out) go to
+ * `logits` (n_out rows of n_vocab). Inputs are validated by the caller. */
+void adm_forward(adm_engine *e, const adm_seg *segs, int n_segs, int n_rows, int n_out, float *logits);
+
+/* Bytes of KV rows and codes one position of this sequence takes. */
+uint64_t adm_seq_token_bytes(const adm_seq *s);
+
+#endif
