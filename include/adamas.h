@@ -94,8 +94,14 @@ ADM_API void adm_log_set(adm_log_fn fn, void *user, adm_log_level max_level);
  * tests and benchmarks); the choice is made once, on first use. */
 ADM_API const char *adm_isa_name(void);
 
-/* Number of physical cores (the default thread count). */
+/* The default thread count: physical cores among the CPUs this process may
+ * run on (its affinity mask), capped by its cgroup's CPU quota. */
 ADM_API int adm_default_threads(void);
+
+/* CPUs this process may run on at once: its affinity mask, capped by its
+ * cgroup's CPU quota (rounded up). More threads than this wait for each
+ * other; they still work, slower. */
+ADM_API int adm_usable_cpus(void);
 
 /* This machine's memory read bandwidth in GB/s (1e9 bytes/s): the median of
  * `passes` timed STREAM-style sums over a fresh buffer of `bytes` (make it

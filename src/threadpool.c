@@ -1,17 +1,35 @@
 /*
- * threadpool.c - see threadpool.h. Synchronization: the driver publishes a
- * job by bumping `generation`; workers notice it (spinning, then sleeping),
- * run their slice, and decrement `pending`; the driver spins until pending
- * reaches zero. Each job's work split depends only on (ith, nth), so results
- * are identical run to run for a fixed thread count.
+ * threadpool.c - see threadpool.h.
+ *
+ * A job is nth slices. `work` holds the job's number (high 32 bits) and the
+ * next unclaimed slice (low 32 bits); every thread, the driver included,
+ * claims slices with one fetch_add until none is left, so no thread waits
+ * for another to *start*: only a thread preempted in the middle of a slice
+ * can hold a job up. `done` counts finished slices; the driver returns when
+ * it reaches nth.
+ *
+ * Waiting is bounded: workers waiting for a job and the driver waiting for
+ * the last slice spin for a while, then sleep on a futex (a condition
+ * variable elsewhere). With more threads than usable CPUs a spinning thread
+ * takes the CPU from one that has work, so such a pool spins briefly and
+ * yields instead.
  */
 #include "threadpool.h"
 
-#include <errno.h>
+#include "cpus.h"
+
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <string.h>
+
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -20,10 +38,14 @@
 #define cpu_relax() ((void)0)
 #endif
 
-/* Spin iterations before a worker sleeps: long enough to cover the gap
- * between two kernels of one decode step, short enough not to burn a core
- * while the user reads the output. */
+/* Pause iterations before a waiting thread sleeps: long enough to cover the
+ * gap between two kernels of one decode step (and the sampling between
+ * steps), short enough not to burn a core while the user reads the output. */
 #define SPIN_ITERS 200000
+/* With more threads than usable CPUs: sched_yield calls before sleeping. A
+ * yield hands the CPU to a thread with work on the same runqueue; a few of
+ * them cover a short wait without the cost of a sleep and a wake. */
+#define YIELD_ITERS 16
 
 typedef struct worker {
     adm_pool *pool;
@@ -33,45 +55,156 @@ typedef struct worker {
 
 struct adm_pool {
     int n;
+    bool oversubscribed;
     worker *workers;
-    adm_pool_fn fn;
+    uint32_t job;     /* the driver's job counter */
+    adm_pool_fn fn;   /* the current job, written before it is published */
     void *arg;
-    _Atomic uint64_t generation;
-    _Atomic int pending;
-    _Atomic int sleepers;
-    _Atomic bool stop;
+    bool sync_ok;
+#ifndef __linux__
     pthread_mutex_t mutex;
     pthread_cond_t cond;
-    bool sync_ok;
+#endif
+    /* Each hot word on its own cache line: claims, completions and the
+     * wake-up word are written by different threads at different times. */
+    alignas(64) _Atomic uint64_t work;
+    alignas(64) _Atomic uint32_t done;
+    _Atomic uint32_t driver_asleep;
+    alignas(64) _Atomic uint32_t seq; /* the published job's number: workers wait for it to change */
+    _Atomic uint32_t sleepers;        /* workers asleep or about to sleep on seq */
+    _Atomic bool stop;
+    _Atomic uint32_t stall;           /* adm_pool_test_stall */
 };
+
+/* ---- waiting on a 32-bit word ---- */
+
+#ifdef __linux__
+/* Sleeps while *w == expected (returns at once if it already differs, or on
+ * a spurious wake: callers recheck). */
+static void word_wait(adm_pool *pool, _Atomic uint32_t *w, uint32_t expected) {
+    (void)pool;
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+static void word_wake(adm_pool *pool, _Atomic uint32_t *w, int n) {
+    (void)pool;
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+#else
+/* One condition variable stands for every word: waiters recheck theirs. */
+static void word_wait(adm_pool *pool, _Atomic uint32_t *w, uint32_t expected) {
+    pthread_mutex_lock(&pool->mutex);
+    if (atomic_load(w) == expected) pthread_cond_wait(&pool->cond, &pool->mutex);
+    pthread_mutex_unlock(&pool->mutex);
+}
+static void word_wake(adm_pool *pool, _Atomic uint32_t *w, int n) {
+    (void)w;
+    (void)n;
+    pthread_mutex_lock(&pool->mutex);
+    pthread_cond_broadcast(&pool->cond);
+    pthread_mutex_unlock(&pool->mutex);
+}
+#endif
+
+/* ---- the job protocol ---- */
+
+/* Claims and runs slices of the current job until none is left. The job
+ * cannot complete while a claimed slice runs, so fn and arg are that job's. */
+static void run_slices(adm_pool *pool) {
+    const uint32_t n = (uint32_t)pool->n;
+    for (;;) {
+        /* A plain load first: once the job is exhausted, late threads do not
+         * write the line everyone claims from. */
+        if ((uint32_t)atomic_load_explicit(&pool->work, memory_order_relaxed) >= n) return;
+        const uint32_t i = (uint32_t)atomic_fetch_add_explicit(&pool->work, 1, memory_order_acquire);
+        if (i >= n) return;
+        pool->fn(pool->arg, (int)i, (int)n);
+        /* seq_cst, paired with the driver's store to driver_asleep and load
+         * of done: either it sees this increment or this sees it asleep. */
+        if (atomic_fetch_add(&pool->done, 1) + 1 == n && atomic_load(&pool->driver_asleep))
+            word_wake(pool, &pool->done, 1);
+    }
+}
+
+static uint32_t wait_for_job(adm_pool *pool, uint32_t seen) {
+    uint32_t s;
+    int spins = 0;
+    while ((s = atomic_load_explicit(&pool->seq, memory_order_acquire)) == seen) {
+        if (!pool->oversubscribed && spins < SPIN_ITERS) {
+            spins++;
+            cpu_relax();
+        } else if (pool->oversubscribed && spins < YIELD_ITERS) {
+            spins++;
+            sched_yield();
+        } else {
+            /* seq_cst, paired with adm_pool_run's store to seq and load of
+             * sleepers; the futex rechecks seq, so no wake is lost. */
+            atomic_fetch_add(&pool->sleepers, 1);
+            word_wait(pool, &pool->seq, seen);
+            atomic_fetch_sub(&pool->sleepers, 1);
+        }
+    }
+    return s;
+}
+
+static void wait_until_done(adm_pool *pool) {
+    const uint32_t n = (uint32_t)pool->n;
+    uint32_t d;
+    int spins = 0;
+    while ((d = atomic_load_explicit(&pool->done, memory_order_acquire)) != n) {
+        if (!pool->oversubscribed && spins < SPIN_ITERS) {
+            spins++;
+            cpu_relax();
+        } else if (pool->oversubscribed && spins < YIELD_ITERS) {
+            spins++;
+            sched_yield();
+        } else {
+            atomic_store(&pool->driver_asleep, 1);
+            d = atomic_load(&pool->done);
+            if (d != n) word_wait(pool, &pool->done, d);
+            atomic_store_explicit(&pool->driver_asleep, 0, memory_order_relaxed);
+        }
+    }
+}
+
+static void test_stall_point(adm_pool *pool, int ith) {
+#ifdef ADM_TESTING
+    uint32_t s;
+    while ((s = atomic_load(&pool->stall)) == (uint32_t)ith) word_wait(pool, &pool->stall, s);
+#else
+    (void)pool;
+    (void)ith;
+#endif
+}
 
 static void *worker_main(void *p) {
     worker *w = p;
     adm_pool *pool = w->pool;
-    uint64_t seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        uint64_t gen;
-        int spins = 0;
-        while ((gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen) {
-            if (atomic_load_explicit(&pool->stop, memory_order_acquire)) return NULL;
-            if (++spins < SPIN_ITERS) {
-                cpu_relax();
-                continue;
-            }
-            pthread_mutex_lock(&pool->mutex);
-            atomic_fetch_add(&pool->sleepers, 1);
-            while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
-                pthread_cond_wait(&pool->cond, &pool->mutex);
-            atomic_fetch_sub(&pool->sleepers, 1);
-            pthread_mutex_unlock(&pool->mutex);
-            spins = 0;
-        }
-        seen = gen;
+        seen = wait_for_job(pool, seen);
         if (atomic_load_explicit(&pool->stop, memory_order_acquire)) return NULL;
-        pool->fn(pool->arg, w->ith, pool->n);
-        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel);
+        test_stall_point(pool, w->ith);
+        run_slices(pool);
     }
 }
+
+void adm_pool_run(adm_pool *pool, adm_pool_fn fn, void *arg) {
+    if (pool->n == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    pool->fn = fn;
+    pool->arg = arg;
+    atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+    const uint32_t job = ++pool->job;
+    atomic_store_explicit(&pool->work, (uint64_t)job << 32, memory_order_release);
+    atomic_store(&pool->seq, job); /* seq_cst: pairs with the sleepers count in wait_for_job */
+    if (atomic_load(&pool->sleepers) > 0) word_wake(pool, &pool->seq, INT_MAX);
+    run_slices(pool);
+    wait_until_done(pool);
+}
+
+/* ---- lifetime ---- */
 
 adm_status adm_pool_create(int n_threads, adm_pool **out, adm_error *err) {
     *out = NULL;
@@ -80,6 +213,14 @@ adm_status adm_pool_create(int n_threads, adm_pool **out, adm_error *err) {
     adm_pool *pool = adm_calloc(1, sizeof(*pool));
     if (!pool) return adm_fail(err, ADM_ERR_NOMEM, "out of memory creating the thread pool");
     pool->n = n_threads;
+    if (n_threads > 1) {
+        const int usable = adm_usable_cpus();
+        pool->oversubscribed = n_threads > usable;
+        if (pool->oversubscribed)
+            adm_log(ADM_LOG_DEBUG, "%d threads on %d usable CPUs: waiting threads yield and sleep instead of spinning",
+                    n_threads, usable);
+    }
+#ifndef __linux__
     if (pthread_mutex_init(&pool->mutex, NULL) != 0) {
         adm_free(pool);
         return adm_fail(err, ADM_ERR_NOMEM, "cannot create a mutex");
@@ -89,6 +230,7 @@ adm_status adm_pool_create(int n_threads, adm_pool **out, adm_error *err) {
         adm_free(pool);
         return adm_fail(err, ADM_ERR_NOMEM, "cannot create a condition variable");
     }
+#endif
     pool->sync_ok = true;
     pool->workers = adm_calloc((size_t)n_threads, sizeof(worker));
     if (!pool->workers) {
@@ -112,36 +254,26 @@ adm_status adm_pool_create(int n_threads, adm_pool **out, adm_error *err) {
 void adm_pool_free(adm_pool *pool) {
     if (!pool) return;
     if (pool->workers) {
-        pthread_mutex_lock(&pool->mutex);
         atomic_store(&pool->stop, true);
-        pthread_cond_broadcast(&pool->cond);
-        pthread_mutex_unlock(&pool->mutex);
+        atomic_store(&pool->stall, 0);
+        word_wake(pool, &pool->stall, INT_MAX);
+        atomic_fetch_add(&pool->seq, 1);
+        word_wake(pool, &pool->seq, INT_MAX);
         for (int i = 1; i < pool->n; i++) pthread_join(pool->workers[i].thread, NULL);
         adm_free(pool->workers);
     }
+#ifndef __linux__
     if (pool->sync_ok) {
         pthread_cond_destroy(&pool->cond);
         pthread_mutex_destroy(&pool->mutex);
     }
+#endif
     adm_free(pool);
 }
 
 int adm_pool_size(const adm_pool *pool) { return pool->n; }
 
-void adm_pool_run(adm_pool *pool, adm_pool_fn fn, void *arg) {
-    if (pool->n == 1) {
-        fn(arg, 0, 1);
-        return;
-    }
-    pool->fn = fn;
-    pool->arg = arg;
-    atomic_store_explicit(&pool->pending, pool->n - 1, memory_order_relaxed);
-    atomic_fetch_add(&pool->generation, 1); /* seq_cst: pairs with the sleepers check below */
-    if (atomic_load(&pool->sleepers) > 0) {
-        pthread_mutex_lock(&pool->mutex);
-        pthread_cond_broadcast(&pool->cond);
-        pthread_mutex_unlock(&pool->mutex);
-    }
-    fn(arg, 0, pool->n);
-    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) cpu_relax();
+void adm_pool_test_stall(adm_pool *pool, int ith) {
+    atomic_store(&pool->stall, (uint32_t)ith);
+    if (ith == 0) word_wake(pool, &pool->stall, INT_MAX);
 }

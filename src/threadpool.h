@@ -1,9 +1,16 @@
 /*
  * threadpool.h - a persistent pool of worker threads for data-parallel
- * kernels. adm_pool_run(pool, fn, arg) calls fn(arg, ith, nth) once on each
- * of the nth threads (the caller is thread 0) and returns when all are done.
- * Workers spin briefly between jobs (a decode step issues hundreds of small
- * jobs) and then sleep on a condition variable.
+ * kernels. adm_pool_run(pool, fn, arg) calls fn(arg, ith, nth) once for each
+ * slice ith of nth (nth = the pool's size; the caller takes part) and
+ * returns when all are done.
+ *
+ * Any running thread may run any slice that has not started, so a job
+ * finishes even while some threads are descheduled (more threads than free
+ * cores, another process on a core). A slice's work depends only on
+ * (ith, nth), never on which thread runs it, so per-ith scratch stays
+ * private and results are identical run to run for a fixed thread count.
+ * Waiting threads spin briefly (a decode step issues hundreds of small jobs)
+ * and then sleep.
  *
  * A pool belongs to one context and is driven by one thread at a time.
  */
@@ -19,6 +26,10 @@ adm_status adm_pool_create(int n_threads, adm_pool **out, adm_error *err);
 void adm_pool_free(adm_pool *pool);
 int adm_pool_size(const adm_pool *pool);
 void adm_pool_run(adm_pool *pool, adm_pool_fn fn, void *arg);
+
+/* Test hook: worker `ith` (1..n-1) takes no work until called again with
+ * ith = 0, as if the OS never scheduled it; jobs must still complete. */
+void adm_pool_test_stall(adm_pool *pool, int ith);
 
 /* Splits [0, n) into nth near-equal parts; part ith is [*lo, *hi). */
 static inline void adm_split_range(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi) {

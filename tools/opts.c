@@ -66,6 +66,12 @@ int model_opts_parse(model_opts *o, const char *cmd, int argc, char **argv, int 
     } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
         if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 1, 1024, &n)) return -1;
         o->cp.n_threads = (int)n;
+        const int usable = adm_usable_cpus();
+        if (n > usable)
+            fprintf(stderr,
+                    "adamas %s: warning: -t %ld is more threads than the %d CPU%s this process may use (affinity mask, "
+                    "cgroup CPU quota); they take turns, which is slower than -t %d\n",
+                    cmd, n, usable, usable == 1 ? "" : "s", usable);
     } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
         if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 0, 1 << 24, &n)) return -1;
         o->cp.n_ctx = (int)n;
@@ -131,7 +137,7 @@ void model_opts_print_stats(const model_opts *o, adm_model *m, adm_ctx *ctx) {
 void model_opts_usage(FILE *f) {
     fprintf(f, "model options:\n"
                "  -m, --model FILE        GGUF model file\n"
-               "  -t, --threads N         threads (default: physical cores = %d)\n"
+               "  -t, --threads N         threads (default: usable physical cores = %d)\n"
                "  -c, --ctx-size N        context size in tokens (default: the model's, capped)\n"
                "  -b, --batch-size N      prompt tokens per forward pass (default 512)\n"
                "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0\n"

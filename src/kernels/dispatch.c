@@ -11,8 +11,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
-#include <unistd.h>
 
 static adm_kernels g_scalar, g_avx2, g_avx512;
 static const adm_kernels *g_best;
@@ -96,39 +94,3 @@ const adm_kernels *adm_kernels_avx512(void) {
 }
 
 const char *adm_isa_name(void) { return adm_kernels_get()->name; }
-
-int adm_default_threads(void) {
-    /* Physical cores: count distinct (package, core) pairs in sysfs; SMT
-     * siblings share execution units and slow matmuls down. */
-    long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n_cpu < 1) n_cpu = 1;
-    int n_cores = 0;
-    char seen[4096];
-    size_t seen_len = 0;
-    for (long i = 0; i < n_cpu && i < 1024; i++) {
-        char path[128], buf[64];
-        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%ld/topology/thread_siblings_list", i);
-        FILE *f = fopen(path, "r");
-        if (!f) return (int)n_cpu;
-        size_t r = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[r] = 0;
-        /* Each core's sibling list is identical; count distinct lists. */
-        buf[strcspn(buf, "\n")] = 0;
-        size_t len = strlen(buf);
-        bool dup = false;
-        for (size_t p = 0; p < seen_len;) {
-            size_t l = strlen(seen + p);
-            if (l == len && memcmp(seen + p, buf, len) == 0) { dup = true; break; }
-            p += l + 1;
-        }
-        if (!dup && seen_len + len + 1 < sizeof(seen)) {
-            memcpy(seen + seen_len, buf, len + 1);
-            seen_len += len + 1;
-            n_cores++;
-        } else if (!dup) {
-            n_cores++;
-        }
-    }
-    return n_cores > 0 ? n_cores : (int)n_cpu;
-}
