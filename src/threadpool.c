@@ -8,15 +8,13 @@
  * can hold a job up. `done` counts finished slices; the driver returns when
  * it reaches nth.
  *
- * Waiting is bounded: workers waiting for a job and the driver waiting for
- * the last slice spin for a while, then sleep on a futex (a condition
- * variable elsewhere). With more threads than usable CPUs a spinning thread
- * takes the CPU from one that has work, so such a pool spins briefly and
- * yields instead.
+ * Waiting is bounded (see backoff_step): workers waiting for a job and the
+ * driver waiting for the last slice spin briefly, then yield the CPU, then
+ * sleep on a futex (a condition variable elsewhere). A waiting thread never
+ * keeps a thread with work off a CPU for more than its short spin, whether
+ * the other thread is this pool's (more threads than free cores) or not.
  */
 #include "threadpool.h"
-
-#include "cpus.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -38,14 +36,34 @@
 #define cpu_relax() ((void)0)
 #endif
 
-/* Pause iterations before a waiting thread sleeps: long enough to cover the
- * gap between two kernels of one decode step (and the sampling between
- * steps), short enough not to burn a core while the user reads the output. */
-#define SPIN_ITERS 200000
-/* With more threads than usable CPUs: sched_yield calls before sleeping. A
- * yield hands the CPU to a thread with work on the same runqueue; a few of
- * them cover a short wait without the cost of a sleep and a wake. */
-#define YIELD_ITERS 16
+/* A waiting thread backs off in three steps:
+ * - PAUSES pause instructions (tens of microseconds): the gap between two
+ *   kernels of a decode step, where a sleep and wake would cost more than
+ *   the kernel;
+ * - then sched_yield for up to YIELD_S seconds (the sampling between two
+ *   decode steps): the same quick pickup, but a thread of this pool (or any
+ *   other process) that wants this CPU gets it at once, so waiting costs
+ *   nothing when threads outnumber free cores;
+ * - then a futex sleep, so an idle pool uses no CPU. */
+#define PAUSES 1000
+#define YIELD_S 2e-3
+
+typedef struct backoff {
+    int steps;
+    double t_yield; /* when the yield phase started */
+} backoff;
+
+/* One step of waiting; false when it is time to sleep. */
+static bool backoff_step(backoff *b) {
+    if (b->steps < PAUSES) {
+        b->steps++;
+        cpu_relax();
+        return true;
+    }
+    if (b->steps++ == PAUSES) b->t_yield = adm_time_s();
+    sched_yield();
+    return (b->steps & 7) != 0 || adm_time_s() - b->t_yield < YIELD_S;
+}
 
 typedef struct worker {
     adm_pool *pool;
@@ -55,7 +73,6 @@ typedef struct worker {
 
 struct adm_pool {
     int n;
-    bool oversubscribed;
     worker *workers;
     uint32_t job;     /* the driver's job counter */
     adm_pool_fn fn;   /* the current job, written before it is published */
@@ -127,21 +144,18 @@ static void run_slices(adm_pool *pool) {
 
 static uint32_t wait_for_job(adm_pool *pool, uint32_t seen) {
     uint32_t s;
-    int spins = 0;
+    backoff b = {0, 0};
+    bool sleep = false;
     while ((s = atomic_load_explicit(&pool->seq, memory_order_acquire)) == seen) {
-        if (!pool->oversubscribed && spins < SPIN_ITERS) {
-            spins++;
-            cpu_relax();
-        } else if (pool->oversubscribed && spins < YIELD_ITERS) {
-            spins++;
-            sched_yield();
-        } else {
-            /* seq_cst, paired with adm_pool_run's store to seq and load of
-             * sleepers; the futex rechecks seq, so no wake is lost. */
-            atomic_fetch_add(&pool->sleepers, 1);
-            word_wait(pool, &pool->seq, seen);
-            atomic_fetch_sub(&pool->sleepers, 1);
+        if (!sleep) {
+            if (backoff_step(&b)) continue;
+            sleep = true;
         }
+        /* seq_cst, paired with adm_pool_run's store to seq and load of
+         * sleepers; the futex rechecks seq, so no wake is lost. */
+        atomic_fetch_add(&pool->sleepers, 1);
+        word_wait(pool, &pool->seq, seen);
+        atomic_fetch_sub(&pool->sleepers, 1);
     }
     return s;
 }
@@ -149,20 +163,19 @@ static uint32_t wait_for_job(adm_pool *pool, uint32_t seen) {
 static void wait_until_done(adm_pool *pool) {
     const uint32_t n = (uint32_t)pool->n;
     uint32_t d;
-    int spins = 0;
+    backoff b = {0, 0};
+    bool sleep = false;
     while ((d = atomic_load_explicit(&pool->done, memory_order_acquire)) != n) {
-        if (!pool->oversubscribed && spins < SPIN_ITERS) {
-            spins++;
-            cpu_relax();
-        } else if (pool->oversubscribed && spins < YIELD_ITERS) {
-            spins++;
-            sched_yield();
-        } else {
-            atomic_store(&pool->driver_asleep, 1);
-            d = atomic_load(&pool->done);
-            if (d != n) word_wait(pool, &pool->done, d);
-            atomic_store_explicit(&pool->driver_asleep, 0, memory_order_relaxed);
+        if (!sleep) {
+            if (backoff_step(&b)) continue;
+            sleep = true;
         }
+        /* seq_cst, paired with run_slices' increment of done and load of
+         * driver_asleep. */
+        atomic_store(&pool->driver_asleep, 1);
+        d = atomic_load(&pool->done);
+        if (d != n) word_wait(pool, &pool->done, d);
+        atomic_store_explicit(&pool->driver_asleep, 0, memory_order_relaxed);
     }
 }
 
@@ -213,13 +226,6 @@ adm_status adm_pool_create(int n_threads, adm_pool **out, adm_error *err) {
     adm_pool *pool = adm_calloc(1, sizeof(*pool));
     if (!pool) return adm_fail(err, ADM_ERR_NOMEM, "out of memory creating the thread pool");
     pool->n = n_threads;
-    if (n_threads > 1) {
-        const int usable = adm_usable_cpus();
-        pool->oversubscribed = n_threads > usable;
-        if (pool->oversubscribed)
-            adm_log(ADM_LOG_DEBUG, "%d threads on %d usable CPUs: waiting threads yield and sleep instead of spinning",
-                    n_threads, usable);
-    }
 #ifndef __linux__
     if (pthread_mutex_init(&pool->mutex, NULL) != 0) {
         adm_free(pool);
