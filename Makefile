@@ -129,14 +129,16 @@ $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay_main.o $(LIB
 test: $(BIN) $(TEST_BIN) $(FUZZ_REPLAY)
 	@BUILD=$(BUILD) tests/run.sh $(TEST_BIN) $(FUZZ_REPLAY)
 
-# libFuzzer builds (clang): build-fuzz/fuzz_<target>; run e.g.
-#   build-fuzz/fuzz_gguf -max_total_time=600 fuzz/corpus/gguf
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc $(PKG_CFLAGS) -DADM_BUILD -fsanitize=fuzzer-no-link,address,undefined
+# libFuzzer builds (clang, ASan+UBSan): build-fuzz/fuzz_NAME for every
+# fuzz/fuzz_NAME.c, the library instrumented too. fuzz/run.sh runs them
+# (docs/fuzzing.md), e.g. fuzz/run.sh 600 tokenizer.
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 fuzz:
-	@mkdir -p build-fuzz
-	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libadamas.a
-	for t in $(FUZZ_SRC); do n=$$(basename $$t .c); \
-	    clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $$t build-fuzz/libadamas.a $(PKG_LIBS) -lm -pthread -o build-fuzz/$$n || exit 1; done
+	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 SANFLAGS="$(FUZZ_SAN)" $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+
+$(BUILD)/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
 
 bench: $(BIN) $(BENCH_BIN)
 
