@@ -36,6 +36,9 @@ struct adm_adamas {
     int64_t *q_count_layer;     /* (n_sparse) queries seen per layer */
     int64_t *k_count_layer;
     int next_calib;
+    bool q_pending;             /* query statistics are missing (a code index rebuilt from KV rows,
+                                   adm_adamas_rebuild): gather them from the next queries whatever
+                                   their position, until CALIB_FIRST per layer */
 
     /* Per-step scratch. */
     uint16_t *dist;             /* (n_head, n_ctx) */
@@ -233,10 +236,10 @@ static void append_items(void *arg, int ith, int nth) {
                         s2[i] += (double)x[i] * (double)x[i];
                     }
             }
-        } else if (calibrating && j->q) {
+        } else if ((calibrating || a->q_pending) && j->q) {
             const int h = (int)item - a->n_head_kv;
             double *s2 = a->q_sum2 + ((size_t)sl * a->n_head + (size_t)h) * (size_t)cd;
-            for (int t = 0; t < j->n_tok && j->pos0 + t < CALIB_LAST; t++) {
+            for (int t = 0; t < j->n_tok && (a->q_pending || j->pos0 + t < CALIB_LAST); t++) {
                 const float *q = j->q + ((size_t)t * a->n_head + (size_t)h) * a->head_dim;
                 memcpy(x, q, (size_t)a->head_dim * sizeof(float));
                 for (int i = a->head_dim; i < cd; i++) x[i] = 0.0f;
@@ -256,15 +259,15 @@ void adm_adamas_append(adm_adamas *a, adm_pool *pool, const adm_kernels *k, cons
     const int sl = layer - a->p.dense_layers;
     const int counted = ADM_MAX(0, ADM_MIN(pos0 + n_tok, CALIB_LAST) - pos0);
     a->k_count_layer[sl] += counted;
-    a->q_count_layer[sl] += counted;
+    a->q_count_layer[sl] += a->q_pending ? n_tok : counted;
     if (sl == a->n_sparse - 1) a->n_coded = pos0 + n_tok;
 }
 
-/* Thresholds from the statistics gathered so far. */
-static void calibrate(adm_adamas *a) {
+/* Key thresholds from the statistics gathered so far. */
+static void calibrate_keys(adm_adamas *a) {
     const int cd = a->code_dim;
     for (int sl = 0; sl < a->n_sparse; sl++) {
-        const double nk = (double)ADM_MAX(a->k_count_layer[sl], 1), nq = (double)ADM_MAX(a->q_count_layer[sl], 1);
+        const double nk = (double)ADM_MAX(a->k_count_layer[sl], 1);
         for (int g = 0; g < a->n_head_kv; g++) {
             const size_t base = ((size_t)sl * a->n_head_kv + (size_t)g) * (size_t)cd;
             for (int i = 0; i < cd; i++) {
@@ -277,6 +280,14 @@ static void calibrate(adm_adamas *a) {
                 th[2] = (float)mean + t;
             }
         }
+    }
+}
+
+/* Query thresholds from the statistics gathered so far. */
+static void calibrate_queries(adm_adamas *a) {
+    const int cd = a->code_dim;
+    for (int sl = 0; sl < a->n_sparse; sl++) {
+        const double nq = (double)ADM_MAX(a->q_count_layer[sl], 1);
         for (int h = 0; h < a->n_head; h++) {
             const size_t base = ((size_t)sl * a->n_head + (size_t)h) * (size_t)cd;
             for (int i = 0; i < cd; i++) {
@@ -288,6 +299,11 @@ static void calibrate(adm_adamas *a) {
             }
         }
     }
+}
+
+static void calibrate(adm_adamas *a) {
+    calibrate_keys(a);
+    calibrate_queries(a);
 }
 
 typedef struct recode_job {
@@ -312,6 +328,13 @@ static void recode_items(void *arg, int ith, int nth) {
 
 void adm_adamas_after_batch(adm_adamas *a, adm_pool *pool, const adm_kernels *k, const adm_kv_cache *kv, int n_past) {
     if (a->p.mode != ADM_ATTN_ADAMAS || a->p.thresholds != ADM_THRESHOLDS_CALIBRATED || a->n_sparse == 0) return;
+    if (a->q_pending) {
+        /* Query codes are made per step: new thresholds need no recoding. */
+        calibrate_queries(a);
+        bool enough = true;
+        for (int sl = 0; sl < a->n_sparse; sl++) enough = enough && a->q_count_layer[sl] >= CALIB_FIRST;
+        a->q_pending = !enough;
+    }
     if (n_past < a->next_calib || a->next_calib > CALIB_LAST) return;
     while (a->next_calib <= n_past && a->next_calib <= CALIB_LAST) a->next_calib *= 2;
     calibrate(a);
@@ -706,3 +729,185 @@ double adm_adamas_mass(const adm_adamas *a, int layer, int64_t *n_steps) {
 const int32_t *adm_adamas_selection(const adm_adamas *a, int h) { return a->sel + (size_t)h * (size_t)a->p.budget; }
 
 int adm_adamas_n_selected(const adm_adamas *a, int h) { return a->n_sel[h]; }
+
+/* ---- snapshots (snapshot.c): the state beside the KV rows ---- */
+
+/* The state blob, little-endian, in this order (docs/snapshot.md):
+ *   u32 code_dim, n_sparse, dense_layers, n_head, n_head_kv, thresholds, next_calib, q_pending
+ *   f32 k_th[n_sparse][n_head_kv][code_dim][3], q_th[n_sparse][n_head][code_dim][3]
+ *   f64 k_sum[n_sparse][n_head_kv][code_dim], k_sum2[...], q_sum2[n_sparse][n_head][code_dim]
+ *   i64 k_count_layer[n_sparse], q_count_layer[n_sparse]
+ * The codes themselves are a separate section (adm_adamas_head_codes). */
+#define STATE_HEAD 32
+
+bool adm_adamas_has_codes(const adm_adamas *a) { return a && a->codes != NULL; }
+
+int adm_adamas_n_sparse(const adm_adamas *a) { return a->n_sparse; }
+
+size_t adm_adamas_state_size_for(int code_dim, int n_sparse, int n_head, int n_head_kv) {
+    const size_t ns = (size_t)n_sparse, cd = (size_t)code_dim, nkv = (size_t)n_head_kv, nh = (size_t)n_head;
+    return STATE_HEAD + ns * cd * 3 * (nkv + nh) * sizeof(float) + ns * cd * (2 * nkv + nh) * sizeof(double) +
+           2 * ns * sizeof(int64_t);
+}
+
+size_t adm_adamas_state_size(const adm_adamas *a) {
+    return adm_adamas_state_size_for(a->code_dim, a->n_sparse, a->n_head, a->n_head_kv);
+}
+
+static uint8_t *put(uint8_t *o, const void *src, size_t n) {
+    memcpy(o, src, n);
+    return o + n;
+}
+
+void adm_adamas_state_save(const adm_adamas *a, uint8_t *out) {
+    const uint32_t head[8] = {(uint32_t)a->code_dim,   (uint32_t)a->n_sparse,   (uint32_t)a->p.dense_layers,
+                              (uint32_t)a->n_head,     (uint32_t)a->n_head_kv,  (uint32_t)a->p.thresholds,
+                              (uint32_t)a->next_calib, (uint32_t)a->q_pending};
+    const size_t ns = (size_t)a->n_sparse, cd = (size_t)a->code_dim;
+    const size_t nk = ns * (size_t)a->n_head_kv * cd, nq = ns * (size_t)a->n_head * cd;
+    uint8_t *o = put(out, head, sizeof(head));
+    o = put(o, a->k_th, nk * 3 * sizeof(float));
+    o = put(o, a->q_th, nq * 3 * sizeof(float));
+    o = put(o, a->k_sum, nk * sizeof(double));
+    o = put(o, a->k_sum2, nk * sizeof(double));
+    o = put(o, a->q_sum2, nq * sizeof(double));
+    o = put(o, a->k_count_layer, ns * sizeof(int64_t));
+    put(o, a->q_count_layer, ns * sizeof(int64_t));
+}
+
+bool adm_adamas_state_compatible(const adm_adamas *a, const uint8_t *blob, size_t size) {
+    if (!a->codes || size < STATE_HEAD) return false;
+    return adm_rd_u32(blob) == (uint32_t)a->code_dim && adm_rd_u32(blob + 4) == (uint32_t)a->n_sparse &&
+           adm_rd_u32(blob + 8) == (uint32_t)a->p.dense_layers && adm_rd_u32(blob + 12) == (uint32_t)a->n_head &&
+           adm_rd_u32(blob + 16) == (uint32_t)a->n_head_kv && adm_rd_u32(blob + 20) == (uint32_t)a->p.thresholds &&
+           size == adm_adamas_state_size(a);
+}
+
+/* Copies n values of `bytes` each, refusing non-finite floats (a damaged
+ * threshold would silently break selection) and, for sums of squares,
+ * negative ones. */
+static bool get_f32(float *dst, const uint8_t **in, size_t n) {
+    memcpy(dst, *in, n * sizeof(float));
+    *in += n * sizeof(float);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(dst[i])) return false;
+    return true;
+}
+static bool get_f64(double *dst, const uint8_t **in, size_t n, bool nonneg) {
+    memcpy(dst, *in, n * sizeof(double));
+    *in += n * sizeof(double);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(dst[i]) || (nonneg && dst[i] < 0)) return false;
+    return true;
+}
+
+adm_status adm_adamas_state_load(adm_adamas *a, const uint8_t *blob, size_t size, int n, adm_error *err) {
+    if (!adm_adamas_state_compatible(a, blob, size))
+        return adm_fail(err, ADM_ERR_INTERNAL, "Adamas state does not match the sequence's code index");
+    const uint32_t next_calib = adm_rd_u32(blob + 24), q_pending = adm_rd_u32(blob + 28);
+    if (next_calib < CALIB_FIRST || next_calib > 2 * CALIB_LAST || (next_calib & (next_calib - 1)) || q_pending > 1)
+        return adm_fail(err, ADM_ERR_FORMAT, "the Adamas calibration point %u is not one adamas uses", next_calib);
+    const size_t ns = (size_t)a->n_sparse, cd = (size_t)a->code_dim;
+    const size_t nk = ns * (size_t)a->n_head_kv * cd, nq = ns * (size_t)a->n_head * cd;
+    const uint8_t *in = blob + STATE_HEAD;
+    bool ok = get_f32(a->k_th, &in, nk * 3) && get_f32(a->q_th, &in, nq * 3);
+    for (size_t i = 0; ok && i < nk + nq; i++) {
+        const float *th = i < nk ? a->k_th + 3 * i : a->q_th + 3 * (i - nk);
+        ok = th[0] <= th[1] && th[1] <= th[2];
+    }
+    ok = ok && get_f64(a->k_sum, &in, nk, false) && get_f64(a->k_sum2, &in, nk, true) &&
+         get_f64(a->q_sum2, &in, nq, true);
+    if (ok) {
+        memcpy(a->k_count_layer, in, ns * sizeof(int64_t));
+        memcpy(a->q_count_layer, in + ns * sizeof(int64_t), ns * sizeof(int64_t));
+        for (size_t i = 0; i < ns; i++)
+            ok = ok && a->k_count_layer[i] >= 0 && a->k_count_layer[i] <= CALIB_LAST && a->q_count_layer[i] >= 0 &&
+                 a->q_count_layer[i] <= INT32_MAX;
+    }
+    if (!ok) {
+        /* Leave a consistent (uncalibrated) index rather than half a state. */
+        adm_adamas_reset(a);
+        return adm_fail(err, ADM_ERR_FORMAT, "the Adamas thresholds or statistics are damaged (not finite, "
+                        "unordered or out of range)");
+    }
+    a->next_calib = (int)next_calib;
+    a->q_pending = q_pending != 0;
+    a->n_coded = n;
+    return ADM_OK;
+}
+
+void adm_adamas_reset(adm_adamas *a) {
+    a->n_coded = 0;
+    a->next_calib = CALIB_FIRST;
+    a->q_pending = false;
+    if (!a->codes) return;
+    const size_t ns = (size_t)a->n_sparse, cd = (size_t)a->code_dim;
+    const size_t nk = ns * (size_t)a->n_head_kv * cd, nq = ns * (size_t)a->n_head * cd;
+    for (size_t i = 0; i < nk; i++) a->k_th[3 * i] = -PAPER_THRESHOLD, a->k_th[3 * i + 1] = 0, a->k_th[3 * i + 2] = PAPER_THRESHOLD;
+    for (size_t i = 0; i < nq; i++) a->q_th[3 * i] = -PAPER_THRESHOLD, a->q_th[3 * i + 1] = 0, a->q_th[3 * i + 2] = PAPER_THRESHOLD;
+    memset(a->k_sum, 0, nk * sizeof(double));
+    memset(a->k_sum2, 0, nk * sizeof(double));
+    memset(a->q_sum2, 0, nq * sizeof(double));
+    memset(a->k_count_layer, 0, ns * sizeof(int64_t));
+    memset(a->q_count_layer, 0, ns * sizeof(int64_t));
+}
+
+size_t adm_adamas_code_bytes_for(int code_dim, int n) {
+    return ((size_t)n + ADM_CODE_BLOCK - 1) / ADM_CODE_BLOCK * (size_t)code_dim * (ADM_CODE_BLOCK / 4);
+}
+
+int adm_adamas_code_dim(const adm_adamas *a) { return a->code_dim; }
+
+uint8_t *adm_adamas_head_codes(const adm_adamas *a, int sl, int g) { return head_codes(a, sl, g); }
+
+typedef struct rebuild_job {
+    adm_adamas *a;
+    const adm_kernels *k;
+    const adm_kv_cache *kv;
+    int n;
+} rebuild_job;
+
+/* Key statistics of positions 0 .. min(n, CALIB_LAST) - 1, in the order
+ * append_items sums them (so the sums are bit-identical to a sparse
+ * prefill's), one (layer, KV head) per item. */
+static void rebuild_stats(void *arg, int ith, int nth) {
+    rebuild_job *j = arg;
+    adm_adamas *a = j->a;
+    const int cd = a->code_dim, n = ADM_MIN(j->n, CALIB_LAST);
+    float *x = (float *)(a->scratch + (size_t)ith * a->scratch_per_thread);
+    int64_t lo, hi;
+    adm_split_range((int64_t)a->n_sparse * a->n_head_kv, ith, nth, &lo, &hi);
+    for (int64_t item = lo; item < hi; item++) {
+        const int sl = (int)(item / a->n_head_kv), g = (int)(item % a->n_head_kv);
+        double *s1 = a->k_sum + ((size_t)sl * a->n_head_kv + (size_t)g) * (size_t)cd;
+        double *s2 = a->k_sum2 + ((size_t)sl * a->n_head_kv + (size_t)g) * (size_t)cd;
+        for (int pos = 0; pos < n; pos++) {
+            load_key(a, j->k, j->kv, sl + a->p.dense_layers, g, pos, x);
+            for (int i = 0; i < cd; i++) {
+                s1[i] += (double)x[i];
+                s2[i] += (double)x[i] * (double)x[i];
+            }
+        }
+    }
+}
+
+void adm_adamas_rebuild(adm_adamas *a, adm_pool *pool, const adm_kernels *k, const adm_kv_cache *kv, int n) {
+    adm_adamas_reset(a);
+    if (a->p.mode != ADM_ATTN_ADAMAS || !a->codes || n <= 0) return;
+    recode_job j = {a, k, kv, n};
+    if (a->p.thresholds == ADM_THRESHOLDS_CALIBRATED) {
+        rebuild_job rj = {a, k, kv, n};
+        adm_pool_run(pool, rebuild_stats, &rj);
+        const int counted = ADM_MIN(n, CALIB_LAST);
+        for (int sl = 0; sl < a->n_sparse; sl++) a->k_count_layer[sl] = counted;
+        /* Queries are not in the cache: their thresholds wait for the
+         * queries of the next tokens evaluated (see q_pending). */
+        a->q_pending = true;
+        if (n >= CALIB_FIRST) {
+            while (a->next_calib <= n && a->next_calib <= CALIB_LAST) a->next_calib *= 2;
+            calibrate_keys(a);
+        }
+    }
+    adm_pool_run(pool, recode_items, &j);
+    a->n_coded = n;
+}

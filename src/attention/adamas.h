@@ -96,4 +96,32 @@ int adm_select_smallest_fast(const adm_kernels *kt, const uint16_t *d, int lo, i
  * (collect_stats only); NaN for layers that never attended sparsely. */
 double adm_adamas_mass(const adm_adamas *a, int layer, int64_t *n_steps);
 
+/* ---- Snapshots (snapshot.c) ----
+ * The state beside the KV rows, in two parts: a small blob (thresholds,
+ * running statistics, calibration point; layout in adamas.c and
+ * docs/snapshot.md) and the codes of each (sparse layer, KV head) in their
+ * block layout, adm_adamas_code_bytes_for(code_dim, n) bytes for n tokens. */
+bool adm_adamas_has_codes(const adm_adamas *a);  /* Adamas mode with at least one sparse layer */
+int adm_adamas_n_sparse(const adm_adamas *a);
+int adm_adamas_code_dim(const adm_adamas *a);
+size_t adm_adamas_code_bytes_for(int code_dim, int n);
+uint8_t *adm_adamas_head_codes(const adm_adamas *a, int sparse_layer, int kv_head);
+size_t adm_adamas_state_size(const adm_adamas *a);
+size_t adm_adamas_state_size_for(int code_dim, int n_sparse, int n_head, int n_head_kv);
+void adm_adamas_state_save(const adm_adamas *a, uint8_t *out);
+/* Whether a saved blob describes this index's layout (code size, sparse
+ * layers, heads, threshold mode), so that its codes can be used as they are. */
+bool adm_adamas_state_compatible(const adm_adamas *a, const uint8_t *blob, size_t size);
+/* Loads a compatible blob for a sequence of n tokens (codes copied by the
+ * caller); refuses damaged values (ADM_ERR_FORMAT), leaving the index reset. */
+adm_status adm_adamas_state_load(adm_adamas *a, const uint8_t *blob, size_t size, int n, adm_error *err);
+/* Forgets every code and statistic (thresholds back to the paper's). */
+void adm_adamas_reset(adm_adamas *a);
+/* Builds the index of n cached tokens from their keys: the key statistics,
+ * thresholds and codes a sparse prefill of them in one batch would have
+ * made (bit-identical sums). Query statistics cannot be rebuilt (queries
+ * are not cached): query thresholds are calibrated from the queries of the
+ * next tokens evaluated, whatever their position, until CALIB_FIRST. */
+void adm_adamas_rebuild(adm_adamas *a, adm_pool *pool, const adm_kernels *k, const adm_kv_cache *kv, int n);
+
 #endif
