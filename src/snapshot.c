@@ -370,6 +370,15 @@ int adm_snapshot_n_tokens(const adm_snapshot *s) { return (int)s->L.n_tokens; }
 const int32_t *adm_snapshot_tokens(const adm_snapshot *s) { return s->tokens; }
 bool adm_snapshot_has_adamas(const adm_snapshot *s) { return (s->L.flags & FLAG_ADAMAS) != 0; }
 adm_type adm_snapshot_type_k(const adm_snapshot *s) { return s->L.type_k; }
+
+adm_snapshot_shape adm_snapshot_get_shape(const adm_snapshot *s) {
+    const layout *L = &s->L;
+    const bool ad = (L->flags & FLAG_ADAMAS) != 0;
+    adm_snapshot_shape sh = {(int)L->n_layer, (int)L->n_head_kv, (int)L->hd_k, (int)L->hd_v, (int)L->n_vocab,
+                             ad ? (int)L->n_head : 0, ad ? (int)L->n_sparse : 0, ad ? (int)L->code_dim : 0,
+                             ad ? (adm_thresholds)adm_rd_u32(s->sec[SEC_ADAMAS] + 20) : ADM_THRESHOLDS_PAPER};
+    return sh;
+}
 adm_type adm_snapshot_type_v(const adm_snapshot *s) { return s->L.type_v; }
 
 bool adm_snapshot_logits(const adm_snapshot *s, float *out) {

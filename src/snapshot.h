@@ -47,6 +47,16 @@ const int32_t *adm_snapshot_tokens(const adm_snapshot *s);
  * false when the snapshot has none. */
 bool adm_snapshot_logits(const adm_snapshot *s, float *out);
 bool adm_snapshot_has_adamas(const adm_snapshot *s);
+
+/* The dimensions the snapshot was made with (what a KV cache and Adamas
+ * index need to receive it). n_head, n_sparse, code_dim and thresholds are
+ * 0 without an Adamas state. */
+typedef struct adm_snapshot_shape {
+    int n_layer, n_head_kv, head_dim_k, head_dim_v, n_vocab;
+    int n_head, n_sparse, code_dim;
+    adm_thresholds thresholds;
+} adm_snapshot_shape;
+adm_snapshot_shape adm_snapshot_get_shape(const adm_snapshot *s);
 adm_type adm_snapshot_type_k(const adm_snapshot *s);
 adm_type adm_snapshot_type_v(const adm_snapshot *s);
 
