@@ -436,6 +436,36 @@ ADM_API adm_ctx_memory adm_seq_get_memory(const adm_seq *s);
 ADM_API adm_ctx_perf adm_seq_get_perf(const adm_seq *s);
 ADM_API double adm_seq_adamas_mass(const adm_seq *s, int layer, int64_t *n_steps);
 
+/* Snapshots: a sequence's state on disk (docs/snapshot.md), so that a long
+ * prompt is paid for once. A snapshot holds the token ids, the K and V
+ * rows, the Adamas code index and calibration, optionally the last token's
+ * logits, and a fingerprint of the model; restoring is a validation and one
+ * copy per (layer, KV head), and the restored sequence continues exactly as
+ * the saved one would have (bit-identical logits). */
+
+/* Saves the sequence (at least one token) to path, replacing it atomically
+ * (written to a temporary file, then renamed). logits: optional, the last
+ * token's n_vocab logits, kept so that restoring exactly these tokens needs
+ * no evaluation. */
+ADM_API adm_status adm_seq_save(const adm_seq *s, const char *path, const float *logits, adm_error *err);
+
+/* Replaces what s holds with the longest common prefix of the snapshot at
+ * path and prompt (all of the snapshot when prompt is NULL), and sets
+ * *n_restored. The prompt's last token is left to evaluate (its logits are
+ * needed) unless the prompt is exactly the snapshot's tokens, the snapshot
+ * holds their logits and `logits` is not NULL: they are then copied there
+ * and *n_restored == n_prompt. A snapshot of another model (the message
+ * names both), other KV cache types, a damaged or truncated file is refused
+ * with a message naming the file and the problem, and s is left empty. An
+ * Adamas sequence gets the snapshot's code index, or one built from the
+ * restored keys when the snapshot was taken densely. */
+ADM_API adm_status adm_seq_restore(adm_seq *s, const char *path, const int32_t *prompt, int n_prompt, float *logits,
+                                   int *n_restored, adm_error *err);
+
+/* The token ids of a snapshot (validated, whatever model it is for):
+ * writes at most max of them to out and sets *n to how many it holds. */
+ADM_API adm_status adm_snapshot_read_tokens(const char *path, int32_t *out, int max, int *n, adm_error *err);
+
 /* One row of a batch: token `token` appended to `seq`, its logits wanted or not. */
 typedef struct adm_batch_row {
     adm_seq *seq;

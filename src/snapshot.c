@@ -14,6 +14,7 @@
  */
 #include "snapshot.h"
 
+#include "engine.h"
 #include "mapped_file.h"
 
 #include <errno.h>
@@ -672,4 +673,65 @@ done:
     adm_free(state);
     adm_free(sums);
     return st;
+}
+
+/* ---- the public calls on sequences ---- */
+
+adm_status adm_seq_save(const adm_seq *s, const char *path, const float *logits, adm_error *err) {
+    if (s->n_past < 1) return adm_fail(err, ADM_ERR_INVALID_ARG, "%s: the sequence is empty; nothing to save", path);
+    return adm_snapshot_write(path, s->e->model, s->kv, s->adamas, s->tokens, s->n_past, logits, err);
+}
+
+adm_status adm_seq_restore(adm_seq *s, const char *path, const int32_t *prompt, int n_prompt, float *logits,
+                           int *n_restored, adm_error *err) {
+    *n_restored = 0;
+    if (prompt && n_prompt < 1) return adm_fail(err, ADM_ERR_INVALID_ARG, "the prompt is empty");
+    adm_snapshot *snap;
+    adm_status st = adm_snapshot_open(path, &snap, err);
+    if (st != ADM_OK) {
+        adm_seq_clear(s);
+        return st;
+    }
+    st = adm_snapshot_check_model(snap, s->e->model, err);
+    const int n_snap = adm_snapshot_n_tokens(snap);
+    const int32_t *toks = adm_snapshot_tokens(snap);
+    int n = n_snap;
+    bool use_logits = false;
+    if (prompt) {
+        n = 0;
+        while (n < n_snap && n < n_prompt && toks[n] == prompt[n]) n++;
+        use_logits = n == n_prompt && n == n_snap && logits && (snap->L.flags & FLAG_LOGITS);
+        if (n == n_prompt && !use_logits) n--;
+    }
+    adm_seq_clear(s);
+    adm_engine *e = s->e;
+    const uint64_t need = (uint64_t)n * s->token_bytes;
+    if (st == ADM_OK && e->mem_budget && e->mem_used + need > e->mem_budget)
+        st = adm_fail(err, ADM_ERR_MEM_BUDGET, "%s: %d tokens need %.1f MiB, more than the %.1f MiB left of the "
+                      "sequences' memory budget", path, n, (double)need / 1048576.0,
+                      (double)(e->mem_budget - e->mem_used) / 1048576.0);
+    if (st == ADM_OK) st = adm_snapshot_restore(snap, s->kv, s->adamas, e->pool, e->k, n, err);
+    if (st == ADM_OK) {
+        memcpy(s->tokens, toks, (size_t)n * sizeof(int32_t));
+        s->n_past = n;
+        s->n_touched = n;
+        e->mem_used += need;
+        if (use_logits) adm_snapshot_logits(snap, logits);
+        *n_restored = n;
+    } else {
+        adm_seq_clear(s);
+    }
+    adm_snapshot_free(snap);
+    return st;
+}
+
+adm_status adm_snapshot_read_tokens(const char *path, int32_t *out, int max, int *n, adm_error *err) {
+    *n = 0;
+    adm_snapshot *snap;
+    adm_status st = adm_snapshot_open(path, &snap, err);
+    if (st != ADM_OK) return st;
+    *n = adm_snapshot_n_tokens(snap);
+    if (out && max > 0) memcpy(out, snap->tokens, (size_t)ADM_MIN(max, *n) * sizeof(int32_t));
+    adm_snapshot_free(snap);
+    return ADM_OK;
 }

@@ -22,6 +22,7 @@
 
 #include "adamas.h"
 #include "context.h"
+#include "engine.h"
 #include "snapshot.h"
 #include "testutil.h"
 
@@ -67,33 +68,14 @@ static int argmax(const float *x, int n) {
     return b;
 }
 
-/* The sequence-level save and restore, over the context's sequence. */
-static adm_status snap_save(adm_ctx *ctx, const int32_t *toks, int n, const float *logits, const char *path,
-                            adm_error *err) {
-    return adm_snapshot_write(path, ctx->model, ctx->kv, ctx->adamas, toks, n, logits, err);
+/* The public calls, on the context's sequence. */
+static adm_status snap_save(adm_ctx *ctx, const float *logits, const char *path, adm_error *err) {
+    return adm_seq_save(adm_ctx_seq(ctx), path, logits, err);
 }
 
 static adm_status snap_restore(adm_ctx *ctx, const char *path, const int32_t *prompt, int n_prompt, float *logits,
                                int *n_restored, adm_error *err) {
-    adm_snapshot *s;
-    adm_status st = adm_snapshot_open(path, &s, err);
-    if (st != ADM_OK) return st;
-    st = adm_snapshot_check_model(s, ctx->model, err);
-    int n = adm_snapshot_n_tokens(s);
-    if (prompt) {
-        int c = 0;
-        while (c < n && c < n_prompt && adm_snapshot_tokens(s)[c] == prompt[c]) c++;
-        n = c;
-        if (n == n_prompt && !(n == adm_snapshot_n_tokens(s) && logits && adm_snapshot_logits(s, logits))) n--;
-    } else if (logits) {
-        adm_snapshot_logits(s, logits);
-    }
-    adm_ctx_truncate(ctx, 0);
-    if (st == ADM_OK) st = adm_snapshot_restore(s, ctx->kv, ctx->adamas, ctx->pool, ctx->k, n, err);
-    if (st == ADM_OK) ctx->n_past = n;
-    *n_restored = st == ADM_OK ? n : 0;
-    adm_snapshot_free(s);
-    return st;
+    return adm_seq_restore(adm_ctx_seq(ctx), path, prompt, n_prompt, logits, n_restored, err);
 }
 
 /* Evaluates the document, saves, then decodes N_GEN greedy tokens; a
@@ -109,7 +91,7 @@ static void round_trip(const char *model, adm_type type, adm_attention att) {
     adm_error err;
     assert_int_equal(adm_ctx_eval(a, doc, N_DOC, la, false, &err), ADM_OK);
     const char *path = tu_tmp("round.snap");
-    assert_int_equal(snap_save(a, doc, N_DOC, la, path, &err), ADM_OK);
+    assert_int_equal(snap_save(a, la, path, &err), ADM_OK);
     int32_t gen[N_GEN];
     for (int i = 0; i < N_GEN; i++) {
         gen[i] = argmax(la + (size_t)i * nv, nv);
@@ -118,8 +100,8 @@ static void round_trip(const char *model, adm_type type, adm_attention att) {
     /* Another context size: rows land at other offsets of the cache. */
     adm_ctx *b = make_ctx(m, 200, type, att);
     int n_restored;
-    assert_int_equal(snap_restore(b, path, NULL, 0, lb, &n_restored, &err), ADM_OK);
-    assert_int_equal(n_restored, N_DOC);
+    assert_int_equal(snap_restore(b, path, doc, N_DOC, lb, &n_restored, &err), ADM_OK);
+    assert_int_equal(n_restored, N_DOC); /* all of it: the logits were saved */
     assert_memory_equal(lb, la, sizeof(float) * (size_t)nv);
     for (int i = 0; i < N_GEN; i++) {
         assert_int_equal(argmax(lb, nv), gen[i]);
@@ -164,7 +146,7 @@ static void test_dense_snapshot_gets_codes(void **state) {
     adm_ctx *d = make_ctx(m, 128, ADM_TYPE_F16, ADM_ATTN_DENSE);
     assert_int_equal(adm_ctx_eval(d, doc, N_DOC, NULL, false, &err), ADM_OK);
     const char *path = tu_tmp("dense.snap");
-    assert_int_equal(snap_save(d, doc, N_DOC, NULL, path, &err), ADM_OK);
+    assert_int_equal(snap_save(d, NULL, path, &err), ADM_OK);
     /* The reference: a sparse prefill of the document in one batch. */
     p.n_ctx = 128;
     p.n_batch = N_DOC;
@@ -178,12 +160,12 @@ static void test_dense_snapshot_gets_codes(void **state) {
     int n_restored;
     assert_int_equal(snap_restore(r, path, NULL, 0, NULL, &n_restored, &err), ADM_OK);
     assert_int_equal(n_restored, N_DOC);
-    const size_t sz = adm_adamas_state_size(ref->adamas);
+    const size_t sz = adm_adamas_state_size(adm_ctx_seq(ref)->adamas);
     uint8_t *sa = malloc(sz), *sb = malloc(sz);
-    adm_adamas_state_save(ref->adamas, sa);
-    adm_adamas_state_save(r->adamas, sb);
+    adm_adamas_state_save(adm_ctx_seq(ref)->adamas, sa);
+    adm_adamas_state_save(adm_ctx_seq(r)->adamas, sb);
     /* Layout: 32-byte head, k_th, q_th (differs: queries are not cached), k_sum, k_sum2, q_sum2, counts. */
-    const int ns = adm_adamas_n_sparse(ref->adamas), cd = adm_adamas_code_dim(ref->adamas);
+    const int ns = adm_adamas_n_sparse(adm_ctx_seq(ref)->adamas), cd = adm_adamas_code_dim(adm_ctx_seq(ref)->adamas);
     const size_t nk = (size_t)ns * 2 * (size_t)cd, nq = (size_t)ns * 4 * (size_t)cd;
     assert_memory_equal(sa + 24, sb + 24, 4);                                     /* next calibration point */
     assert_memory_equal(sa + 32, sb + 32, nk * 3 * sizeof(float));               /* key thresholds */
@@ -191,7 +173,7 @@ static void test_dense_snapshot_gets_codes(void **state) {
     assert_memory_equal(sa + ksum, sb + ksum, 2 * nk * sizeof(double));           /* key statistics */
     for (int sl = 0; sl < ns; sl++)
         for (int g = 0; g < 2; g++)
-            assert_memory_equal(adm_adamas_head_codes(ref->adamas, sl, g), adm_adamas_head_codes(r->adamas, sl, g),
+            assert_memory_equal(adm_adamas_head_codes(adm_ctx_seq(ref)->adamas, sl, g), adm_adamas_head_codes(adm_ctx_seq(r)->adamas, sl, g),
                                 adm_adamas_code_bytes_for(cd, N_DOC));
     /* Query thresholds come from the next tokens' queries. */
     float logits[512];
@@ -217,7 +199,7 @@ static void test_prefix_use(void **state) {
     float la[512], lb[512];
     assert_int_equal(adm_ctx_eval(a, prompt, N_DOC, NULL, false, &err), ADM_OK);
     const char *path = tu_tmp("doc.snap");
-    assert_int_equal(snap_save(a, prompt, N_DOC, NULL, path, &err), ADM_OK);
+    assert_int_equal(snap_save(a, NULL, path, &err), ADM_OK);
     assert_int_equal(adm_ctx_eval(a, prompt + N_DOC, 12, la, false, &err), ADM_OK);
 
     adm_ctx *b = make_ctx(m, 256, ADM_TYPE_F16, ADM_ATTN_DENSE);
@@ -261,7 +243,7 @@ static snap_file make_snapshot(adm_model *m, adm_type type) {
     adm_error err;
     assert_int_equal(adm_ctx_eval(ctx, doc, N, logits, false, &err), ADM_OK);
     const char *path = tu_tmp("hostile.snap");
-    assert_int_equal(snap_save(ctx, doc, N, logits, path, &err), ADM_OK);
+    assert_int_equal(snap_save(ctx, logits, path, &err), ADM_OK);
     snap_file f;
     f.data = tu_read_file(path, &f.len);
     assert_non_null(f.data);
@@ -288,9 +270,10 @@ static adm_status restore_bytes(adm_ctx *ctx, const uint8_t *d, size_t n, adm_er
     adm_snapshot *s;
     adm_status st = adm_snapshot_parse(d, n, "t.snap", &s, err);
     if (st != ADM_OK) return st;
-    st = adm_snapshot_check_model(s, ctx->model, err);
+    adm_seq *q = adm_ctx_seq(ctx);
+    st = adm_snapshot_check_model(s, q->e->model, err);
     if (st == ADM_OK)
-        st = adm_snapshot_restore(s, ctx->kv, ctx->adamas, ctx->pool, ctx->k, adm_snapshot_n_tokens(s), err);
+        st = adm_snapshot_restore(s, q->kv, q->adamas, q->e->pool, q->e->k, adm_snapshot_n_tokens(s), err);
     adm_snapshot_free(s);
     return st;
 }
@@ -367,7 +350,7 @@ static void test_hostile(void **state) {
             assert_int_equal(restore_bytes(ctx, d, f.len, &err), ADM_ERR_FORMAT);
             assert_non_null(strstr(err.msg, what[k]));
             assert_non_null(strstr(err.msg, "checksum"));
-            assert_int_equal(ctx->kv->n, 0);
+            assert_int_equal(adm_ctx_seq(ctx)->kv->n, 0);
         }
     }
     /* Another version (resealed: the version check itself must say so). */
@@ -446,15 +429,22 @@ static void test_write_errors(void **state) {
     (void)state;
     adm_model *m = load("peer/peer-llama-f32.gguf");
     adm_ctx *ctx = make_ctx(m, 64, ADM_TYPE_F16, ADM_ATTN_DENSE);
+    adm_error err;
+    assert_int_equal(snap_save(ctx, NULL, tu_tmp("empty.snap"), &err), ADM_ERR_INVALID_ARG);
     int32_t doc[10];
     doc_tokens(doc, 10, 1);
-    adm_error err;
     assert_int_equal(adm_ctx_eval(ctx, doc, 10, NULL, false, &err), ADM_OK);
-    assert_int_equal(snap_save(ctx, doc, 10, NULL, "/nonexistent-dir/x.snap", &err), ADM_ERR_IO);
+    assert_int_equal(snap_save(ctx, NULL, "/nonexistent-dir/x.snap", &err), ADM_ERR_IO);
     assert_non_null(strstr(err.msg, "/nonexistent-dir/x.snap"));
-    assert_int_equal(snap_save(ctx, doc, 0, NULL, tu_tmp("empty.snap"), &err), ADM_ERR_INVALID_ARG);
+    adm_seq *q = adm_ctx_seq(ctx);
     doc[3] = 9999;
-    assert_int_equal(snap_save(ctx, doc, 10, NULL, tu_tmp("bad.snap"), &err), ADM_ERR_INVALID_ARG);
+    assert_int_equal(adm_snapshot_write(tu_tmp("bad.snap"), m, q->kv, NULL, doc, 10, NULL, &err), ADM_ERR_INVALID_ARG);
+    /* A missing file: an I/O error naming it; the sequence is left empty. */
+    int n_restored = 5;
+    assert_int_equal(snap_restore(ctx, tu_tmp("missing.snap"), NULL, 0, NULL, &n_restored, &err), ADM_ERR_IO);
+    assert_non_null(strstr(err.msg, "missing.snap"));
+    assert_int_equal(n_restored, 0);
+    assert_int_equal(adm_ctx_n_past(ctx), 0);
     adm_ctx_free(ctx);
     adm_model_free(m);
 }

@@ -16,6 +16,7 @@ typedef struct command {
 static const command k_commands[] = {
     {"run", cmd_run, "generate a continuation of a prompt, streamed to stdout"},
     {"chat", cmd_chat, "talk with a model in its chat format (keeps the KV cache between turns)"},
+    {"prefill", cmd_prefill, "evaluate a document once and save a snapshot for --prompt-cache"},
     {"bench", cmd_bench, "prompt and generation speed at several context depths (llama-bench style)"},
     {"info", cmd_info, "print a GGUF file's metadata, tensors and hyperparameters"},
     {"logits", cmd_logits, "evaluate a prompt and write the logits of every position"},

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "generate.h"
 #include "opts.h"
+#include "prompt_cache.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +37,8 @@ static void usage(FILE *f) {
     model_opts_usage(f);
     sample_opts_usage(f);
     gen_opts_usage(f);
+    prompt_cache_usage(f);
+    fprintf(f, "  (chat: the first turn's prompt, i.e. the system prompt and first message, is cached)\n");
 }
 
 typedef struct convo {
@@ -143,6 +146,7 @@ int cmd_chat(int argc, char **argv) {
     sample_opts_init(&so);
     gen_params gp;
     gen_params_init(&gp);
+    prompt_cache pc = {0};
     gp.interrupt = &g_interrupt;
     const char *system = NULL, *tmpl_name = NULL;
     bool verbose = false;
@@ -150,6 +154,7 @@ int cmd_chat(int argc, char **argv) {
         int r = model_opts_parse(&o, "chat", argc, argv, &i);
         if (r == 0) r = sample_opts_parse(&so, "chat", argc, argv, &i);
         if (r == 0) r = gen_opts_parse(&gp, "chat", argc, argv, &i);
+        if (r == 0) r = prompt_cache_parse(&pc, "chat", argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
         const char *a = argv[i];
@@ -293,8 +298,11 @@ int cmd_chat(int argc, char **argv) {
             continue;
         }
         progress_init(&o.prefill, "prompt");
-        adm_status st = adm_ctx_eval(ctx, toks, (int)nt, logits, false, &err);
+        /* The first turn (system prompt and first message) goes through the prompt cache. */
+        const int n_cached = n_hist == 0 ? prompt_cache_load(&pc, "chat", ctx, toks, nt, logits) : 0;
+        adm_status st = n_cached < nt ? adm_ctx_eval(ctx, toks + n_cached, nt - n_cached, logits, false, &err) : ADM_OK;
         progress_done(&o.prefill);
+        if (st == ADM_OK && n_hist == 0) prompt_cache_save(&pc, "chat", ctx, n_cached, logits);
         if (st != ADM_OK) {
             free(full);
             args_error("chat", "%s", err.msg);

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "generate.h"
 #include "opts.h"
+#include "prompt_cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ static void usage(FILE *f) {
     model_opts_usage(f);
     sample_opts_usage(f);
     gen_opts_usage(f);
+    prompt_cache_usage(f);
 }
 
 int cmd_run(int argc, char **argv) {
@@ -33,12 +35,14 @@ int cmd_run(int argc, char **argv) {
     sample_opts_init(&so);
     gen_params gp;
     gen_params_init(&gp);
+    prompt_cache pc = {0};
     const char *prompt = NULL, *file = NULL;
     bool truncate = false;
     for (int i = 1; i < argc; i++) {
         int r = model_opts_parse(&o, "run", argc, argv, &i);
         if (r == 0) r = sample_opts_parse(&so, "run", argc, argv, &i);
         if (r == 0) r = gen_opts_parse(&gp, "run", argc, argv, &i);
+        if (r == 0) r = prompt_cache_parse(&pc, "run", argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
         const char *a = argv[i];
@@ -121,12 +125,15 @@ int cmd_run(int argc, char **argv) {
     }
     const double t_prompt = args_now();
     progress_init(&o.prefill, "prompt");
-    adm_status st = adm_ctx_eval(ctx, toks, n_prompt, logits, false, &err);
+    const int n_cached = prompt_cache_load(&pc, "run", ctx, toks, n_prompt, logits);
+    adm_status st = n_cached < n_prompt ? adm_ctx_eval(ctx, toks + n_cached, n_prompt - n_cached, logits, false, &err)
+                                        : ADM_OK;
     progress_done(&o.prefill);
     if (st != ADM_OK) {
         args_error("run", "%s", err.msg);
         goto done;
     }
+    prompt_cache_save(&pc, "run", ctx, n_cached, logits);
     const double prompt_s = args_now() - t_prompt;
     for (int i = 0; i < n_prompt; i++) adm_sampler_accept(smp, toks[i]);
     /* Text that starts right after BOS loses SentencePiece's leading space. */

@@ -365,6 +365,7 @@ static void reset_thresholds(adm_adamas *a) {
 void adm_adamas_reset(adm_adamas *a) {
     a->n_coded = 0;
     a->next_calib = CALIB_FIRST;
+    a->q_pending = false;
     if (!a->codes) return;
     const size_t ns = (size_t)a->n_sparse, cd = (size_t)a->code_dim;
     adm_map_discard(a->codes, a->codes_size);
@@ -387,6 +388,7 @@ adm_status adm_adamas_copy_prefix(adm_adamas *dst, const adm_adamas *src, int n,
                         "holds %d)", n, src->n_coded, dst->n_ctx);
     dst->n_coded = n;
     dst->next_calib = src->next_calib;
+    dst->q_pending = src->q_pending;
     if (!dst->codes) return ADM_OK;
     const size_t ns = (size_t)dst->n_sparse, cd = (size_t)dst->code_dim;
     const size_t blocks = ((size_t)n + ADM_CODE_BLOCK - 1) / ADM_CODE_BLOCK;
@@ -834,22 +836,6 @@ adm_status adm_adamas_state_load(adm_adamas *a, const uint8_t *blob, size_t size
     a->q_pending = q_pending != 0;
     a->n_coded = n;
     return ADM_OK;
-}
-
-void adm_adamas_reset(adm_adamas *a) {
-    a->n_coded = 0;
-    a->next_calib = CALIB_FIRST;
-    a->q_pending = false;
-    if (!a->codes) return;
-    const size_t ns = (size_t)a->n_sparse, cd = (size_t)a->code_dim;
-    const size_t nk = ns * (size_t)a->n_head_kv * cd, nq = ns * (size_t)a->n_head * cd;
-    for (size_t i = 0; i < nk; i++) a->k_th[3 * i] = -PAPER_THRESHOLD, a->k_th[3 * i + 1] = 0, a->k_th[3 * i + 2] = PAPER_THRESHOLD;
-    for (size_t i = 0; i < nq; i++) a->q_th[3 * i] = -PAPER_THRESHOLD, a->q_th[3 * i + 1] = 0, a->q_th[3 * i + 2] = PAPER_THRESHOLD;
-    memset(a->k_sum, 0, nk * sizeof(double));
-    memset(a->k_sum2, 0, nk * sizeof(double));
-    memset(a->q_sum2, 0, nq * sizeof(double));
-    memset(a->k_count_layer, 0, ns * sizeof(int64_t));
-    memset(a->q_count_layer, 0, ns * sizeof(int64_t));
 }
 
 size_t adm_adamas_code_bytes_for(int code_dim, int n) {

@@ -115,8 +115,6 @@ bool adm_adamas_state_compatible(const adm_adamas *a, const uint8_t *blob, size_
 /* Loads a compatible blob for a sequence of n tokens (codes copied by the
  * caller); refuses damaged values (ADM_ERR_FORMAT), leaving the index reset. */
 adm_status adm_adamas_state_load(adm_adamas *a, const uint8_t *blob, size_t size, int n, adm_error *err);
-/* Forgets every code and statistic (thresholds back to the paper's). */
-void adm_adamas_reset(adm_adamas *a);
 /* Builds the index of n cached tokens from their keys: the key statistics,
  * thresholds and codes a sparse prefill of them in one batch would have
  * made (bit-identical sums). Query statistics cannot be rebuilt (queries
