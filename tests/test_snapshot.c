@@ -44,7 +44,7 @@ static adm_model *load(const char *rel) {
 static adm_ctx *make_ctx(const adm_model *m, int n_ctx, adm_type type, adm_attention att) {
     adm_ctx_params p = adm_ctx_default_params();
     p.n_ctx = n_ctx;
-    p.n_threads = 2;
+    p.n_threads = 1;
     p.n_batch = 32;
     p.type_k = p.type_v = type;
     p.attention = att;
