@@ -711,7 +711,8 @@ adm_status adm_seq_restore(adm_seq *s, const char *path, const int32_t *prompt, 
         st = adm_fail(err, ADM_ERR_MEM_BUDGET, "%s: %d tokens need %.1f MiB, more than the %.1f MiB left of the "
                       "sequences' memory budget", path, n, (double)need / 1048576.0,
                       (double)(e->mem_budget - e->mem_used) / 1048576.0);
-    if (st == ADM_OK) st = adm_snapshot_restore(snap, s->kv, s->adamas, e->pool, e->k, n, err);
+    /* Nothing in common: the sequence stays as new (no borrowed calibration). */
+    if (st == ADM_OK && n > 0) st = adm_snapshot_restore(snap, s->kv, s->adamas, e->pool, e->k, n, err);
     if (st == ADM_OK) {
         memcpy(s->tokens, toks, (size_t)n * sizeof(int32_t));
         s->n_past = n;

@@ -201,6 +201,13 @@ static void test_prefix_use(void **state) {
     const char *path = tu_tmp("doc.snap");
     assert_int_equal(snap_save(a, NULL, path, &err), ADM_OK);
     assert_int_equal(adm_ctx_eval(a, prompt + N_DOC, 12, la, false, &err), ADM_OK);
+    /* What the snapshot holds, without a model. */
+    int32_t held[N_DOC];
+    int n_held;
+    assert_int_equal(adm_snapshot_read_tokens(path, held, 10, &n_held, &err), ADM_OK);
+    assert_int_equal(n_held, N_DOC);
+    assert_int_equal(adm_snapshot_read_tokens(path, held, N_DOC, &n_held, &err), ADM_OK);
+    assert_memory_equal(held, prompt, sizeof(held));
 
     adm_ctx *b = make_ctx(m, 256, ADM_TYPE_F16, ADM_ATTN_DENSE);
     int n_restored;
@@ -221,6 +228,12 @@ static void test_prefix_use(void **state) {
     assert_int_equal(snap_restore(b, path, other, N_DOC, lb, &n_restored, &err), ADM_OK);
     assert_int_equal(n_restored, 40);
     assert_int_equal(adm_ctx_n_past(b), 40);
+    assert_memory_equal(adm_seq_tokens(adm_ctx_seq(b)), other, 40 * sizeof(int32_t));
+    /* Nothing in common. */
+    other[0] ^= 1;
+    assert_int_equal(snap_restore(b, path, other, N_DOC, lb, &n_restored, &err), ADM_OK);
+    assert_int_equal(n_restored, 0);
+    assert_int_equal(adm_ctx_n_past(b), 0);
     adm_ctx_free(a);
     adm_ctx_free(b);
     adm_model_free(m);
