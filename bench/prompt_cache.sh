@@ -37,12 +37,13 @@ while [ "$lo" -lt "$hi" ]; do
 done
 head -c "$lo" "$W/big.txt" >"$W/doc.txt"
 n_doc=$(count "$W/doc.txt")
-# Two questions of about 32 tokens that differ from their first token on.
+# Two questions that differ from their first token on; the second, the one
+# asked from the snapshot, is 32 tokens (Qwen2 vocabulary).
 q1="
 
 Question: in two sentences, what does this license require from someone who conveys a modified version of the program?"
 q2="
-Tell me briefly which rights about patents the contributors of the covered work grant to the users, and why it matters."
+Tell me briefly which rights about patents the contributors of the covered work grant to the users, and why it matters to people who ship modified copies of it."
 printf '%s%s' "$(cat "$W/doc.txt")" "$q1" >"$W/p1.txt"
 printf '%s%s' "$(cat "$W/doc.txt")" "$q2" >"$W/p2.txt"
 
