@@ -131,7 +131,7 @@ test: $(BIN) $(TEST_BIN) $(FUZZ_REPLAY)
 
 # libFuzzer builds (clang, ASan+UBSan): build-fuzz/fuzz_NAME for every
 # fuzz/fuzz_NAME.c, the library instrumented too. fuzz/run.sh runs them
-# (docs/fuzzing.md), e.g. fuzz/run.sh 600 tokenizer.
+# (docs/fuzzing.md), e.g. fuzz/run.sh -t 600 tokenizer.
 FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 fuzz:
 	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 SANFLAGS="$(FUZZ_SAN)" $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)

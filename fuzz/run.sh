@@ -10,6 +10,8 @@
 #     -t SECONDS  stop each target after this long (default 30; 0: no limit)
 #     -r RUNS     stop each target after this many inputs (default: no limit)
 #     NAME        targets to run (default: every build-fuzz/fuzz_*)
+# A target that needs other libFuzzer options (say -max_len or
+# -rss_limit_mb) lists them in fuzz/NAME.options, on one line.
 set -u
 cd "$(dirname "$0")/.."
 seconds=30 runs=-1
@@ -34,9 +36,11 @@ for n in "${names[@]}"; do
     [ -x "$bin" ] || { echo "fuzz/run.sh: $bin not built (run make fuzz)" >&2; exit 2; }
     work=$(mktemp -d)
     [ -d fuzz/corpus/"$n" ] && cp fuzz/corpus/"$n"/* "$work"/ 2>/dev/null
-    echo "== fuzz_$n: $(ls "$work" | wc -l) seed inputs, -max_total_time=$seconds -runs=$runs"
+    echo "== fuzz_$n: $(ls "$work" | wc -l) seed inputs, -max_total_time=$seconds -runs=$runs $(cat fuzz/"$n".options 2>/dev/null)"
     log=build-fuzz/findings/$n.log
-    "$bin" -max_total_time="$seconds" -runs="$runs" -timeout=25 -print_final_stats=1 \
+    opts=()
+    [ -f fuzz/"$n".options ] && read -r -a opts < fuzz/"$n".options
+    "$bin" -timeout=25 "${opts[@]}" -max_total_time="$seconds" -runs="$runs" -print_final_stats=1 \
         -artifact_prefix=build-fuzz/findings/"$n"- "$work" >"$log" 2>&1
     rc=$?
     grep -E '^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units|^stat::average_exec_per_sec|^stat::peak_rss_mb' "$log"
