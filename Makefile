@@ -24,9 +24,9 @@ else
 BUILD   ?= build
 endif
 
-PKGS    := libpcre2-8 libutf8proc
+PKGS    := libpcre2-8 libutf8proc jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcre2-8 -lutf8proc)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcre2-8 -lutf8proc -ljansson)
 TOOL_PKGS  := jansson libmicrohttpd
 TOOL_LIBS  := $(shell pkg-config --libs $(TOOL_PKGS) 2>/dev/null || echo -ljansson -lmicrohttpd)
 TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
@@ -39,7 +39,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SANFLAGS) -fvisibility=hid
 LDFLAGS += $(SANFLAGS) -pthread
 LDLIBS  += $(PKG_LIBS) -lm
 
-LIB_SRC := $(wildcard src/*.c src/attention/*.c src/tokenizer/*.c) \
+LIB_SRC := $(wildcard src/*.c src/attention/*.c src/tokenizer/*.c src/grammar/*.c) \
            src/kernels/scalar.c src/kernels/dispatch.c
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 \

@@ -5,6 +5,7 @@
  * the same settings mean the same thing to users of both.
  */
 #include "base.h"
+#include "grammar/grammar.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@ struct adm_sampler {
     int32_t *hist;        /* ring buffer of the last penalty_last_n tokens */
     int n_hist, hist_pos;
     uint64_t rng[4];
+    const adm_grammar *grammar; /* optional, borrowed */
+    adm_grammar_state *gs;      /* its position (owned) */
 };
 
 adm_sampler_params adm_sampler_default_params(void) {
@@ -84,7 +87,23 @@ void adm_sampler_free(adm_sampler *s) {
     adm_free(s->c);
     adm_free(s->probs);
     adm_free(s->hist);
+    adm_grammar_state_free(s->gs);
     adm_free(s);
+}
+
+adm_status adm_sampler_set_grammar(adm_sampler *s, const adm_grammar *g, adm_error *err) {
+    adm_grammar_state *gs = NULL;
+    if (g) {
+        if (gr_grammar_n_tokens(g) > s->n_vocab)
+            return adm_fail(err, ADM_ERR_INVALID_ARG, "grammar: its vocabulary has %d tokens, the sampler's %d",
+                            gr_grammar_n_tokens(g), s->n_vocab);
+        adm_status st = adm_grammar_state_create(g, &gs, err);
+        if (st != ADM_OK) return st;
+    }
+    adm_grammar_state_free(s->gs);
+    s->gs = gs;
+    s->grammar = g;
+    return ADM_OK;
 }
 
 void adm_sampler_accept(adm_sampler *s, int32_t token) {
@@ -97,6 +116,7 @@ void adm_sampler_accept(adm_sampler *s, int32_t token) {
 void adm_sampler_reset(adm_sampler *s, bool reseed, uint64_t seed) {
     s->n_hist = 0;
     s->hist_pos = 0;
+    if (s->gs) adm_grammar_state_reset(s->gs);
     if (reseed) seed_rng(s, seed);
 }
 
@@ -155,15 +175,18 @@ static void select_top(cand *c, int n, int k) {
     }
 }
 
-int32_t adm_sampler_sample(adm_sampler *s, const float *logits) {
-    const adm_sampler_params *p = &s->p;
+static void fill_candidates(adm_sampler *s, const float *logits) {
     cand *c = s->c;
-    int n = s->n_vocab;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < s->n_vocab; i++) {
         c[i].id = i;
         c[i].logit = isnan(logits[i]) ? -INFINITY : logits[i];
     }
     apply_penalties(s, c);
+}
+
+/* The sampling chain over candidates c[0..n) (n >= 1), penalties applied. */
+static int32_t pick(adm_sampler *s, cand *c, int n) {
+    const adm_sampler_params *p = &s->p;
     if (p->temp <= 0.0f) {
         int best = 0;
         for (int i = 1; i < n; i++)
@@ -214,4 +237,31 @@ int32_t adm_sampler_sample(adm_sampler *s, const float *logits) {
         if (r < cum) return c[i].id;
     }
     return c[n - 1].id;
+}
+
+int32_t adm_sampler_sample(adm_sampler *s, const float *logits) {
+    fill_candidates(s, logits);
+    int32_t tok = pick(s, s->c, s->n_vocab);
+    if (!s->gs) return tok;
+    /* The cheap path: most of the time the token drawn freely is one the
+     * grammar allows, and checking it costs a few table lookups. */
+    if (adm_grammar_state_accept(s->gs, tok)) return tok;
+    /* Otherwise draw again among the allowed tokens only. */
+    const uint64_t *mask = adm_grammar_state_mask(s->gs);
+    const int n_tok = gr_grammar_n_tokens(s->grammar);
+    fill_candidates(s, logits);
+    int n = 0;
+    if (mask) {
+        cand *c = s->c;
+        for (int w = 0; w < (n_tok + 63) / 64; w++) {
+            for (uint64_t bits = mask[w]; bits; bits &= bits - 1) {
+                const int i = w * 64 + __builtin_ctzll(bits);
+                c[n++] = c[i]; /* n <= i: compaction in place */
+            }
+        }
+    }
+    if (n == 0) return gr_grammar_fallback_end(s->grammar);
+    tok = pick(s, s->c, n);
+    adm_grammar_state_accept(s->gs, tok);
+    return tok;
 }

@@ -11,6 +11,8 @@
 
 #include "vocab.h"
 
+#include <stdatomic.h>
+
 typedef enum tok_type {
     TOK_SPM = 1, /* tokenizer.ggml.model = llama: SentencePiece-style score merges */
     TOK_BPE,     /* gpt2: byte-level BPE with a regex pre-tokenizer */
@@ -98,6 +100,10 @@ struct adm_vocab {
     uint32_t max_piece_len;
 
     tok_pretok *pretok; /* BPE only */
+
+    /* Structured output's byte trie of the vocabulary (grammar/trie.c),
+     * built on first use by any thread and freed with the vocabulary. */
+    _Atomic(struct gr_trie *) gtrie;
 };
 
 /* ---- hashing and lookups (vocab.c) ---- */

@@ -10,6 +10,7 @@
 #include "vocab.h"
 
 #include "internal.h"
+#include "grammar/grammar.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -649,6 +650,7 @@ void adm_vocab_free(adm_vocab *v) {
     adm_free(v->spec_len);
     adm_free(v->piece_data);
     adm_free(v->piece_off);
+    gr_trie_free(atomic_load(&v->gtrie));
     adm_free(v);
 }
 
