@@ -210,6 +210,7 @@ int cmd_chat(int argc, char **argv) {
         args_error("chat", "%s", err.msg);
         goto done;
     }
+    if (!sample_opts_apply_grammar(&so, "chat", v, smp)) goto done;
     logits = malloc(sizeof(float) * (size_t)adm_model_n_vocab(m));
     if (!logits || (system && !convo_add(&c, "system", system, strlen(system)))) {
         args_error("chat", "out of memory");
@@ -324,6 +325,7 @@ int cmd_chat(int argc, char **argv) {
         for (int64_t i = 0; i < nt; i++) adm_sampler_accept(smp, toks[i]);
         gen_result res;
         g_interrupt = 0;
+        if (!sample_opts_apply_grammar(&so, "chat", v, smp)) goto done; /* each reply starts the grammar afresh */
         ok = generate("chat", ctx, v, smp, logits, &gp, stdout, &hist, &n_hist, &cap, &res);
         fputs("\n", stdout);
         fflush(stdout);
@@ -360,6 +362,7 @@ done:
     free(hist);
     free(logits);
     adm_sampler_free(smp);
+    sample_opts_free(&so);
     gen_drafter_free(gp.drafter);
     adm_ctx_free(ctx);
     adm_model_free(m);

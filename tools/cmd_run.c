@@ -118,6 +118,7 @@ int cmd_run(int argc, char **argv) {
         args_error("run", "%s", err.msg);
         goto done;
     }
+    if (!sample_opts_apply_grammar(&so, "run", v, smp)) goto done;
     logits = malloc((size_t)adm_model_n_vocab(m) * sizeof(float));
     if (!logits) {
         args_error("run", "out of memory");
@@ -157,6 +158,7 @@ done:
     free(toks);
     free(text);
     adm_sampler_free(smp);
+    sample_opts_free(&so);
     gen_drafter_free(gp.drafter);
     adm_ctx_free(ctx);
     adm_model_free(m);

@@ -239,6 +239,17 @@ int sample_opts_parse(sample_opts *o, const char *cmd, int argc, char **argv, in
         }
         o->sp.seed = s;
         o->seed_set = true;
+    } else if (!strcmp(a, "--grammar") || !strcmp(a, "--grammar-file") || !strcmp(a, "--json-schema") ||
+               !strcmp(a, "--json-schema-file")) {
+        if (!(v = args_value(cmd, argc, argv, i))) return -1;
+        if (o->grammar || o->grammar_file) {
+            args_error(cmd, "only one of --grammar, --grammar-file, --json-schema, --json-schema-file");
+            return -1;
+        }
+        const bool file = strstr(a, "-file") != NULL;
+        if (file) o->grammar_file = v;
+        else o->grammar = v;
+        o->json_schema = !strncmp(a, "--json-schema", 13);
     } else {
         return 0;
     }
@@ -254,7 +265,55 @@ void sample_opts_usage(FILE *f) {
                "  --repeat-penalty F      penalize repeats of the last --repeat-last-n tokens (default 1 = off)\n"
                "  --repeat-last-n N       history length for penalties (default 64)\n"
                "  --frequency-penalty F   --presence-penalty F   OpenAI-style penalties (default 0)\n"
-               "  --seed S                random seed (default: random, printed)\n");
+               "  --seed S                random seed (default: random, printed)\n"
+               "structured output (docs/grammar.md):\n"
+               "  --grammar G             constrain the output to the GBNF grammar G (start rule: root)\n"
+               "  --grammar-file F        ... read from file F (llama.cpp .gbnf files work)\n"
+               "  --json-schema S         constrain the output to JSON valid under schema S;\n"
+               "                          '{\"type\":\"json_object\"}' for any JSON object\n"
+               "  --json-schema-file F    ... read from file F\n");
+}
+
+bool sample_opts_apply_grammar(sample_opts *o, const char *cmd, const adm_vocab *v, adm_sampler *smp) {
+    if (!o->grammar && !o->grammar_file) return true;
+    adm_error err;
+    if (!o->compiled) {
+        const char *text = o->grammar;
+        char *buf = NULL;
+        if (o->grammar_file) {
+            FILE *f = fopen(o->grammar_file, "rb");
+            long n = -1;
+            if (f && fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+            if (n < 0 || n > (1L << 30) || fseek(f, 0, SEEK_SET) != 0 || !(buf = malloc((size_t)n + 1)) ||
+                fread(buf, 1, (size_t)n, f) != (size_t)n) {
+                args_error(cmd, "%s: cannot read the file", o->grammar_file);
+                if (f) fclose(f);
+                free(buf);
+                return false;
+            }
+            fclose(f);
+            buf[n] = 0;
+            text = buf;
+        }
+        adm_status st = o->json_schema ? adm_grammar_create_json_schema(v, text, -1, &o->compiled, &err)
+                                       : adm_grammar_create_gbnf(v, text, -1, &o->compiled, &err);
+        free(buf);
+        if (st != ADM_OK) {
+            if (o->grammar_file) args_error(cmd, "%s: %s", o->grammar_file, err.msg);
+            else args_error(cmd, "%s", err.msg);
+            return false;
+        }
+    }
+    if (adm_sampler_set_grammar(smp, o->compiled, &err) != ADM_OK) {
+        args_error(cmd, "%s", err.msg);
+        return false;
+    }
+    return true;
+}
+
+void sample_opts_free(sample_opts *o) {
+    adm_grammar_free(o->compiled);
+    o->compiled = NULL;
 }
 
 void sample_opts_finish(sample_opts *o, const char *cmd) {

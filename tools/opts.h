@@ -46,12 +46,21 @@ adm_ctx *model_opts_ctx(model_opts *o, const char *cmd, adm_model *m, int cap);
 typedef struct sample_opts {
     adm_sampler_params sp;
     bool seed_set;
+    const char *grammar;      /* --grammar / --json-schema text, or */
+    const char *grammar_file; /* --grammar-file / --json-schema-file */
+    bool json_schema;         /* the grammar is a JSON schema */
+    adm_grammar *compiled;    /* made by sample_opts_apply_grammar */
 } sample_opts;
 void sample_opts_init(sample_opts *o);
 int sample_opts_parse(sample_opts *o, const char *cmd, int argc, char **argv, int *i);
 void sample_opts_usage(FILE *f);
 /* Picks a random seed unless one was given, and says which on stderr. */
 void sample_opts_finish(sample_opts *o, const char *cmd);
+/* With a grammar option: compiles it (the first time) and sets it on the
+ * sampler, which restarts it. Returns false (message printed) on failure. */
+bool sample_opts_apply_grammar(sample_opts *o, const char *cmd, const adm_vocab *v, adm_sampler *smp);
+/* Frees the compiled grammar (after the samplers using it). */
+void sample_opts_free(sample_opts *o);
 
 /* The --attention names ("dense", "adamas", "window"), both ways. */
 const char *attention_name(adm_attention a);
