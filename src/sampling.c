@@ -184,6 +184,8 @@ static void fill_candidates(adm_sampler *s, const float *logits) {
     apply_penalties(s, c);
 }
 
+static int32_t chain_sorted(adm_sampler *s, cand *c, int n);
+
 /* The sampling chain over candidates c[0..n) (n >= 1), penalties applied. */
 static int32_t pick(adm_sampler *s, cand *c, int n) {
     const adm_sampler_params *p = &s->p;
@@ -200,6 +202,12 @@ static int32_t pick(adm_sampler *s, cand *c, int n) {
         n = p->top_k;
     }
     qsort(c, (size_t)n, sizeof(cand), cand_cmp);
+    return chain_sorted(s, c, n);
+}
+
+/* top-p, min-p, temperature and the draw over c[0..n), sorted best first. */
+static int32_t chain_sorted(adm_sampler *s, cand *c, int n) {
+    const adm_sampler_params *p = &s->p;
     /* Probabilities at temperature 1 decide top-p and min-p (llama.cpp
      * applies temperature last). */
     const float max = c[0].logit;
@@ -239,20 +247,49 @@ static int32_t pick(adm_sampler *s, cand *c, int n) {
     return c[n - 1].id;
 }
 
+/* With a grammar and top-k on: the 4k best candidates are selected and
+ * sorted (instead of k), the first k drawn from. When the grammar refuses
+ * the token drawn, the restricted top-k (the k best allowed tokens, which
+ * llama.cpp's order "grammar, then the chain" samples from) is found among
+ * those 4k by checking each token alone, as soon as at least k of them are
+ * allowed: any allowed token further down ranks below all of them. Only
+ * when fewer are allowed is the full mask computed. */
+#define GRAMMAR_WIDE 4
+
 int32_t adm_sampler_sample(adm_sampler *s, const float *logits) {
+    const adm_sampler_params *p = &s->p;
+    cand *c = s->c;
     fill_candidates(s, logits);
-    int32_t tok = pick(s, s->c, s->n_vocab);
-    if (!s->gs) return tok;
-    /* The cheap path: most of the time the token drawn freely is one the
-     * grammar allows, and checking it costs a few table lookups. */
-    if (adm_grammar_state_accept(s->gs, tok)) return tok;
-    /* Otherwise draw again among the allowed tokens only. */
+    if (!s->gs) return pick(s, c, s->n_vocab);
+    int32_t tok;
+    const int k = p->top_k;
+    if (p->temp > 0.0f && k > 0 && (int64_t)k * GRAMMAR_WIDE < s->n_vocab) {
+        const int wide = k * GRAMMAR_WIDE;
+        select_top(c, s->n_vocab, wide);
+        qsort(c, (size_t)wide, sizeof(cand), cand_cmp);
+        /* The cheap path: most of the time the token drawn freely is one
+         * the grammar allows, and checking it costs a few table lookups. */
+        tok = chain_sorted(s, c, k);
+        if (adm_grammar_state_accept(s->gs, tok)) return tok;
+        int m = 0;
+        for (int i = 0; i < wide; i++)
+            if (adm_grammar_state_allows(s->gs, c[i].id)) c[m++] = c[i]; /* stays sorted */
+        if (m >= k) {
+            tok = chain_sorted(s, c, k);
+            adm_grammar_state_accept(s->gs, tok);
+            return tok;
+        }
+        fill_candidates(s, logits);
+    } else {
+        tok = pick(s, c, s->n_vocab);
+        if (adm_grammar_state_accept(s->gs, tok)) return tok;
+        fill_candidates(s, logits);
+    }
+    /* Draw again among the allowed tokens only. */
     const uint64_t *mask = adm_grammar_state_mask(s->gs);
     const int n_tok = gr_grammar_n_tokens(s->grammar);
-    fill_candidates(s, logits);
     int n = 0;
     if (mask) {
-        cand *c = s->c;
         for (int w = 0; w < (n_tok + 63) / 64; w++) {
             for (uint64_t bits = mask[w]; bits; bits &= bits - 1) {
                 const int i = w * 64 + __builtin_ctzll(bits);
@@ -261,7 +298,7 @@ int32_t adm_sampler_sample(adm_sampler *s, const float *logits) {
         }
     }
     if (n == 0) return gr_grammar_fallback_end(s->grammar);
-    tok = pick(s, s->c, n);
+    tok = pick(s, c, n);
     adm_grammar_state_accept(s->gs, tok);
     return tok;
 }

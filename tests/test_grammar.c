@@ -104,7 +104,7 @@ typedef struct ref_case {
 
 static const ref_case k_cases[] = {
     {"arithmetic.gbnf",
-     "(?<e>(?<t>(?<f>[0-9]{1,4}|\\((?&e)\\))(?:[*/](?&f))*)(?:[+-](?&t))*)",
+     "(?<e>(?<t>(?<f>[0-9]{1,4}|\\((?&e)\\))(?:[*/](?&f)){0,2})(?:[+-](?&t)){0,3})",
      {"0", "1", "7", "9", "+", "-", "*", "/", "(", ")", " ", NULL}},
     {"csv.gbnf",
      "(?:[^,\"\\n\\r]{0,10}|\"(?:[^\"]|\"\"){0,10}\")(?:,(?:[^,\"\\n\\r]{0,10}|\"(?:[^\"]|\"\"){0,10}\")){1,5}\\n",
@@ -332,7 +332,7 @@ static void test_schema_errors(void **state) {
     /* what converts also compiles; json_object is any object */
     const char *good[] = {"{}", "true", "{\"type\":\"json_object\"}", "{\"type\":[\"string\",\"null\"],\"maxLength\":3}",
                           "{\"additionalProperties\":{\"type\":\"integer\"}}", "{\"enum\":[1,\"two\",[3],{\"4\":null}]}",
-                          "{\"$ref\":\"#\",\"title\":\"self\"}"};
+                          "{\"title\":\"list\",\"properties\":{\"next\":{\"$ref\":\"#\"}}}"};
     for (size_t k = 0; k < sizeof(good) / sizeof(good[0]); k++) {
         if (adm_grammar_create_json_schema(v, good[k], -1, &g, &err) != ADM_OK) fail_msg("%s: %s", good[k], err.msg);
         adm_grammar_free(g);
@@ -387,6 +387,9 @@ static void test_sampler(void **state) {
     adm_sampler_params sp = adm_sampler_default_params();
     sp.temp = 1.0f;
     sp.seed = 5;
+    sp.top_k = 5;
+    sp.top_p = 1.0f;
+    sp.min_p = 0.0f;
     adm_sampler *s;
     assert_int_equal(adm_sampler_create(&sp, n + 3, &s, &err), ADM_OK); /* padded like an embedding matrix */
     assert_int_equal(adm_sampler_set_grammar(s, g, &err), ADM_OK);
@@ -402,8 +405,23 @@ static void test_sampler(void **state) {
             for (int i = 0; i < n + 3; i++) logits[i] = 3.0f * tu_randf(&rng);
             /* a model that likes ending: EOG often on top */
             if (step > 3) logits[adm_vocab_eos(v)] = 4.0f;
+            /* the k best tokens the grammar allows (ties: lower id) */
+            const uint64_t *mask = adm_grammar_state_mask(check);
+            int best[5], nb = 0;
+            for (int i = 0; i < n; i++) {
+                if (!((mask[i >> 6] >> (i & 63)) & 1)) continue;
+                int at = nb < 5 ? nb++ : 5;
+                while (at > 0 && logits[i] > logits[best[at - 1]]) {
+                    if (at < 5) best[at] = best[at - 1];
+                    at--;
+                }
+                if (at < 5) best[at] = i;
+            }
             const int32_t t = adm_sampler_sample(s, logits);
             assert_true(t >= 0 && t < n);
+            bool in_top = false;
+            for (int i = 0; i < nb; i++) in_top |= best[i] == t;
+            if (!in_top) fail_msg("round %d step %d: token %d is not among the 5 best allowed", round, step, t);
             if (adm_vocab_is_eog(v, t)) {
                 assert_true(adm_grammar_state_can_end(check));
                 ends++;

@@ -1,0 +1,32 @@
+/*
+ * fuzz_gbnf.c - libFuzzer target: arbitrary bytes as GBNF text. Up to the
+ * first NUL byte the input is the grammar; what follows is fed to a
+ * matcher of it byte by byte. Parsing must give a program or an error,
+ * and matching must stay within its limits: no crash, hang or unbounded
+ * memory.
+ */
+#include "grammar/grammar.h"
+
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    const uint8_t *nul = memchr(data, 0, size);
+    const size_t glen = nul ? (size_t)(nul - data) : size;
+    gr_program *p;
+    adm_error err;
+    if (gr_parse_gbnf((const char *)data, glen, &p, &err) != ADM_OK) return 0;
+    gr_matcher *m;
+    if (gr_matcher_create(p, NULL, &m, &err) == ADM_OK) {
+        const uint8_t *in = nul ? nul + 1 : data + size;
+        const size_t n = (size_t)(data + size - in);
+        for (size_t k = 0; k < n; k++) {
+            if (!gr_matcher_accept_bytes(m, in + k, 1)) gr_matcher_reset(m);
+            (void)gr_matcher_can_end(m);
+        }
+        gr_matcher_free(m);
+    }
+    gr_program_free(p);
+    return 0;
+}
