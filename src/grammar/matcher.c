@@ -136,6 +136,12 @@ static uint32_t fr_get(gr_matcher *m, uint32_t pos, uint32_t parent) {
         m->overflow = true;
         return 0;
     }
+    /* keep the table at most half full (a failed growth refuses the frame) */
+    if ((uint64_t)(m->n_fr + 1) * 2 > m->fr_slot_cap) {
+        if (!fr_rehash(m, m->fr_slot_cap * 2)) return 0;
+        k = (uint32_t)mix(key) & (m->fr_slot_cap - 1);
+        while (m->fr_slot[k]) k = (k + 1) & (m->fr_slot_cap - 1);
+    }
     if (m->n_fr >= m->cap_fr) {
         const uint32_t nc = m->cap_fr * 2;
         frame *q = adm_alloc((size_t)nc * sizeof(frame));
@@ -150,9 +156,6 @@ static uint32_t fr_get(gr_matcher *m, uint32_t pos, uint32_t parent) {
     m->fr[id] = (frame){pos, parent, depth};
     m->mark[id] = 0;
     m->fr_slot[k] = id + 1;
-    if ((uint64_t)m->n_fr * 2 > m->fr_slot_cap && !fr_rehash(m, m->fr_slot_cap * 2)) {
-        /* the table is still valid, only fuller */
-    }
     return id;
 }
 
@@ -259,6 +262,11 @@ static uint32_t st_intern(gr_matcher *m, uint32_t n) {
         m->overflow = true;
         return UINT32_MAX;
     }
+    if ((uint64_t)(m->n_st + 1) * 2 > m->st_slot_cap) {
+        if (!st_rehash(m, m->st_slot_cap * 2)) return UINT32_MAX;
+        k = (uint32_t)h & (m->st_slot_cap - 1);
+        while (m->st_slot[k]) k = (k + 1) & (m->st_slot_cap - 1);
+    }
     if (!grow_u32(&m->pool, &m->cap_pool, (uint64_t)m->n_pool + n)) return UINT32_MAX;
     if (m->n_st >= m->cap_st) {
         uint32_t c1 = m->cap_st, c2 = m->cap_st;
@@ -282,7 +290,6 @@ static uint32_t st_intern(gr_matcher *m, uint32_t n) {
     m->n_pool += n;
     memset(m->trans + (size_t)id * m->nc, 0xFF, (size_t)m->nc * sizeof(int32_t));
     m->st_slot[k] = id + 1;
-    if ((uint64_t)m->n_st * 2 > m->st_slot_cap) st_rehash(m, m->st_slot_cap * 2);
     return id;
 }
 

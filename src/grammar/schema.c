@@ -446,6 +446,28 @@ static json_t *resolve(conv *C, const char *ref) {
     return *s ? NULL : cur;
 }
 
+static bool is_type(json_t *v, const char *t) {
+    if (!t) return false;
+    if (!strcmp(t, "string")) return json_is_string(v);
+    if (!strcmp(t, "number")) return json_is_number(v);
+    if (!strcmp(t, "integer"))
+        return json_is_integer(v) || (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v));
+    if (!strcmp(t, "boolean")) return json_is_boolean(v);
+    if (!strcmp(t, "null")) return json_is_null(v);
+    if (!strcmp(t, "object")) return json_is_object(v);
+    if (!strcmp(t, "array")) return json_is_array(v);
+    return false;
+}
+
+/* Whether value v has one of the types of "type" (true when absent). */
+static bool of_type(json_t *v, json_t *type) {
+    if (!type) return true;
+    if (json_is_string(type)) return is_type(v, json_string_value(type));
+    for (size_t k = 0; k < json_array_size(type); k++)
+        if (is_type(v, json_string_value(json_array_get(type, k)))) return true;
+    return false;
+}
+
 /* Emits a rule for schema s; returns its number or -1. */
 static int gen(conv *C, json_t *s, const char *ptr) {
     if (C->st != ADM_OK) return -1;
@@ -531,12 +553,17 @@ static int gen(conv *C, json_t *s, const char *ptr) {
             if (en && (!json_is_array(en) || json_array_size(en) == 0)) {
                 ok = fail(C, p, ADM_ERR_FORMAT, "'enum' must be a non-empty array");
             } else if (cn) {
-                ok = add_literal(C, &e, cn, p);
+                if (!of_type(cn, type)) ok = fail(C, p, ADM_ERR_FORMAT, "the 'const' value does not have the schema's 'type'");
+                else ok = add_literal(C, &e, cn, p);
             } else {
+                /* values outside a sibling "type" can never validate: left out */
+                size_t n_out = 0;
                 for (size_t k = 0; k < json_array_size(en) && ok; k++) {
-                    if (k) sb_str(&e, " | ");
+                    if (!of_type(json_array_get(en, k), type)) continue;
+                    if (n_out++) sb_str(&e, " | ");
                     ok = add_literal(C, &e, json_array_get(en, k), p);
                 }
+                if (ok && n_out == 0) ok = fail(C, p, ADM_ERR_FORMAT, "no value of 'enum' has the schema's 'type'");
             }
         } else if (any || one || all) {
             json_t *list = any ? any : one ? one : all;
