@@ -122,7 +122,7 @@ void adm_sampler_reset(adm_sampler *s, bool reseed, uint64_t seed) {
 
 /* Repetition penalty divides positive logits and multiplies negative ones
  * (CTRL / llama.cpp); frequency and presence penalties subtract (OpenAI). */
-static void apply_penalties(adm_sampler *s, cand *c) {
+static void apply_penalties(adm_sampler *s, cand *c, int n) {
     const adm_sampler_params *p = &s->p;
     if (s->n_hist == 0 || (p->repeat_penalty == 1.0f && p->freq_penalty == 0.0f && p->presence_penalty == 0.0f)) return;
     for (int i = 0; i < s->n_hist; i++) {
@@ -135,7 +135,16 @@ static void apply_penalties(adm_sampler *s, cand *c) {
                 count++;
             }
         if (first != i) continue; /* each distinct token once */
-        float *l = &c[t].logit;
+        /* c is in id order: the whole vocabulary (c[t].id == t), or the
+         * tokens a grammar allows */
+        int lo = 0, hi = n;
+        while (lo < hi) {
+            const int mid = (lo + hi) / 2;
+            if (c[mid].id < t) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo == n || c[lo].id != t) continue;
+        float *l = &c[lo].logit;
         *l = *l > 0 ? *l / p->repeat_penalty : *l * p->repeat_penalty;
         *l -= (float)count * p->freq_penalty + (count > 0 ? p->presence_penalty : 0.0f);
     }
@@ -181,7 +190,7 @@ static void fill_candidates(adm_sampler *s, const float *logits) {
         c[i].id = i;
         c[i].logit = isnan(logits[i]) ? -INFINITY : logits[i];
     }
-    apply_penalties(s, c);
+    apply_penalties(s, c, s->n_vocab);
 }
 
 static int32_t chain_sorted(adm_sampler *s, cand *c, int n);
@@ -279,13 +288,12 @@ int32_t adm_sampler_sample(adm_sampler *s, const float *logits) {
             adm_grammar_state_accept(s->gs, tok);
             return tok;
         }
-        fill_candidates(s, logits);
     } else {
         tok = pick(s, c, s->n_vocab);
         if (adm_grammar_state_accept(s->gs, tok)) return tok;
-        fill_candidates(s, logits);
     }
-    /* Draw again among the allowed tokens only. */
+    /* Draw again among the allowed tokens only, gathered in id order
+     * (often a few dozen: cheaper than refilling the whole vocabulary). */
     const uint64_t *mask = adm_grammar_state_mask(s->gs);
     const int n_tok = gr_grammar_n_tokens(s->grammar);
     int n = 0;
@@ -293,11 +301,13 @@ int32_t adm_sampler_sample(adm_sampler *s, const float *logits) {
         for (int w = 0; w < (n_tok + 63) / 64; w++) {
             for (uint64_t bits = mask[w]; bits; bits &= bits - 1) {
                 const int i = w * 64 + __builtin_ctzll(bits);
-                c[n++] = c[i]; /* n <= i: compaction in place */
+                c[n].id = i;
+                c[n++].logit = isnan(logits[i]) ? -INFINITY : logits[i];
             }
         }
     }
     if (n == 0) return gr_grammar_fallback_end(s->grammar);
+    apply_penalties(s, c, n);
     tok = pick(s, c, n);
     adm_grammar_state_accept(s->gs, tok);
     return tok;
