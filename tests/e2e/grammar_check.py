@@ -13,13 +13,15 @@ import sys
 
 
 def arithmetic(s):
+    """arithmetic.gbnf: expr = term ([+-] term){0,2}, term = factor ([*/] factor)?,
+    factor = [0-9]{1,4} | ( expr ), parentheses at most two deep."""
     pos = 0
 
-    def factor():
+    def factor(d):
         nonlocal pos
-        if pos < len(s) and s[pos] == "(":
+        if pos < len(s) and s[pos] == "(" and d < 2:
             pos += 1
-            expr()
+            expr(d + 1)
             if pos >= len(s) or s[pos] != ")":
                 raise ValueError("missing )")
             pos += 1
@@ -29,23 +31,22 @@ def arithmetic(s):
             raise ValueError("expected a number at %d" % pos)
         pos = m.end()
 
-    def term():
+    def term(d):
         nonlocal pos
-        factor()
-        for _ in range(2):
-            if pos < len(s) and s[pos] in "*/":
-                pos += 1
-                factor()
+        factor(d)
+        if pos < len(s) and s[pos] in "*/":
+            pos += 1
+            factor(d)
 
-    def expr():
+    def expr(d):
         nonlocal pos
-        term()
-        for _ in range(3):
+        term(d)
+        for _ in range(2):
             if pos < len(s) and s[pos] in "+-":
                 pos += 1
-                term()
+                term(d)
 
-    expr()
+    expr(0)
     if pos != len(s):
         raise ValueError("trailing text at %d" % pos)
 
