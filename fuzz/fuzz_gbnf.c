@@ -7,6 +7,8 @@
  */
 #include "grammar/grammar.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -21,9 +23,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (gr_matcher_create(p, NULL, &m, &err) == ADM_OK) {
         const uint8_t *in = nul ? nul + 1 : data + size;
         const size_t n = (size_t)(data + size - in);
-        for (size_t k = 0; k < n; k++) {
-            if (!gr_matcher_accept_bytes(m, in + k, 1)) gr_matcher_reset(m);
-            (void)gr_matcher_can_end(m);
+        size_t taken = 0;
+        while (taken < n && gr_matcher_accept_bytes(m, in + taken, 1)) taken++;
+        const bool end1 = gr_matcher_can_end(m);
+        gr_matcher_reset(m);
+        const bool whole = gr_matcher_accept_bytes(m, in, taken);
+        if (!whole || gr_matcher_can_end(m) != end1 ||
+            (taken < n && gr_matcher_accept_bytes(m, in + taken, n - taken))) {
+            fprintf(stderr, "fuzz_gbnf: byte by byte took %zu of %zu bytes, in one piece disagrees\n", taken, n);
+            abort();
         }
         gr_matcher_free(m);
     }
