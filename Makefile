@@ -122,7 +122,10 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 
 $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay_main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) $(LIB) $(LDLIBS) $(TOOL_LIBS) -o $@
+
+# A fuzz target of a tool's parser also links that tool's files.
+$(BUILD)/fuzz/replay_serve_request: $(BUILD)/tools/serve_request.o $(BUILD)/tools/serve_response.o
 
 # The suite: every unit test, the fuzz corpora replayed, then the
 # end-to-end tests of the command.
@@ -138,7 +141,9 @@ fuzz:
 
 $(BUILD)/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $(filter %.o,$^) $(LIB) $(LDLIBS) $(TOOL_LIBS) -o $@
+# (as above: a tool's parser links its files)
+$(BUILD)/fuzz_serve_request: $(BUILD)/tools/serve_request.o $(BUILD)/tools/serve_response.o
 
 bench: $(BIN) $(BENCH_BIN)
 
