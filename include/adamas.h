@@ -614,6 +614,9 @@ typedef struct adm_gen_params {
     int n_probs;                /* record each generated token's log-probability and this many top
                                    alternatives (0..ADM_MAX_LOGPROBS); -1 = none */
     const adm_grammar *grammar; /* optional: constrain the output (borrowed) */
+    adm_sampler *sampler;       /* optional: use this sampler as it is (borrowed; its history is the
+                                   caller's, e.g. across chat turns) instead of one made from
+                                   `sampling` and the prompt */
 } adm_gen_params;
 
 ADM_API adm_gen_params adm_gen_default_params(void);
@@ -663,6 +666,10 @@ ADM_API adm_seq *adm_slot_seq(const adm_slot *s);
  * the sequence's context. */
 ADM_API adm_status adm_slot_start(adm_slot *s, const int32_t *prompt, int n_prompt, const adm_gen_params *gp,
                                   adm_error *err);
+/* Starts generating right after the sequence's last token, whose logits
+ * the caller evaluated (a caller that feeds the prompt itself, e.g. to show
+ * progress). The slot samples its first token at once. */
+ADM_API adm_status adm_slot_resume(adm_slot *s, const float *logits, const adm_gen_params *gp, adm_error *err);
 /* Stops the request at the next tick with ADM_FINISH_CANCELLED; the other
  * slots are not affected. Safe to call from any thread. */
 ADM_API void adm_slot_cancel(adm_slot *s);

@@ -18,6 +18,7 @@ static const command k_commands[] = {
     {"chat", cmd_chat, "talk with a model in its chat format (keeps the KV cache between turns)"},
     {"prefill", cmd_prefill, "evaluate a document once and save a snapshot for --prompt-cache"},
     {"bench", cmd_bench, "prompt and generation speed at several context depths (llama-bench style)"},
+    {"batched-bench", cmd_batched_bench, "aggregate speed of many sequences decoded together (llama-batched-bench style)"},
     {"info", cmd_info, "print a GGUF file's metadata, tensors and hyperparameters"},
     {"logits", cmd_logits, "evaluate a prompt and write the logits of every position"},
     {"perplexity", cmd_perplexity, "perplexity of a text (llama.cpp's method), KL divergence against saved logits"},
