@@ -36,7 +36,7 @@ adm_status adm_kv_cache_create(int n_layer, int n_head_kv, int head_dim_k, int h
     if (!kv->k || !kv->v) {
         adm_kv_cache_free(kv);
         return adm_fail(err, ADM_ERR_NOMEM, "cannot allocate a KV cache of %.1f MiB for %d tokens; use a smaller "
-                        "context (-c)", (double)total / (1024.0 * 1024.0), n_ctx);
+                        "context", (double)total / (1024.0 * 1024.0), n_ctx);
     }
     *out = kv;
     return ADM_OK;
