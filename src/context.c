@@ -6,17 +6,19 @@
 #include <math.h>
 
 adm_ctx_params adm_ctx_default_params(void) {
+    /* A context is an engine with one sequence: the sequence's defaults. */
+    const adm_seq_params sp = adm_seq_default_params();
     adm_ctx_params p;
     memset(&p, 0, sizeof(p));
-    p.n_batch = 512;
-    p.type_k = ADM_TYPE_F16;
-    p.type_v = ADM_TYPE_F16;
-    p.attention = ADM_ATTN_DENSE;
-    p.budget = 128;
-    p.dense_layers = 2;
-    p.sink = -1;   /* min(4, budget / 4) */
-    p.window = -1; /* budget / 4 for adamas */
-    p.thresholds = ADM_THRESHOLDS_CALIBRATED;
+    p.n_batch = adm_engine_default_params().n_batch;
+    p.type_k = sp.type_k;
+    p.type_v = sp.type_v;
+    p.attention = sp.attention;
+    p.budget = sp.budget;
+    p.dense_layers = sp.dense_layers;
+    p.sink = sp.sink;
+    p.window = sp.window;
+    p.thresholds = sp.thresholds;
     return p;
 }
 
