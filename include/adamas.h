@@ -236,7 +236,7 @@ ADM_API void adm_model_free(adm_model *model);
 
 /* Hyperparameters. */
 typedef struct adm_model_info {
-    const char *arch;       /* "llama", "qwen2", "qwen3" */
+    const char *arch;       /* "llama", "qwen2", "qwen3", "qwen3moe", "gemma3", "phi3" */
     const char *name;       /* general.name or "" */
     int n_vocab;
     int n_ctx_train;
@@ -252,7 +252,17 @@ typedef struct adm_model_info {
     uint64_t n_params;      /* total weight elements */
     uint64_t weight_bytes;  /* bytes of all tensors */
     uint64_t decode_bytes;  /* weight bytes one decode step reads: all but an
-                               untied token-embedding table (one row of it) */
+                               untied token-embedding table (one row of it) and
+                               the experts a token does not use */
+    int n_swa;              /* sliding window of local layers (0: none) */
+    int n_swa_layers;       /* how many layers are local */
+    float rope_freq_base_swa; /* RoPE base of local layers */
+    int n_expert;           /* mixture of experts: experts per layer (0: dense) */
+    int n_expert_used;      /* experts per token */
+    int n_ff_exp;           /* feed-forward length of one expert */
+    bool longrope;          /* LongRoPE factors (chosen by the context size) */
+    int n_ctx_orig;         /* LongRoPE: the original context length */
+    float attn_scale;       /* scale of q.k */
 } adm_model_info;
 
 ADM_API adm_model_info adm_model_get_info(const adm_model *model);

@@ -1,14 +1,22 @@
 /*
  * arch.h - what differs between the transformer families adamas runs. The
- * forward pass is shared; a family only chooses its RoPE pairing, which
- * optional tensors it has, and defaults for keys a file may omit.
+ * forward pass is shared; a family chooses its RoPE pairing, which
+ * mechanisms it uses (each one a flag here, read by the loader), and
+ * defaults for keys a file may omit.
  */
 #ifndef ADM_ARCH_H
 #define ADM_ARCH_H
 
 #include "base.h"
 
-typedef enum adm_arch_id { ADM_ARCH_LLAMA, ADM_ARCH_QWEN2, ADM_ARCH_QWEN3 } adm_arch_id;
+typedef enum adm_arch_id {
+    ADM_ARCH_LLAMA,
+    ADM_ARCH_QWEN2,
+    ADM_ARCH_QWEN3,
+    ADM_ARCH_QWEN3MOE,
+    ADM_ARCH_GEMMA3,
+    ADM_ARCH_PHI3,
+} adm_arch_id;
 
 /* How RoPE pairs the values of a head (llama.cpp's NORM and NEOX). */
 typedef enum adm_rope_type {
@@ -20,7 +28,10 @@ typedef struct adm_arch {
     const char *name;       /* general.architecture */
     adm_arch_id id;
     adm_rope_type rope_type;
-    bool qk_norm;           /* per-head RMS norm of Q and K before RoPE (Qwen3) */
+    bool qk_norm;           /* per-head RMS norm of Q and K before RoPE (Qwen3, Gemma 3) */
+    bool post_norms;        /* RMS norms of the attention and feed-forward outputs (Gemma 3) */
+    bool gemma;             /* GeGLU, embeddings scaled by sqrt(n_embd), sliding-window layers */
+    bool moe;               /* routed experts in every layer (Qwen3-MoE) */
     float default_rope_base;
     float default_rms_eps;
 } adm_arch;

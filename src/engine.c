@@ -6,6 +6,8 @@
  */
 #include "engine.h"
 
+#include "moe.h"
+
 #include <stdio.h>
 
 adm_engine_params adm_engine_default_params(void) {
@@ -51,17 +53,18 @@ adm_status adm_engine_create(const adm_model *model, const adm_engine_params *pa
     const size_t nb = (size_t)p.n_batch;
     const size_t nq = (size_t)hp->n_head * hp->head_dim, nk = (size_t)hp->n_head_kv * hp->head_dim;
     const size_t nv = (size_t)hp->n_head_kv * hp->head_dim_v, no = (size_t)hp->n_head * hp->head_dim_v;
-    const size_t wide = ADM_MAX(ADM_MAX((size_t)hp->n_embd, (size_t)hp->n_ff), ADM_MAX(nq, no));
+    const size_t wide = ADM_MAX(ADM_MAX((size_t)hp->n_embd, (size_t)hp->n_ff), ADM_MAX(nq, ADM_MAX(no, (size_t)hp->n_ff_exp)));
     bool ok = true;
     e->x = alloc_f(e, nb * hp->n_embd, &ok);
     e->xn = alloc_f(e, nb * hp->n_embd, &ok);
     e->q = alloc_f(e, nb * nq, &ok);
     e->kcur = alloc_f(e, nb * nk, &ok);
     e->vcur = alloc_f(e, nb * nv, &ok);
-    e->attn = alloc_f(e, nb * no, &ok);
+    e->attn = alloc_f(e, nb * ADM_MAX(no, (size_t)hp->n_embd), &ok); /* also holds MoE outputs */
     e->gate = alloc_f(e, nb * hp->n_ff, &ok);
     e->up = alloc_f(e, nb * hp->n_ff, &ok);
-    e->rope = alloc_f(e, nb * hp->n_rot, &ok);
+    e->rope = alloc_f(e, 2 * nb * hp->n_rot, &ok);
+    if ((st = adm_moe_scratch_create(model, p.n_batch, &e->moe, &e->scratch_bytes, err)) != ADM_OK) goto fail;
     e->pos = adm_alloc(nb * sizeof(int32_t));
     e->tokens = adm_alloc(nb * sizeof(int32_t));
     e->out_rows = adm_alloc(nb * sizeof(int32_t));
@@ -95,6 +98,7 @@ void adm_engine_free(adm_engine *e) {
     adm_free(e->gate);
     adm_free(e->up);
     adm_free(e->rope);
+    adm_moe_scratch_free(e->moe);
     adm_free(e->pos);
     adm_free(e->tokens);
     adm_free(e->out_rows);

@@ -36,7 +36,8 @@ struct adm_engine {
     float *q, *kcur, *vcur; /* (n_head*hd), (n_head_kv*hd), (n_head_kv*hdv) */
     float *attn;       /* (n_head * head_dim_v) */
     float *gate, *up;  /* (n_ff) */
-    float *rope;       /* (n_batch, n_rot): cos, sin pairs */
+    float *rope;       /* (2, n_batch, n_rot): cos, sin pairs; [1]: sliding-window layers */
+    struct adm_moe_scratch *moe; /* mixture-of-experts models' scratch, else NULL */
     int32_t *pos;      /* (n_batch) position of each row in its sequence */
     int32_t *tokens;   /* (n_batch) */
     int32_t *out_rows; /* (n_batch) rows whose logits are wanted */

@@ -2,11 +2,16 @@
  * forward.c - one transformer pass over a batch of tokens (a prompt chunk
  * or a single decode token), shared by every architecture:
  *
- *   x = embed(tokens)
+ *   x = embed(tokens) [* sqrt(n_embd), gemma]
  *   per layer:  h = rmsnorm(x);  q,k,v = h W{q,k,v} (+ bias);  [q,k = rmsnorm per head]
- *               q,k = rope(q,k);  cache k,v;  x += attention(q) Wo
- *               h = rmsnorm(x);  x += (silu(h Wgate) * (h Wup)) Wdown
- *   logits = rmsnorm(x) Wout
+ *               q,k = rope(q,k);  cache k,v;  a = attention(q) Wo  [a = rmsnorm(a), gemma]
+ *               x += a;  h = rmsnorm(x)
+ *               f = (act(h Wgate) * (h Wup)) Wdown, or the experts' sum (moe.c)
+ *               [f = rmsnorm(f), gemma];  x += f
+ *   logits = rmsnorm(x) Wout  [soft-capped if the file says so]
+ *
+ * Per-layer choices are fields of adm_layer / adm_hparams: sliding-window
+ * layers attend to the last n_swa positions with their own RoPE (rope[1]).
  *
  * A batch's rows may belong to several sequences (segments of consecutive
  * rows): the matrix products and per-token steps run over all rows at once
@@ -17,6 +22,8 @@
  * the calling thread for single rows.
  */
 #include "engine.h"
+
+#include "moe.h"
 
 #include <math.h>
 
@@ -63,24 +70,36 @@ static void op_add(tok_op *op, int t) {
     for (int i = 0; i < op->width; i++) d[i] += s[i];
 }
 
-static void op_swiglu(tok_op *op, int t) {
+static void op_rmsnorm_inplace(tok_op *op, int t) {
+    float *x = op->dst + (size_t)t * op->width;
+    rmsnorm(x, x, op->weight, op->width, op->e->model->hp.rms_eps);
+}
+
+static void op_ffn_act(tok_op *op, int t) {
     float *g = op->e->gate + (size_t)t * op->width;
     const float *u = op->e->up + (size_t)t * op->width;
-    op->e->k->swiglu(op->width, g, u, g);
+    adm_ffn_activate(op->e->k, op->e->model, op->width, g, u, g);
 }
 
 /* The cos/sin table for one position, computed the way ggml does (theta
- * multiplied step by step in float) so rotations match llama.cpp's. */
-static void rope_cache(float *cache, int pos, const adm_hparams *hp) {
-    const float theta_scale = powf(hp->rope_base, -2.0f / (float)hp->n_rot);
+ * multiplied step by step in float) so rotations match llama.cpp's.
+ * LongRoPE's factor set follows the sequence's context size, as llama.cpp's does. */
+static void rope_cache(float *cache, int pos, const adm_rope *r, int n_rot, int n_ctx) {
+    const float theta_scale = powf(r->base, -2.0f / (float)n_rot);
+    const float *factors = r->longrope && n_ctx > r->n_ctx_orig ? r->factors_long : r->factors;
     float theta = (float)pos;
-    for (int i = 0; i < hp->n_rot; i += 2) {
-        const float ff = hp->rope_factors ? hp->rope_factors[i / 2] : 1.0f;
-        const float th = hp->rope_freq_scale * (theta / ff);
-        cache[i] = cosf(th);
-        cache[i + 1] = sinf(th);
+    for (int i = 0; i < n_rot; i += 2) {
+        const float ff = factors ? factors[i / 2] : 1.0f;
+        const float th = r->freq_scale * (theta / ff);
+        cache[i] = cosf(th) * r->attn_factor;
+        cache[i + 1] = sinf(th) * r->attn_factor;
         theta *= theta_scale;
     }
+}
+
+/* Row t's cos/sin for a layer: sliding-window layers have their own. */
+static const float *rope_row(const adm_engine *e, const adm_layer *l, int t) {
+    return e->rope + ((l->swa ? (size_t)e->n_batch : 0) + (size_t)t) * (size_t)e->model->hp.n_rot;
 }
 
 static void rope_head(float *x, const float *cache, int n_rot, adm_rope_type type) {
@@ -109,7 +128,7 @@ static void op_qk(tok_op *op, int t) {
     if (l->bv) for (int i = 0; i < nv; i++) v[i] += l->bv[i];
     if (l->q_norm) for (int h = 0; h < hp->n_head; h++) rmsnorm(q + h * hd, q + h * hd, l->q_norm, hd, hp->rms_eps);
     if (l->k_norm) for (int h = 0; h < hp->n_head_kv; h++) rmsnorm(k + h * hd, k + h * hd, l->k_norm, hd, hp->rms_eps);
-    const float *cache = e->rope + (size_t)t * hp->n_rot;
+    const float *cache = rope_row(e, l, t);
     for (int h = 0; h < hp->n_head; h++) rope_head(q + h * hd, cache, hp->n_rot, m->arch->rope_type);
     for (int h = 0; h < hp->n_head_kv; h++) rope_head(k + h * hd, cache, hp->n_rot, m->arch->rope_type);
 }
@@ -133,11 +152,17 @@ static void matmul_shared(adm_engine *e, adm_matmul_job *jobs, int n_jobs, const
     }
 }
 
+/* Whether a segment of n rows attends sparsely in layer il. */
+static bool sparse(const adm_seq *s, const adm_layer *l, int il, int n, int n_kv) {
+    return s->adamas && s->attention != ADM_ATTN_DENSE && !l->swa && adm_adamas_applies(s->adamas, il, n, n_kv);
+}
+
 /* Stores the segments' keys and values (and codes), then runs attention:
  * sparse segments one by one (each a parallel pass of its own, enough work
  * at the contexts where Adamas applies), the dense ones together. */
 static void attention(adm_engine *e, int il, const adm_seg *segs, int n_segs) {
     const adm_hparams *hp = &e->model->hp;
+    const adm_layer *l = &e->model->layers[il];
     const int nq = hp->n_head * hp->head_dim, nk = hp->n_head_kv * hp->head_dim;
     const int nv = hp->n_head_kv * hp->head_dim_v, no = hp->n_head * hp->head_dim_v;
     int n_dense = 0, dense_rows = 0;
@@ -146,10 +171,12 @@ static void attention(adm_engine *e, int il, const adm_seg *segs, int n_segs) {
         const int r0 = segs[i].row0, n = segs[i].n;
         adm_kv_store(s->kv, e->k, il, s->n_past, n, e->kcur + (size_t)r0 * nk, e->vcur + (size_t)r0 * nv);
         if (s->adamas) adm_adamas_append(s->adamas, e->pool, e->k, s->kv, il, s->n_past, n, e->q + (size_t)r0 * nq);
-        adm_attn_args a = {e->k, s->kv, il, n, hp->n_head, e->q + (size_t)r0 * nq, e->pos + r0,
-                           1.0f / sqrtf((float)hp->head_dim), e->attn + (size_t)r0 * no, e->attn_scratch,
-                           e->attn_scratch_per_thread};
-        if (s->adamas && s->attention != ADM_ATTN_DENSE && adm_adamas_applies(s->adamas, il, n, e->pos[r0] + 1)) {
+        /* Sliding-window layers are coded too (the index is per layer) but
+         * always attend densely: their window is already short. */
+        adm_attn_args a = {e->k, s->kv, il, n, hp->n_head, e->q + (size_t)r0 * nq, e->pos + r0, hp->attn_scale,
+                           e->attn + (size_t)r0 * no, e->attn_scratch, e->attn_scratch_per_thread,
+                           l->swa ? hp->n_swa : 0};
+        if (sparse(s, l, il, n, e->pos[r0] + 1)) {
             const double t0 = adm_time_s();
             adm_adamas_attend(s->adamas, e->pool, &a);
             s->perf.attn_seconds += adm_time_s() - t0;
@@ -165,8 +192,7 @@ static void attention(adm_engine *e, int il, const adm_seg *segs, int n_segs) {
     /* One pass served every dense segment: its time is shared by rows. */
     for (int i = 0; i < n_segs; i++) {
         adm_seq *s = segs[i].seq;
-        if (!(s->adamas && s->attention != ADM_ATTN_DENSE &&
-              adm_adamas_applies(s->adamas, il, segs[i].n, e->pos[segs[i].row0] + 1)))
+        if (!sparse(s, l, il, segs[i].n, e->pos[segs[i].row0] + 1))
             s->perf.attn_seconds += dt * segs[i].n / dense_rows;
     }
 }
@@ -188,16 +214,30 @@ static void layer_forward(adm_engine *e, int il, const adm_seg *segs, int n_segs
     attention(e, il, segs, n_segs);
 
     adm_matmul(e->pool, e->k, &l->wo, e->attn, n_tok, e->xn, (size_t)n_embd, e->mm_scratch);
+    if (l->attn_post_norm) {
+        op = (tok_op){e, n_tok, il, op_rmsnorm_inplace, l->attn_post_norm, NULL, e->xn, n_embd};
+        run_tokens(&op);
+    }
     op = (tok_op){e, n_tok, il, op_add, NULL, e->xn, e->x, n_embd};
     run_tokens(&op);
 
     op = (tok_op){e, n_tok, il, op_rmsnorm, l->ffn_norm, e->x, e->xn, n_embd};
     run_tokens(&op);
-    adm_matmul_job ffn[2] = {{&l->w_gate, e->gate, (size_t)hp->n_ff}, {&l->w_up, e->up, (size_t)hp->n_ff}};
-    matmul_shared(e, ffn, 2, e->xn, n_tok);
-    op = (tok_op){e, n_tok, il, op_swiglu, NULL, NULL, NULL, hp->n_ff};
-    run_tokens(&op);
-    adm_matmul(e->pool, e->k, &l->w_down, e->gate, n_tok, e->xn, (size_t)n_embd, e->mm_scratch);
+    if (l->router.data) {
+        /* the experts' sum goes to attn (free now, and at least n_embd wide per row) */
+        adm_moe_forward(e->pool, e->k, m, l, e->moe, e->xn, n_tok, e->attn, e->mm_scratch);
+        memcpy(e->xn, e->attn, (size_t)n_tok * (size_t)n_embd * sizeof(float));
+    } else {
+        adm_matmul_job ffn[2] = {{&l->w_gate, e->gate, (size_t)hp->n_ff}, {&l->w_up, e->up, (size_t)hp->n_ff}};
+        matmul_shared(e, ffn, 2, e->xn, n_tok);
+        op = (tok_op){e, n_tok, il, op_ffn_act, NULL, NULL, NULL, hp->n_ff};
+        run_tokens(&op);
+        adm_matmul(e->pool, e->k, &l->w_down, e->gate, n_tok, e->xn, (size_t)n_embd, e->mm_scratch);
+    }
+    if (l->ffn_post_norm) {
+        op = (tok_op){e, n_tok, il, op_rmsnorm_inplace, l->ffn_post_norm, NULL, e->xn, n_embd};
+        run_tokens(&op);
+    }
     op = (tok_op){e, n_tok, il, op_add, NULL, e->xn, e->x, n_embd};
     run_tokens(&op);
 }
@@ -216,9 +256,15 @@ void adm_forward(adm_engine *e, const adm_seg *segs, int n_segs, int n_rows, int
     for (int i = 0; i < n_segs; i++)
         for (int t = segs[i].row0; t < segs[i].row0 + segs[i].n; t++) {
             e->pos[t] = segs[i].seq->n_past + (t - segs[i].row0);
-            e->k->to_float[m->tok_embd.type](m->tok_embd.data + (size_t)e->tokens[t] * m->tok_embd.row_size,
-                                             e->x + (size_t)t * n_embd, n_embd);
-            rope_cache(e->rope + (size_t)t * hp->n_rot, e->pos[t], hp);
+            float *x = e->x + (size_t)t * n_embd;
+            e->k->to_float[m->tok_embd.type](m->tok_embd.data + (size_t)e->tokens[t] * m->tok_embd.row_size, x, n_embd);
+            if (hp->embd_scale != 1.0f)
+                for (int j = 0; j < n_embd; j++) x[j] *= hp->embd_scale;
+            const int n_ctx = segs[i].seq->kv->n_ctx;
+            rope_cache(e->rope + (size_t)t * hp->n_rot, e->pos[t], &hp->rope[0], hp->n_rot, n_ctx);
+            if (hp->n_swa > 0)
+                rope_cache(e->rope + ((size_t)e->n_batch + (size_t)t) * hp->n_rot, e->pos[t], &hp->rope[1], hp->n_rot,
+                           n_ctx);
         }
     for (int il = 0; il < hp->n_layer; il++) layer_forward(e, il, segs, n_segs, n_rows);
     for (int i = 0; i < n_segs; i++) {
@@ -234,4 +280,8 @@ void adm_forward(adm_engine *e, const adm_seg *segs, int n_segs, int n_rows, int
     tok_op op = {e, n_out, 0, op_out_norm, m->output_norm, NULL, NULL, n_embd};
     run_tokens(&op);
     adm_matmul(e->pool, e->k, &m->output, e->xn, n_out, logits, (size_t)hp->n_vocab, e->mm_scratch);
+    if (hp->final_softcap > 0.0f) {
+        const float c = hp->final_softcap;
+        for (size_t i = 0; i < (size_t)n_out * (size_t)hp->n_vocab; i++) logits[i] = tanhf(logits[i] * (1.0f / c)) * c;
+    }
 }

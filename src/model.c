@@ -53,19 +53,26 @@ static const char *dims_str(const int64_t *ne, int n, char *buf, size_t size) {
     return buf;
 }
 
-/* Finds a tensor and checks its shape: a vector of ne0, or a matrix ne0 x ne1. */
-static adm_status find_tensor(loader *L, const char *name, int64_t ne0, int64_t ne1, bool required,
-                              const adm_gguf_tensor **out) {
+/* Finds a tensor and checks its shape: a vector of ne0, a matrix ne0 x ne1,
+ * or (ne2 > 1) a stack of ne2 such matrices. */
+static adm_status find_tensor3(loader *L, const char *name, int64_t ne0, int64_t ne1, int64_t ne2, bool required,
+                               const adm_gguf_tensor **out) {
     const adm_gguf_tensor *t = adm_gguf_find_tensor(L->g, name);
     *out = t;
     if (!t) return required ? adm_fail(L->err, ADM_ERR_FORMAT, "%s: missing tensor '%s'", L->path, name) : ADM_OK;
-    int64_t want[4] = {ne0, ne1, 1, 1};
-    if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1) {
+    int64_t want[4] = {ne0, ne1, ne2, 1};
+    if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != ne2 || t->ne[3] != 1) {
         char a[96], b[96];
         return adm_fail(L->err, ADM_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", L->path, name,
-                        dims_str(t->ne, t->n_dims, a, sizeof(a)), dims_str(want, ne1 > 1 ? 2 : 1, b, sizeof(b)));
+                        dims_str(t->ne, t->n_dims, a, sizeof(a)),
+                        dims_str(want, ne2 > 1 ? 3 : ne1 > 1 ? 2 : 1, b, sizeof(b)));
     }
     return ADM_OK;
+}
+
+static adm_status find_tensor(loader *L, const char *name, int64_t ne0, int64_t ne1, bool required,
+                              const adm_gguf_tensor **out) {
+    return find_tensor3(L, name, ne0, ne1, 1, required, out);
 }
 
 static adm_status load_matrix(loader *L, const char *name, int64_t n_in, int64_t n_out, bool required,
@@ -79,6 +86,27 @@ static adm_status load_matrix(loader *L, const char *name, int64_t n_in, int64_t
     w->row_size = adm_row_size(t->type, n_in);
     w->data = t->data;
     return ADM_OK;
+}
+
+/* n_expert matrices of n_in x n_out in one 3-D tensor. */
+static adm_status load_experts(loader *L, const char *name, int64_t n_in, int64_t n_out, int64_t n_expert,
+                               adm_experts *e) {
+    const adm_gguf_tensor *t;
+    adm_status st = find_tensor3(L, name, n_in, n_out, n_expert, true, &t);
+    if (st != ADM_OK) return st;
+    e->w = (adm_weight){t->type, n_in, n_out, adm_row_size(t->type, n_in), t->data};
+    e->stride = e->w.row_size * (size_t)n_out;
+    return ADM_OK;
+}
+
+/* Rows [first, first + n) of a matrix, as a matrix of its own: fused tensors
+ * (attn_qkv, phi3's gate+up ffn_up) are products of independent rows, so
+ * views give the same results as separate tensors. */
+static adm_weight rows_view(const adm_weight *w, int64_t first, int64_t n) {
+    adm_weight v = *w;
+    v.data = w->data + (size_t)first * w->row_size;
+    v.n_out = n;
+    return v;
 }
 
 /* A small tensor converted to f32 in the model's owned buffer. */
@@ -118,7 +146,6 @@ static adm_status read_hparams(loader *L) {
     INT_KEY("attention.key_length", false, 1, 4096, hp->n_embd / hp->n_head, head_dim)
     INT_KEY("attention.value_length", false, 1, 4096, hp->head_dim, head_dim_v)
     INT_KEY("rope.dimension_count", false, 1, 4096, hp->head_dim, n_rot)
-#undef INT_KEY
     if (hp->n_head % hp->n_head_kv != 0)
         return adm_fail(L->err, ADM_ERR_FORMAT, "%s: head_count %d is not a multiple of head_count_kv %d", L->path,
                         hp->n_head, hp->n_head_kv);
@@ -134,6 +161,59 @@ static adm_status read_hparams(loader *L) {
         return adm_fail(L->err, ADM_ERR_FORMAT, "%s: rms epsilon %g or rope base %g is out of range", L->path,
                         (double)hp->rms_eps, (double)hp->rope_base);
     hp->rope_freq_scale = 1.0f;
+    hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    hp->embd_scale = 1.0f;
+    hp->ffn_act = ADM_ACT_SILU;
+
+    if (m->arch->gemma) {
+        hp->ffn_act = ADM_ACT_GELU_TANH;
+        hp->embd_scale = sqrtf((float)hp->n_embd);
+        /* Gemma 3 27B scales queries by its n_embd / n_head (query_pre_attn_scalar),
+         * the others by the head size, as llama.cpp decides from the layer count. */
+        if (hp->n_layer == 62) hp->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));
+        INT_KEY("attention.sliding_window", false, 0, 1 << 26, 0, n_swa)
+        if ((st = get_float(L, "final_logit_softcapping", 0.0, &d)) != ADM_OK) return st;
+        hp->final_softcap = hp->n_swa > 0 ? 0.0f : (float)d; /* llama.cpp caps only models without local layers */
+        if (!(hp->final_softcap >= 0.0f))
+            return adm_fail(L->err, ADM_ERR_FORMAT, "%s: final_logit_softcapping must not be negative", L->path);
+    }
+    if (m->arch->moe) {
+        INT_KEY("expert_count", true, 1, 4096, 0, n_expert)
+        INT_KEY("expert_used_count", true, 1, hp->n_expert, 0, n_expert_used)
+        INT_KEY("expert_feed_forward_length", false, 1, 1 << 22, hp->n_ff / hp->n_expert_used, n_ff_exp)
+        bool found;
+        char key[160];
+        snprintf(key, sizeof(key), "%s.expert_weights_norm", m->arch->name);
+        hp->expert_norm = true; /* Qwen3-MoE's norm_topk_prob */
+        if ((st = adm_gguf_get_bool(L->g, key, &hp->expert_norm, &found, L->err)) != ADM_OK) return st;
+        if ((st = get_float(L, "expert_weights_scale", 1.0, &d)) != ADM_OK) return st;
+        hp->expert_scale = d == 0.0 ? 1.0f : (float)d;
+    }
+#undef INT_KEY
+    return ADM_OK;
+}
+
+/* Which layers slide (gemma3): attention.sliding_window_pattern is either a
+ * period N (every N-th layer global, the others local; 6 when absent) or
+ * one bool per layer. */
+static adm_status read_swa_layers(loader *L) {
+    adm_model *m = L->m;
+    adm_hparams *hp = &m->hp;
+    if (hp->n_swa <= 0) return ADM_OK;
+    char key[160];
+    snprintf(key, sizeof(key), "%s.attention.sliding_window_pattern", m->arch->name);
+    const adm_gguf_kv *kv = adm_gguf_find(L->g, key);
+    if (kv && kv->val.type == ADM_GGUF_ARRAY) {
+        if (kv->val.arr.type != ADM_GGUF_BOOL || kv->val.arr.n != (uint64_t)hp->n_layer)
+            return adm_fail(L->err, ADM_ERR_FORMAT, "%s: '%s' must be a period or one bool per layer", L->path, key);
+        for (int il = 0; il < hp->n_layer; il++) m->layers[il].swa = kv->val.arr.raw[il] != 0;
+        return ADM_OK;
+    }
+    int64_t period;
+    adm_status st = get_int(L, "attention.sliding_window_pattern", false, 0, 4096, 6, &period);
+    if (st != ADM_OK) return st;
+    hp->swa_period = (int)period;
+    for (int il = 0; il < hp->n_layer; il++) m->layers[il].swa = period == 0 || il % period < period - 1;
     return ADM_OK;
 }
 
@@ -189,9 +269,42 @@ static adm_status read_rope_scaling(loader *L) {
                     "llama3 are)", L->path, (int)ADM_MIN(type.len, 64), type.ptr);
 }
 
+/* The RoPE of global and of sliding-window layers. LongRoPE files (phi3)
+ * carry rope_factors_long/short, chosen per context by its size against
+ * rope.scaling.original_context_length, and an attn_factor that scales
+ * cos and sin. Sliding-window layers (gemma3) have their own base
+ * (rope.freq_base_swa, 10000 when absent) and no scaling. */
+static adm_status read_rope_sets(loader *L) {
+    adm_hparams *hp = &L->m->hp;
+    adm_status st;
+    double attn_factor, base_swa;
+    int64_t orig;
+    if ((st = get_float(L, "rope.scaling.attn_factor", 1.0, &attn_factor)) != ADM_OK) return st;
+    if ((st = get_float(L, "rope.freq_base_swa", 10000.0, &base_swa)) != ADM_OK) return st;
+    if ((st = get_int(L, "rope.scaling.original_context_length", false, 1, 1 << 26, hp->n_ctx_train, &orig)) != ADM_OK)
+        return st;
+    if (!(attn_factor > 0.0) || !(base_swa > 1.0))
+        return adm_fail(L->err, ADM_ERR_FORMAT, "%s: rope.scaling.attn_factor %g or rope.freq_base_swa %g is out of "
+                        "range", L->path, attn_factor, base_swa);
+    adm_rope *g = &hp->rope[0];
+    *g = (adm_rope){hp->rope_base, hp->rope_freq_scale, (float)attn_factor, hp->rope_factors, NULL, (int)orig, false};
+    const int n_pairs = hp->n_rot / 2;
+    const float *lng, *shrt;
+    if ((st = load_vector(L, "rope_factors_long.weight", n_pairs, false, &lng)) != ADM_OK) return st;
+    if ((st = load_vector(L, "rope_factors_short.weight", n_pairs, false, &shrt)) != ADM_OK) return st;
+    if ((lng || shrt) && !g->factors) {
+        g->factors = shrt;
+        g->factors_long = lng;
+        g->longrope = true;
+    }
+    hp->rope[1] = (adm_rope){(float)base_swa, 1.0f, (float)attn_factor, NULL, NULL, (int)orig, false};
+    return ADM_OK;
+}
+
 static adm_status load_layers(loader *L) {
     adm_model *m = L->m;
     const adm_hparams *hp = &m->hp;
+    const adm_arch *a = m->arch;
     const int64_t n_q = (int64_t)hp->n_head * hp->head_dim, n_k = (int64_t)hp->n_head_kv * hp->head_dim;
     const int64_t n_v = (int64_t)hp->n_head_kv * hp->head_dim_v, n_o = (int64_t)hp->n_head * hp->head_dim_v;
     adm_status st;
@@ -199,26 +312,68 @@ static adm_status load_layers(loader *L) {
     for (int il = 0; il < hp->n_layer; il++) {
         adm_layer *l = &m->layers[il];
 #define T(fmt) (snprintf(name, sizeof(name), "blk.%d." fmt, il), name)
-        if (adm_gguf_find_tensor(L->g, T("ffn_gate_exps.weight")))
-            return adm_fail(L->err, ADM_ERR_UNSUPPORTED, "%s: mixture-of-experts layers are not supported", L->path);
-        if (adm_gguf_find_tensor(L->g, T("attn_qkv.weight")))
-            return adm_fail(L->err, ADM_ERR_UNSUPPORTED, "%s: fused attn_qkv tensors are not supported", L->path);
+        if (!a->moe && adm_gguf_find_tensor(L->g, T("ffn_gate_exps.weight")))
+            return adm_fail(L->err, ADM_ERR_UNSUPPORTED, "%s: mixture-of-experts layers are not supported for "
+                            "architecture %s (qwen3moe is)", L->path, a->name);
         if ((st = load_vector(L, T("attn_norm.weight"), hp->n_embd, true, &l->attn_norm)) != ADM_OK) return st;
-        if ((st = load_matrix(L, T("attn_q.weight"), hp->n_embd, n_q, true, &l->wq)) != ADM_OK) return st;
-        if ((st = load_matrix(L, T("attn_k.weight"), hp->n_embd, n_k, true, &l->wk)) != ADM_OK) return st;
-        if ((st = load_matrix(L, T("attn_v.weight"), hp->n_embd, n_v, true, &l->wv)) != ADM_OK) return st;
+        if (adm_gguf_find_tensor(L->g, T("attn_qkv.weight"))) {
+            adm_weight qkv;
+            if ((st = load_matrix(L, T("attn_qkv.weight"), hp->n_embd, n_q + n_k + n_v, true, &qkv)) != ADM_OK) return st;
+            l->wq = rows_view(&qkv, 0, n_q);
+            l->wk = rows_view(&qkv, n_q, n_k);
+            l->wv = rows_view(&qkv, n_q + n_k, n_v);
+        } else {
+            if ((st = load_matrix(L, T("attn_q.weight"), hp->n_embd, n_q, true, &l->wq)) != ADM_OK) return st;
+            if ((st = load_matrix(L, T("attn_k.weight"), hp->n_embd, n_k, true, &l->wk)) != ADM_OK) return st;
+            if ((st = load_matrix(L, T("attn_v.weight"), hp->n_embd, n_v, true, &l->wv)) != ADM_OK) return st;
+        }
         if ((st = load_matrix(L, T("attn_output.weight"), n_o, hp->n_embd, true, &l->wo)) != ADM_OK) return st;
         if ((st = load_vector(L, T("attn_q.bias"), n_q, false, &l->bq)) != ADM_OK) return st;
         if ((st = load_vector(L, T("attn_k.bias"), n_k, false, &l->bk)) != ADM_OK) return st;
         if ((st = load_vector(L, T("attn_v.bias"), n_v, false, &l->bv)) != ADM_OK) return st;
-        if ((st = load_vector(L, T("attn_q_norm.weight"), hp->head_dim, m->arch->qk_norm, &l->q_norm)) != ADM_OK) return st;
-        if ((st = load_vector(L, T("attn_k_norm.weight"), hp->head_dim, m->arch->qk_norm, &l->k_norm)) != ADM_OK) return st;
+        if ((st = load_vector(L, T("attn_q_norm.weight"), hp->head_dim, a->qk_norm, &l->q_norm)) != ADM_OK) return st;
+        if ((st = load_vector(L, T("attn_k_norm.weight"), hp->head_dim, a->qk_norm, &l->k_norm)) != ADM_OK) return st;
+        if ((st = load_vector(L, T("post_attention_norm.weight"), hp->n_embd, a->post_norms, &l->attn_post_norm)) != ADM_OK)
+            return st;
         if ((st = load_vector(L, T("ffn_norm.weight"), hp->n_embd, true, &l->ffn_norm)) != ADM_OK) return st;
-        if ((st = load_matrix(L, T("ffn_gate.weight"), hp->n_embd, hp->n_ff, true, &l->w_gate)) != ADM_OK) return st;
-        if ((st = load_matrix(L, T("ffn_up.weight"), hp->n_embd, hp->n_ff, true, &l->w_up)) != ADM_OK) return st;
-        if ((st = load_matrix(L, T("ffn_down.weight"), hp->n_ff, hp->n_embd, true, &l->w_down)) != ADM_OK) return st;
+        if ((st = load_vector(L, T("post_ffw_norm.weight"), hp->n_embd, a->post_norms, &l->ffn_post_norm)) != ADM_OK)
+            return st;
+        if (a->moe) {
+            const int64_t ne = hp->n_expert, nf = hp->n_ff_exp;
+            if ((st = load_matrix(L, T("ffn_gate_inp.weight"), hp->n_embd, ne, true, &l->router)) != ADM_OK) return st;
+            if ((st = load_experts(L, T("ffn_gate_exps.weight"), hp->n_embd, nf, ne, &l->gate_exps)) != ADM_OK) return st;
+            if ((st = load_experts(L, T("ffn_up_exps.weight"), hp->n_embd, nf, ne, &l->up_exps)) != ADM_OK) return st;
+            if ((st = load_experts(L, T("ffn_down_exps.weight"), nf, hp->n_embd, ne, &l->down_exps)) != ADM_OK) return st;
+        } else if (!adm_gguf_find_tensor(L->g, T("ffn_gate.weight")) && adm_gguf_find_tensor(L->g, T("ffn_up.weight")) &&
+                   adm_gguf_find_tensor(L->g, T("ffn_up.weight"))->ne[1] == 2 * (int64_t)hp->n_ff) {
+            /* phi3: gate and up fused in ffn_up, the gate's rows first */
+            adm_weight gu;
+            if ((st = load_matrix(L, T("ffn_up.weight"), hp->n_embd, 2 * (int64_t)hp->n_ff, true, &gu)) != ADM_OK) return st;
+            l->w_gate = rows_view(&gu, 0, hp->n_ff);
+            l->w_up = rows_view(&gu, hp->n_ff, hp->n_ff);
+        } else {
+            if ((st = load_matrix(L, T("ffn_gate.weight"), hp->n_embd, hp->n_ff, true, &l->w_gate)) != ADM_OK) return st;
+            if ((st = load_matrix(L, T("ffn_up.weight"), hp->n_embd, hp->n_ff, true, &l->w_up)) != ADM_OK) return st;
+        }
+        if (!a->moe &&
+            (st = load_matrix(L, T("ffn_down.weight"), hp->n_ff, hp->n_embd, true, &l->w_down)) != ADM_OK)
+            return st;
 #undef T
     }
+    return ADM_OK;
+}
+
+/* ggml evaluates GELU through a table over f16 inputs whose entries are
+ * rounded to f16; the same table makes our GeGLU agree with llama.cpp's. */
+static adm_status build_gelu_table(loader *L) {
+    float *t = adm_alloc(65536 * sizeof(float));
+    if (!t) return adm_fail(L->err, ADM_ERR_NOMEM, "%s: out of memory", L->path);
+    for (uint32_t i = 0; i < 65536; i++) {
+        const float x = adm_f16_to_f32((adm_f16)i);
+        const float g = 0.5f * x * (1.0f + tanhf(0.79788456080286535587989211986876f * x * (1.0f + 0.044715f * x * x)));
+        t[i] = adm_f16_to_f32(adm_f32_to_f16(g));
+    }
+    L->m->gelu_table = t;
     return ADM_OK;
 }
 
@@ -284,11 +439,12 @@ adm_status adm_model_load(const char *path, const adm_model_params *params, adm_
     if ((st = read_hparams(&L)) != ADM_OK) goto fail;
 
     adm_hparams *hp = &m->hp;
-    /* Room for every small vector: norms, biases, QK norms, RoPE factors. */
-    size_t n_small = (size_t)hp->n_embd * (2 * (size_t)hp->n_layer + 1) +
+    /* Room for every small vector: norms (4 per layer at most), biases, QK
+     * norms, RoPE factors (rope_freqs, LongRoPE's long and short). */
+    size_t n_small = (size_t)hp->n_embd * (4 * (size_t)hp->n_layer + 1) +
                      (size_t)hp->n_layer * ((size_t)(hp->n_head + 2 * hp->n_head_kv) * (size_t)hp->head_dim +
                                             (size_t)hp->n_head_kv * (size_t)hp->head_dim_v + 2 * (size_t)hp->head_dim) +
-                     (size_t)hp->n_rot;
+                     3 * (size_t)hp->n_rot;
     m->owned = adm_calloc(n_small, sizeof(float));
     m->layers = adm_calloc((size_t)hp->n_layer, sizeof(adm_layer));
     if (!m->owned || !m->layers) {
@@ -298,6 +454,9 @@ adm_status adm_model_load(const char *path, const adm_model_params *params, adm_
     L.owned_next = m->owned;
     L.owned_left = n_small;
     if ((st = read_rope_scaling(&L)) != ADM_OK) goto fail;
+    if ((st = read_rope_sets(&L)) != ADM_OK) goto fail;
+    if ((st = read_swa_layers(&L)) != ADM_OK) goto fail;
+    if (hp->ffn_act == ADM_ACT_GELU_TANH && (st = build_gelu_table(&L)) != ADM_OK) goto fail;
 
     if ((st = adm_vocab_from_gguf(L.g, &m->vocab, err)) != ADM_OK) goto fail;
     const adm_gguf_tensor *te = adm_gguf_find_tensor(L.g, "token_embd.weight");
@@ -334,6 +493,7 @@ void adm_model_free(adm_model *m) {
     adm_vocab_free(m->vocab);
     adm_free(m->layers);
     adm_free(m->owned);
+    adm_free(m->gelu_table);
     adm_free(m->meta_strs);
     adm_gguf_free(m->gguf);
     adm_free(m);
@@ -360,6 +520,22 @@ adm_model_info adm_model_get_info(const adm_model *m) {
     i.decode_bytes = m->weight_bytes;
     if (m->output.data != m->tok_embd.data)
         i.decode_bytes -= (uint64_t)m->tok_embd.row_size * (uint64_t)(m->tok_embd.n_out - 1);
+    const adm_hparams *hp = &m->hp;
+    i.n_swa = hp->n_swa;
+    for (int il = 0; il < hp->n_layer; il++) {
+        const adm_layer *l = &m->layers[il];
+        i.n_swa_layers += l->swa;
+        if (hp->n_expert > 0)
+            i.decode_bytes -= (uint64_t)(l->gate_exps.stride + l->up_exps.stride + l->down_exps.stride) *
+                              (uint64_t)(hp->n_expert - hp->n_expert_used);
+    }
+    i.rope_freq_base_swa = hp->rope[1].base;
+    i.n_expert = hp->n_expert;
+    i.n_expert_used = hp->n_expert_used;
+    i.n_ff_exp = hp->n_ff_exp;
+    i.longrope = hp->rope[0].longrope;
+    i.n_ctx_orig = hp->rope[0].n_ctx_orig;
+    i.attn_scale = hp->attn_scale;
     return i;
 }
 

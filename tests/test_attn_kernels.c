@@ -336,7 +336,7 @@ static void test_attn_tile(void **state) {
                     for (int j = 0; j < m; j++)
                         for (int d = 0; d < hk; d++) kt[d * T + j] = k[(size_t)(c + j) * hk + d];
                     memcpy(vt, v + (size_t)c * hv, sizeof(float) * (size_t)m * hv);
-                    kk->attn_tile(kt, vt, m, hk, hv, q, 1, scale, &M, &S, out);
+                    kk->attn_tile(kt, vt, 0, m, hk, hv, q, 1, scale, &M, &S, out);
                 }
                 for (int i = 0; i < hv; i++) out[i] /= S;
                 if (t > 0 && memcmp(acc, acc2, sizeof(float) * (size_t)hv))

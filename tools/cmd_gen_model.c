@@ -1,6 +1,7 @@
 /*
  * cmd_gen_model.c - `adamas gen-model`: writes a random-weight GGUF model of
- * any llama/qwen2/qwen3 shape in any weight type, optionally with the real
+ * any llama/qwen2/qwen3/qwen3moe/gemma3/phi3 shape in any weight type,
+ * optionally with the real
  * vocabulary of another GGUF file. Such models run at real speed and memory
  * cost (benchmarks, memory tests) and exercise every kernel, but say
  * nothing about quality. Weights are seeded, so files are reproducible.
@@ -19,6 +20,14 @@ typedef struct shape {
     int n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff, n_vocab, n_ctx;
     float rope_base, rms_eps;
     bool tied;
+    /* gemma3: sliding window (every swa_period-th layer global), local RoPE
+     * base, linear RoPE scaling factor of the global layers (0: none) */
+    int n_swa, swa_period;
+    float rope_base_swa, rope_scale;
+    /* qwen3moe */
+    int n_expert, n_expert_used, n_ff_exp;
+    /* phi3: rotary dimensions (0: head_dim), LongRoPE original context (0: none) */
+    int n_rot, n_ctx_orig;
 } shape;
 
 typedef struct preset {
@@ -27,14 +36,22 @@ typedef struct preset {
 } preset;
 
 static const preset k_presets[] = {
-    {"qwen2.5-0.5b", {"qwen2", 24, 896, 14, 2, 64, 4864, 151936, 32768, 1000000.0f, 1e-6f, true}},
-    {"qwen2.5-1.5b", {"qwen2", 28, 1536, 12, 2, 128, 8960, 151936, 32768, 1000000.0f, 1e-6f, true}},
-    {"qwen3-0.6b", {"qwen3", 28, 1024, 16, 8, 128, 3072, 151936, 40960, 1000000.0f, 1e-6f, true}},
-    {"llama-3.2-1b", {"llama", 16, 2048, 32, 8, 64, 8192, 128256, 131072, 500000.0f, 1e-5f, true}},
-    {"llama-3.2-3b", {"llama", 28, 3072, 24, 8, 128, 8192, 128256, 131072, 500000.0f, 1e-5f, true}},
-    {"llama-3.1-8b", {"llama", 32, 4096, 32, 8, 128, 14336, 128256, 131072, 500000.0f, 1e-5f, false}},
-    {"smollm2-135m", {"llama", 30, 576, 9, 3, 64, 1536, 49152, 8192, 100000.0f, 1e-5f, true}},
-    {"tiny", {"llama", 2, 256, 4, 2, 64, 768, 512, 2048, 10000.0f, 1e-5f, false}},
+    {"qwen2.5-0.5b", {"qwen2", 24, 896, 14, 2, 64, 4864, 151936, 32768, 1000000.0f, 1e-6f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"qwen2.5-1.5b", {"qwen2", 28, 1536, 12, 2, 128, 8960, 151936, 32768, 1000000.0f, 1e-6f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"qwen3-0.6b", {"qwen3", 28, 1024, 16, 8, 128, 3072, 151936, 40960, 1000000.0f, 1e-6f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"llama-3.2-1b", {"llama", 16, 2048, 32, 8, 64, 8192, 128256, 131072, 500000.0f, 1e-5f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"llama-3.2-3b", {"llama", 28, 3072, 24, 8, 128, 8192, 128256, 131072, 500000.0f, 1e-5f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"llama-3.1-8b", {"llama", 32, 4096, 32, 8, 128, 14336, 128256, 131072, 500000.0f, 1e-5f, false, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"smollm2-135m", {"llama", 30, 576, 9, 3, 64, 1536, 49152, 8192, 100000.0f, 1e-5f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"gemma-3-1b", {"gemma3", 26, 1152, 4, 1, 256, 6912, 262144, 32768, 1000000.0f, 1e-6f, true, 512, 6, 10000.0f, 0, 0, 0, 0, 0, 0}},
+    {"phi-4-mini", {"phi3", 32, 3072, 24, 8, 128, 8192, 200064, 131072, 10000.0f, 1e-5f, true, 0, 0, 0, 0, 0, 0, 0, 96, 4096}},
+    /* 48 layers as released; about 17 GiB as Q4_K_M, so benchmarks may pass --n-layer 12 */
+    {"qwen3-30b-a3b", {"qwen3moe", 48, 2048, 32, 4, 128, 6144, 151936, 40960, 1000000.0f, 1e-6f, false, 0, 0, 0, 0, 128, 8, 768, 0, 0}},
+    /* tiny files of each mechanism for the reference tests (tests/arch_ref) */
+    {"tiny-gemma3", {"gemma3", 4, 256, 4, 2, 64, 768, 512, 2048, 1000000.0f, 1e-6f, true, 24, 3, 10000.0f, 8.0f, 0, 0, 0, 0, 0}},
+    {"tiny-phi3", {"phi3", 2, 256, 4, 2, 64, 768, 512, 4096, 10000.0f, 1e-5f, false, 0, 0, 0, 0, 0, 0, 0, 48, 1024}},
+    {"tiny-qwen3moe", {"qwen3moe", 2, 256, 4, 2, 64, 768, 512, 2048, 1000000.0f, 1e-6f, false, 0, 0, 0, 0, 8, 3, 256, 0, 0}},
+    {"tiny", {"llama", 2, 256, 4, 2, 64, 768, 512, 2048, 10000.0f, 1e-5f, false, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
 };
 
 static void usage(FILE *f) {
@@ -47,8 +64,12 @@ static void usage(FILE *f) {
     fprintf(f, "\n"
                "  --type TYPE          weight type: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k,\n"
                "                       or the mixes q4_k_m and q5_k_m (default q8_0)\n"
-               "  --arch llama|qwen2|qwen3\n"
+               "  --arch llama|qwen2|qwen3|qwen3moe|gemma3|phi3\n"
                "  --n-layer N --n-embd N --n-head N --n-head-kv N --head-dim N --n-ff N --n-vocab N --ctx N\n"
+               "  --n-expert N --n-expert-used N --n-ff-exp N   experts (qwen3moe)\n"
+               "  --swa N --swa-period N  sliding window; every N-th layer global (gemma3)\n"
+               "  --n-rot N            rotary dimensions (default: the head size)\n"
+               "  --ctx-orig N         LongRoPE original context: writes rope_factors_long/short (phi3)\n"
                "  --rope-base F        RoPE frequency base\n"
                "  --tied / --untied    share the output matrix with the token embeddings\n"
                "  --vocab FILE.gguf    copy the tokenizer (tokenizer.* keys) of this file; n_vocab follows it\n"
@@ -78,7 +99,7 @@ typedef struct tensor_plan {
     char name[96];
     adm_type type;
     int n_dims;
-    int64_t ne[2];
+    int64_t ne[3];
     float std, mean;   /* mean != 0 for norm weights (around 1) */
 } tensor_plan;
 
@@ -101,16 +122,22 @@ static adm_type fit_type(adm_type t, int64_t n_in) {
     return n_in % 32 == 0 ? ADM_TYPE_Q8_0 : ADM_TYPE_F16;
 }
 
-static int add_plan(tensor_plan *p, int n, const char *name, adm_type t, int64_t ne0, int64_t ne1, float std,
-                    float mean) {
+static int add_plan3(tensor_plan *p, int n, const char *name, adm_type t, int64_t ne0, int64_t ne1, int64_t ne2,
+                     float std, float mean) {
     snprintf(p[n].name, sizeof(p[n].name), "%s", name);
     p[n].type = ne1 > 1 ? fit_type(t, ne0) : ADM_TYPE_F32;
-    p[n].n_dims = ne1 > 1 ? 2 : 1;
+    p[n].n_dims = ne2 > 1 ? 3 : ne1 > 1 ? 2 : 1;
     p[n].ne[0] = ne0;
     p[n].ne[1] = ne1;
+    p[n].ne[2] = ne2;
     p[n].std = std;
     p[n].mean = mean;
     return n + 1;
+}
+
+static int add_plan(tensor_plan *p, int n, const char *name, adm_type t, int64_t ne0, int64_t ne1, float std,
+                    float mean) {
+    return add_plan3(p, n, name, t, ne0, ne1, 1, std, mean);
 }
 
 static bool parse_shape_opt(const char *a, const char *v, shape *s, bool *ok) {
@@ -125,6 +152,13 @@ static bool parse_shape_opt(const char *a, const char *v, shape *s, bool *ok) {
     else if (!strcmp(a, "--n-ff")) field = &s->n_ff;
     else if (!strcmp(a, "--n-vocab")) field = &s->n_vocab, hi = 1 << 22;
     else if (!strcmp(a, "--ctx")) field = &s->n_ctx, hi = 1 << 24;
+    else if (!strcmp(a, "--n-expert")) field = &s->n_expert, hi = 4096;
+    else if (!strcmp(a, "--n-expert-used")) field = &s->n_expert_used, hi = 4096;
+    else if (!strcmp(a, "--n-ff-exp")) field = &s->n_ff_exp;
+    else if (!strcmp(a, "--swa")) field = &s->n_swa, hi = 1 << 24;
+    else if (!strcmp(a, "--swa-period")) field = &s->swa_period, hi = 4096;
+    else if (!strcmp(a, "--n-rot")) field = &s->n_rot, hi = 1024;
+    else if (!strcmp(a, "--ctx-orig")) field = &s->n_ctx_orig, hi = 1 << 24;
     else return false;
     *ok = args_int("gen-model", a, v, 1, hi, &n);
     if (*ok) *field = (int)n;
@@ -167,8 +201,9 @@ int cmd_gen_model(int argc, char **argv) {
             if (!args_float("gen-model", a, v, 1.0, 1e12, &d)) return 2;
             s.rope_base = (float)d;
         } else if (!strcmp(a, "--arch")) {
-            if (strcmp(v, "llama") && strcmp(v, "qwen2") && strcmp(v, "qwen3")) {
-                args_error("gen-model", "unknown --arch '%s' (llama, qwen2, qwen3)", v);
+            if (strcmp(v, "llama") && strcmp(v, "qwen2") && strcmp(v, "qwen3") && strcmp(v, "qwen3moe") &&
+                strcmp(v, "gemma3") && strcmp(v, "phi3")) {
+                args_error("gen-model", "unknown --arch '%s' (llama, qwen2, qwen3, qwen3moe, gemma3, phi3)", v);
                 return 2;
             }
             s.arch = v;
@@ -200,6 +235,14 @@ int cmd_gen_model(int argc, char **argv) {
     }
     if (s.n_head % s.n_head_kv || s.head_dim % 2) {
         args_error("gen-model", "n_head must be a multiple of n_head_kv and head_dim even");
+        return 2;
+    }
+    const bool moe = !strcmp(s.arch, "qwen3moe"), gemma = !strcmp(s.arch, "gemma3"), phi3 = !strcmp(s.arch, "phi3");
+    const int n_rot = s.n_rot > 0 ? s.n_rot : s.head_dim;
+    if (n_rot > s.head_dim || n_rot % 2 || (moe && (s.n_expert < 1 || s.n_expert_used < 1 ||
+                                                     s.n_expert_used > s.n_expert || s.n_ff_exp < 1))) {
+        args_error("gen-model", "qwen3moe needs --n-expert, --n-expert-used <= n_expert and --n-ff-exp; --n-rot must be "
+                   "even and at most the head size");
         return 2;
     }
 
@@ -239,26 +282,52 @@ int cmd_gen_model(int argc, char **argv) {
     n = add_plan(plan, n, "output_norm.weight", ADM_TYPE_F32, s.n_embd, 1, 0.05f, 1.0f);
     if (!s.tied)
         n = add_plan(plan, n, "output.weight", pick_type(mix, base, "output", 0, s.n_layer), s.n_embd, s.n_vocab, w_std, 0);
+    if (phi3 && s.n_ctx_orig > 0) {
+        /* LongRoPE frequency divisors: long ones stretch low frequencies */
+        n = add_plan(plan, n, "rope_factors_long.weight", ADM_TYPE_F32, n_rot / 2, 1, 0.5f, 2.0f);
+        n = add_plan(plan, n, "rope_factors_short.weight", ADM_TYPE_F32, n_rot / 2, 1, 0.05f, 1.0f);
+    }
     for (int il = 0; il < s.n_layer; il++) {
 #define NAME(fmt) (snprintf(name, sizeof(name), "blk.%d." fmt, il), name)
         n = add_plan(plan, n, NAME("attn_norm.weight"), ADM_TYPE_F32, s.n_embd, 1, 0.05f, 1.0f);
-        n = add_plan(plan, n, NAME("attn_q.weight"), pick_type(mix, base, "attn_q", il, s.n_layer), s.n_embd, nq, w_std, 0);
-        n = add_plan(plan, n, NAME("attn_k.weight"), pick_type(mix, base, "attn_k", il, s.n_layer), s.n_embd, nkv, w_std, 0);
-        n = add_plan(plan, n, NAME("attn_v.weight"), pick_type(mix, base, "attn_v", il, s.n_layer), s.n_embd, nkv, w_std, 0);
+        if (phi3) {
+            n = add_plan(plan, n, NAME("attn_qkv.weight"), pick_type(mix, base, "attn_qkv", il, s.n_layer), s.n_embd,
+                         nq + 2 * nkv, w_std, 0);
+        } else {
+            n = add_plan(plan, n, NAME("attn_q.weight"), pick_type(mix, base, "attn_q", il, s.n_layer), s.n_embd, nq, w_std, 0);
+            n = add_plan(plan, n, NAME("attn_k.weight"), pick_type(mix, base, "attn_k", il, s.n_layer), s.n_embd, nkv, w_std, 0);
+            n = add_plan(plan, n, NAME("attn_v.weight"), pick_type(mix, base, "attn_v", il, s.n_layer), s.n_embd, nkv, w_std, 0);
+        }
         n = add_plan(plan, n, NAME("attn_output.weight"), pick_type(mix, base, "attn_output", il, s.n_layer), nq, s.n_embd, w_std, 0);
         if (!strcmp(s.arch, "qwen2")) {
             n = add_plan(plan, n, NAME("attn_q.bias"), ADM_TYPE_F32, nq, 1, 0.1f, 0);
             n = add_plan(plan, n, NAME("attn_k.bias"), ADM_TYPE_F32, nkv, 1, 0.1f, 0);
             n = add_plan(plan, n, NAME("attn_v.bias"), ADM_TYPE_F32, nkv, 1, 0.1f, 0);
         }
-        if (!strcmp(s.arch, "qwen3")) {
+        if (!strcmp(s.arch, "qwen3") || moe || gemma) {
             n = add_plan(plan, n, NAME("attn_q_norm.weight"), ADM_TYPE_F32, s.head_dim, 1, 0.05f, 1.0f);
             n = add_plan(plan, n, NAME("attn_k_norm.weight"), ADM_TYPE_F32, s.head_dim, 1, 0.05f, 1.0f);
         }
+        if (gemma) n = add_plan(plan, n, NAME("post_attention_norm.weight"), ADM_TYPE_F32, s.n_embd, 1, 0.05f, 1.0f);
         n = add_plan(plan, n, NAME("ffn_norm.weight"), ADM_TYPE_F32, s.n_embd, 1, 0.05f, 1.0f);
-        n = add_plan(plan, n, NAME("ffn_gate.weight"), pick_type(mix, base, "ffn_gate", il, s.n_layer), s.n_embd, s.n_ff, w_std, 0);
-        n = add_plan(plan, n, NAME("ffn_up.weight"), pick_type(mix, base, "ffn_up", il, s.n_layer), s.n_embd, s.n_ff, w_std, 0);
-        n = add_plan(plan, n, NAME("ffn_down.weight"), pick_type(mix, base, "ffn_down", il, s.n_layer), s.n_ff, s.n_embd, ff_std, 0);
+        if (moe) {
+            const float fe_std = 0.5f / sqrtf((float)s.n_ff_exp);
+            n = add_plan(plan, n, NAME("ffn_gate_inp.weight"), ADM_TYPE_F32, s.n_embd, s.n_expert, 4.0f * w_std, 0);
+            n = add_plan3(plan, n, NAME("ffn_gate_exps.weight"), pick_type(mix, base, "ffn_gate", il, s.n_layer), s.n_embd,
+                          s.n_ff_exp, s.n_expert, w_std, 0);
+            n = add_plan3(plan, n, NAME("ffn_up_exps.weight"), pick_type(mix, base, "ffn_up", il, s.n_layer), s.n_embd,
+                          s.n_ff_exp, s.n_expert, w_std, 0);
+            n = add_plan3(plan, n, NAME("ffn_down_exps.weight"), pick_type(mix, base, "ffn_down", il, s.n_layer),
+                          s.n_ff_exp, s.n_embd, s.n_expert, fe_std, 0);
+        } else if (phi3) {
+            n = add_plan(plan, n, NAME("ffn_up.weight"), pick_type(mix, base, "ffn_up", il, s.n_layer), s.n_embd, 2 * s.n_ff, w_std, 0);
+        } else {
+            n = add_plan(plan, n, NAME("ffn_gate.weight"), pick_type(mix, base, "ffn_gate", il, s.n_layer), s.n_embd, s.n_ff, w_std, 0);
+            n = add_plan(plan, n, NAME("ffn_up.weight"), pick_type(mix, base, "ffn_up", il, s.n_layer), s.n_embd, s.n_ff, w_std, 0);
+        }
+        if (!moe)
+            n = add_plan(plan, n, NAME("ffn_down.weight"), pick_type(mix, base, "ffn_down", il, s.n_layer), s.n_ff, s.n_embd, ff_std, 0);
+        if (gemma) n = add_plan(plan, n, NAME("post_ffw_norm.weight"), ADM_TYPE_F32, s.n_embd, 1, 0.05f, 1.0f);
 #undef NAME
     }
 
@@ -274,9 +343,30 @@ int cmd_gen_model(int argc, char **argv) {
     if (st == ADM_OK) st = adm_gguf_writer_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)s.n_head_kv);
     if (st == ADM_OK) st = adm_gguf_writer_set_u32(w, KEY("attention.key_length"), (uint32_t)s.head_dim);
     if (st == ADM_OK) st = adm_gguf_writer_set_u32(w, KEY("attention.value_length"), (uint32_t)s.head_dim);
-    if (st == ADM_OK) st = adm_gguf_writer_set_u32(w, KEY("rope.dimension_count"), (uint32_t)s.head_dim);
+    if (st == ADM_OK) st = adm_gguf_writer_set_u32(w, KEY("rope.dimension_count"), (uint32_t)n_rot);
     if (st == ADM_OK) st = adm_gguf_writer_set_f32(w, KEY("rope.freq_base"), s.rope_base);
     if (st == ADM_OK) st = adm_gguf_writer_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), s.rms_eps);
+    if (st == ADM_OK && gemma && s.n_swa > 0) {
+        st = adm_gguf_writer_set_u32(w, KEY("attention.sliding_window"), (uint32_t)s.n_swa);
+        if (st == ADM_OK) st = adm_gguf_writer_set_u32(w, KEY("attention.sliding_window_pattern"), (uint32_t)s.swa_period);
+        if (st == ADM_OK) st = adm_gguf_writer_set_f32(w, KEY("rope.freq_base_swa"), s.rope_base_swa);
+    }
+    if (st == ADM_OK && s.rope_scale > 0) {
+        st = adm_gguf_writer_set_str(w, KEY("rope.scaling.type"), "linear");
+        if (st == ADM_OK) st = adm_gguf_writer_set_f32(w, KEY("rope.scaling.factor"), s.rope_scale);
+    }
+    if (st == ADM_OK && moe) {
+        st = adm_gguf_writer_set_u32(w, KEY("expert_count"), (uint32_t)s.n_expert);
+        if (st == ADM_OK) st = adm_gguf_writer_set_u32(w, KEY("expert_used_count"), (uint32_t)s.n_expert_used);
+        if (st == ADM_OK) st = adm_gguf_writer_set_u32(w, KEY("expert_feed_forward_length"), (uint32_t)s.n_ff_exp);
+    }
+    if (st == ADM_OK && phi3 && s.n_ctx_orig > 0) {
+        /* Phi-3's converter: attn_factor = sqrt(1 + ln(ctx / orig) / ln(orig)) */
+        const double scale = (double)s.n_ctx / s.n_ctx_orig;
+        const float af = scale <= 1.0 ? 1.0f : (float)sqrt(1.0 + log(scale) / log((double)s.n_ctx_orig));
+        st = adm_gguf_writer_set_u32(w, KEY("rope.scaling.original_context_length"), (uint32_t)s.n_ctx_orig);
+        if (st == ADM_OK) st = adm_gguf_writer_set_f32(w, KEY("rope.scaling.attn_factor"), af);
+    }
     if (st == ADM_OK && vocab) st = adm_gguf_writer_copy_keys(w, vocab, "tokenizer.");
 #undef KEY
     for (int i = 0; i < n && st == ADM_OK; i++) st = adm_gguf_writer_add_tensor(w, plan[i].name, plan[i].type, plan[i].n_dims, plan[i].ne);
@@ -292,7 +382,7 @@ int cmd_gen_model(int argc, char **argv) {
     size_t max_bytes = 0;
     for (int i = 0; i < n; i++) {
         max_in = plan[i].ne[0] > max_in ? plan[i].ne[0] : max_in;
-        size_t b = adm_type_row_size(plan[i].type, plan[i].ne[0]) * (size_t)plan[i].ne[1];
+        size_t b = adm_type_row_size(plan[i].type, plan[i].ne[0]) * (size_t)(plan[i].ne[1] * plan[i].ne[2]);
         max_bytes = b > max_bytes ? b : max_bytes;
     }
     row = malloc((size_t)max_in * sizeof(float));
@@ -307,11 +397,11 @@ int cmd_gen_model(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
         const tensor_plan *t = &plan[i];
         size_t rs = adm_type_row_size(t->type, t->ne[0]);
-        for (int64_t rrow = 0; rrow < t->ne[1]; rrow++) {
+        for (int64_t rrow = 0; rrow < t->ne[1] * t->ne[2]; rrow++) {
             for (int64_t j = 0; j < t->ne[0]; j++) row[j] = t->mean + t->std * rng_normal(&r);
             adm_quantize(t->type, row, (uint8_t *)buf + (size_t)rrow * rs, t->ne[0]);
         }
-        if (adm_gguf_writer_write_tensor(w, buf, rs * (size_t)t->ne[1], &err) != ADM_OK) {
+        if (adm_gguf_writer_write_tensor(w, buf, rs * (size_t)(t->ne[1] * t->ne[2]), &err) != ADM_OK) {
             progress_done(&ps);
             args_error("gen-model", "%s: %s", out, err.msg);
             goto done;

@@ -89,6 +89,14 @@ int cmd_info(int argc, char **argv) {
            mi.arch, mi.name, mi.n_vocab, mi.n_ctx_train, mi.n_embd, mi.n_layer, mi.n_head, mi.n_head_kv,
            mi.n_embd_head, mi.n_rot, mi.n_ff, (double)mi.rope_freq_base, (double)mi.rms_eps,
            (unsigned long long)mi.n_params, (double)mi.n_params / 1e6, human(mi.weight_bytes, hb, sizeof(hb)));
+    printf("  attn_scale      %g\n", (double)mi.attn_scale);
+    if (mi.n_swa > 0)
+        printf("  sliding window  %d (%d of %d layers), local rope base %g\n", mi.n_swa, mi.n_swa_layers, mi.n_layer,
+               (double)mi.rope_freq_base_swa);
+    if (mi.n_expert > 0)
+        printf("  experts         %d, %d per token, feed-forward %d\n  decode reads    %s\n", mi.n_expert,
+               mi.n_expert_used, mi.n_ff_exp, human(mi.decode_bytes, hb, sizeof(hb)));
+    if (mi.longrope) printf("  longrope        original context %d\n", mi.n_ctx_orig);
     adm_model_free(m);
     return 0;
 }

@@ -21,7 +21,8 @@ static void usage(FILE *f) {
                "  --tokens \"IDS\"          token ids instead of text (space or comma separated)\n"
                "  --no-bos                do not add BOS when tokenizing\n"
                "  -o, --output FILE       where to write the logits\n"
-               "  --top K                 also print the top K logits of each position to stdout\n");
+               "  --top K                 also print the top K logits of each position to stdout\n"
+               "  --greedy N              then continue greedily (argmax) for N tokens and print their ids\n");
     model_opts_usage(f);
 }
 
@@ -78,7 +79,7 @@ int cmd_logits(int argc, char **argv) {
     model_opts_init(&o);
     const char *prompt = NULL, *file = NULL, *tok_str = NULL, *out_path = NULL;
     bool bos = true;
-    long top = 0;
+    long top = 0, greedy = 0;
     for (int i = 1; i < argc; i++) {
         int r = model_opts_parse(&o, "logits", argc, argv, &i);
         if (r < 0) return 2;
@@ -97,6 +98,8 @@ int cmd_logits(int argc, char **argv) {
             out_path = argv[++i];
         } else if (!strcmp(a, "--top") && i + 1 < argc) {
             if (!args_int("logits", a, argv[++i], 1, 1000000, &top)) return 2;
+        } else if (!strcmp(a, "--greedy") && i + 1 < argc) {
+            if (!args_int("logits", a, argv[++i], 1, 1 << 20, &greedy)) return 2;
         } else if (!strcmp(a, "--no-bos")) {
             bos = false;
         } else {
@@ -105,8 +108,8 @@ int cmd_logits(int argc, char **argv) {
             return 2;
         }
     }
-    if ((prompt != NULL) + (file != NULL) + (tok_str != NULL) != 1 || (!out_path && !top)) {
-        args_error("logits", "give exactly one of -p, -f, --tokens, and -o (or --top)");
+    if ((prompt != NULL) + (file != NULL) + (tok_str != NULL) != 1 || (!out_path && !top && !greedy)) {
+        args_error("logits", "give exactly one of -p, -f, --tokens, and -o (or --top, --greedy)");
         usage(stderr);
         return 2;
     }
@@ -147,7 +150,7 @@ int cmd_logits(int argc, char **argv) {
         }
     }
     if (!o.ctx_set) {
-        o.cp.n_ctx = n;
+        o.cp.n_ctx = n + (int)greedy;
         o.ctx_set = true;
     }
     if (o.cp.n_batch < n) o.cp.n_batch = n; /* one batch, as the reference files were made */
@@ -178,6 +181,23 @@ int cmd_logits(int argc, char **argv) {
         f = NULL;
     }
     for (int t = 0; t < n && top > 0; t++) print_top(t, logits + (size_t)t * n_vocab, n_vocab, (int)top);
+    if (greedy > 0) {
+        const float *row = logits + (size_t)(n - 1) * n_vocab;
+        printf("greedy:");
+        for (long i = 0; i < greedy; i++) {
+            int32_t best = 0;
+            for (int j = 1; j < n_vocab; j++)
+                if (row[j] > row[best]) best = j;
+            printf(" %d", best);
+            if (adm_ctx_eval(ctx, &best, 1, logits, false, &err) != ADM_OK) {
+                printf("\n");
+                args_error("logits", "%s", err.msg);
+                goto done;
+            }
+            row = logits;
+        }
+        printf("\n");
+    }
     model_opts_print_stats(&o, m, ctx);
     rc = 0;
 done:

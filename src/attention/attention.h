@@ -4,7 +4,8 @@
  * over every earlier token (causal); adamas.c selects a subset of keys first.
  * Both compute, for query head h of token t (KV head g = h / group):
  *   out[t][h] = sum_j softmax_j(scale * q[t][h] . k[g][j]) * v[g][j]
- * over j in 0 .. pos[t] (dense) or the selected set (sparse).
+ * over j in 0 .. pos[t] (dense; a sliding-window layer only the last
+ * `window` of them) or the selected set (sparse).
  */
 #ifndef ADM_ATTENTION_H
 #define ADM_ATTENTION_H
@@ -26,7 +27,13 @@ typedef struct adm_attn_args {
     float *out;            /* (n_tok, n_head, head_dim_v) */
     uint8_t *scratch;      /* adm_attn_scratch_size bytes per thread */
     size_t scratch_per_thread;
+    int window;            /* > 0: token t attends only to pos[t] - window + 1 .. pos[t] (sliding window) */
 } adm_attn_args;
+
+/* The first position token t attends to. */
+static inline int adm_attn_first(const adm_attn_args *a, int t) {
+    return a->window > 0 && a->pos[t] + 1 > a->window ? a->pos[t] + 1 - a->window : 0;
+}
 
 /* The query of one head in the form the key cache's product needs: q8_0
  * keys are scored against the query quantized to q8_0 (written to qconv,

@@ -57,12 +57,17 @@ static void tiled_item(const adm_attn_args *a, int item, int ith) {
     float *acc = S + (size_t)T * group;
     {
         const int t0 = item / n_kv_head * T, g = item % n_kv_head, nt = ADM_MIN(T, a->n_tok - t0);
-        int maxpos = 0;
-        for (int t = t0; t < t0 + nt; t++) maxpos = ADM_MAX(maxpos, a->pos[t]);
+        int maxpos = 0, minfirst = INT32_MAX;
+        for (int t = t0; t < t0 + nt; t++) {
+            maxpos = ADM_MAX(maxpos, a->pos[t]);
+            minfirst = ADM_MIN(minfirst, adm_attn_first(a, t));
+        }
         for (int r = 0; r < nt * group; r++) M[r] = -INFINITY, S[r] = 0.0f;
         memset(acc, 0, (size_t)nt * group * hv * sizeof(float));
         memset(kt, 0, (size_t)T * hk * sizeof(float)); /* slots past a short tile are read, then masked */
-        for (int c = 0; c <= maxpos; c += T) {
+        /* Tiles stay aligned to multiples of ADM_ATTN_TILE, as llama.cpp's;
+         * a sliding window that starts inside a tile empties its first slots. */
+        for (int c = minfirst / T * T; c <= maxpos; c += T) {
             const int mt = ADM_MIN(T, maxpos + 1 - c);
             for (int j = 0; j < mt; j++) {
                 k->to_float[kv->type_k](adm_kv_k(kv, a->layer, g, c + j), krow, hk);
@@ -70,11 +75,11 @@ static void tiled_item(const adm_attn_args *a, int item, int ith) {
                 k->to_float[kv->type_v](adm_kv_v(kv, a->layer, g, c + j), vt + (size_t)j * hv, hv);
             }
             for (int t = t0; t < t0 + nt; t++) {
-                const int n = a->pos[t] + 1;
-                if (c >= n) continue;
+                const int n = a->pos[t] + 1, m0 = ADM_MAX(0, adm_attn_first(a, t) - c), m = ADM_MIN(T, n - c);
+                if (m0 >= m) continue;
                 const int r = (t - t0) * group; /* the group's query heads are consecutive rows */
-                k->attn_tile(kt, vt, ADM_MIN(T, n - c), hk, hv, a->q + ((size_t)t * a->n_head + (size_t)g * group) * hk,
-                             group, a->scale, &M[r], &S[r], acc + (size_t)r * hv);
+                k->attn_tile(kt, vt, m0, m, hk, hv, a->q + ((size_t)t * a->n_head + (size_t)g * group) * hk, group,
+                             a->scale, &M[r], &S[r], acc + (size_t)r * hv);
             }
         }
         for (int t = t0; t < t0 + nt; t++)
@@ -101,29 +106,29 @@ static void dense_item(const adm_attn_args *a, int64_t item, int ith) {
 
     {
         const int t = (int)(item / n_kv_head), g = (int)(item % n_kv_head);
-        const int n = a->pos[t] + 1;
+        const int first = adm_attn_first(a, t), n = a->pos[t] + 1 - first; /* keys first .. pos[t] */
         const float *qh = a->q + ((size_t)t * a->n_head + (size_t)g * group) * hk;
         float *out = a->out + ((size_t)t * a->n_head + (size_t)g * group) * hv;
         memset(out, 0, (size_t)group * hv * sizeof(float));
         if (kv->type_k == ADM_TYPE_F16 && kv->type_v == ADM_TYPE_F16) {
             /* The fast path: one kernel call scores every key row against the group. */
-            k->attn_qk_f16((const adm_f16 *)adm_kv_k(kv, a->layer, g, 0), (size_t)hk, NULL, n, hk, qh, group, a->scale,
+            k->attn_qk_f16((const adm_f16 *)adm_kv_k(kv, a->layer, g, first), (size_t)hk, NULL, n, hk, qh, group, a->scale,
                            scores, n_ctx);
             for (int i = 0; i < group; i++) k->softmax(scores + (size_t)i * n_ctx, n);
-            k->attn_pv_f16((const adm_f16 *)adm_kv_v(kv, a->layer, g, 0), (size_t)hv, NULL, n, hv, scores, group, n_ctx,
-                           out);
+            k->attn_pv_f16((const adm_f16 *)adm_kv_v(kv, a->layer, g, first), (size_t)hv, NULL, n, hv, scores, group,
+                           n_ctx, out);
             return;
         }
         for (int i = 0; i < group; i++) adm_attn_prepare_query(k, kv->type_k, hk, qh + (size_t)i * hk, qconv + (size_t)i * q_row);
         for (int j = 0; j < n; j++) {
-            const uint8_t *krow = adm_kv_k(kv, a->layer, g, j);
+            const uint8_t *krow = adm_kv_k(kv, a->layer, g, first + j);
             for (int i = 0; i < group; i++)
                 scores[(size_t)i * n_ctx + j] =
                     adm_attn_score(k, kv->type_k, hk, krow, qh + (size_t)i * hk, qconv + (size_t)i * q_row) * a->scale;
         }
         for (int i = 0; i < group; i++) k->softmax(scores + (size_t)i * n_ctx, n);
         for (int j = 0; j < n; j++) {
-            const uint8_t *vr = adm_kv_v(kv, a->layer, g, j);
+            const uint8_t *vr = adm_kv_v(kv, a->layer, g, first + j);
             for (int i = 0; i < group; i++)
                 adm_attn_accumulate(k, kv->type_v, hv, scores[(size_t)i * n_ctx + j], vr, vrow, out + (size_t)i * hv);
         }

@@ -662,8 +662,8 @@ static void k_softmax(float *s, int n) {
 
 /* attn_tile (kernels.h): eight vectors cover the 64 key slots; every score
  * is its own chain of fused multiply-adds over d, as in scalar.c. */
-static void attn_tile_1(const float *kt, const float *vt, int m, int hk, int hv, const float *q, float scale, float *M,
-                        float *S, float *acc) {
+static void attn_tile_1(const float *kt, const float *vt, int m0, int m, int hk, int hv, const float *q, float scale,
+                        float *M, float *S, float *acc) {
     __m256 s[8];
     for (int v = 0; v < 8; v++) s[v] = _mm256_setzero_ps();
     for (int d = 0; d < hk; d++) {
@@ -674,7 +674,7 @@ static void attn_tile_1(const float *kt, const float *vt, int m, int hk, int hv,
     float tmax = -INFINITY;
     for (int v = 0; v < 8; v++) _mm256_store_ps(e + 8 * v, _mm256_mul_ps(s[v], _mm256_set1_ps(scale)));
     for (int j = 0; j < ADM_ATTN_TILE; j++) {
-        if (j >= m) e[j] = -INFINITY;
+        if (j < m0 || j >= m) e[j] = -INFINITY;
         tmax = e[j] > tmax ? e[j] : tmax;
     }
     const float mnew = adm_tile_raise_max(M, S, acc, hv, tmax);
@@ -686,19 +686,20 @@ static void attn_tile_1(const float *kt, const float *vt, int m, int hk, int hv,
     for (; i + 32 <= hv; i += 32) {
         __m256 o[4];
         for (int v = 0; v < 4; v++) o[v] = _mm256_loadu_ps(acc + i + 8 * v);
-        for (int j = 0; j < m; j++) {
+        for (int j = m0; j < m; j++) {
             const __m256 ej = _mm256_set1_ps(e[j]);
             for (int v = 0; v < 4; v++) o[v] = _mm256_fmadd_ps(_mm256_loadu_ps(vt + (size_t)j * hv + i + 8 * v), ej, o[v]);
         }
         for (int v = 0; v < 4; v++) _mm256_storeu_ps(acc + i + 8 * v, o[v]);
     }
     for (; i < hv; i++)
-        for (int j = 0; j < m; j++) acc[i] = fmaf(vt[(size_t)j * hv + i], e[j], acc[i]);
+        for (int j = m0; j < m; j++) acc[i] = fmaf(vt[(size_t)j * hv + i], e[j], acc[i]);
 }
 
-static void k_attn_tile(const float *kt, const float *vt, int m, int hk, int hv, const float *q, int G, float scale,
-                        float *M, float *S, float *acc) {
-    for (int g = 0; g < G; g++) attn_tile_1(kt, vt, m, hk, hv, q + (size_t)g * hk, scale, M + g, S + g, acc + (size_t)g * hv);
+static void k_attn_tile(const float *kt, const float *vt, int m0, int m, int hk, int hv, const float *q, int G,
+                        float scale, float *M, float *S, float *acc) {
+    for (int g = 0; g < G; g++)
+        attn_tile_1(kt, vt, m0, m, hk, hv, q + (size_t)g * hk, scale, M + g, S + g, acc + (size_t)g * hv);
 }
 
 static void k_swiglu(int n, const float *g, const float *u, float *out) {

@@ -663,8 +663,8 @@ static void k_softmax(float *s, int n) {
  * query heads go through together (R x 4 independent chains for the
  * scores, R x 4 for the output), which changes no result. */
 #define TILE_R 4
-AI void attn_tile_r(const int R, const float *kt, const float *vt, int m, int hk, int hv, const float *q, float scale,
-                    float *M, float *S, float *acc) {
+AI void attn_tile_r(const int R, const float *kt, const float *vt, int m0, int m, int hk, int hv, const float *q,
+                    float scale, float *M, float *S, float *acc) {
     __m512 s[TILE_R][4];
     UNROLL16 for (int g = 0; g < R; g++) UNROLL16 for (int v = 0; v < 4; v++) s[g][v] = _mm512_setzero_ps();
     for (int d = 0; d < hk; d++) {
@@ -679,8 +679,9 @@ AI void attn_tile_r(const int R, const float *kt, const float *vt, int m, int hk
     for (int g = 0; g < R; g++) {
         __m512 vmax = _mm512_set1_ps(-INFINITY);
         for (int v = 0; v < 4; v++) {
-            const int cnt = m - 16 * v;
-            const __mmask16 valid = cnt >= 16 ? (__mmask16)0xFFFF : cnt <= 0 ? 0 : (__mmask16)((1u << cnt) - 1);
+            const int cnt = m - 16 * v, skip = m0 - 16 * v;
+            __mmask16 valid = cnt >= 16 ? (__mmask16)0xFFFF : cnt <= 0 ? 0 : (__mmask16)((1u << cnt) - 1);
+            if (skip > 0) valid &= skip >= 16 ? 0 : (__mmask16)~((1u << skip) - 1);
             s[g][v] = _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), valid, s[g][v], _mm512_set1_ps(scale));
             vmax = _mm512_max_ps(vmax, s[g][v]);
         }
@@ -696,7 +697,7 @@ AI void attn_tile_r(const int R, const float *kt, const float *vt, int m, int hk
         const __mmask16 mk = hv - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (hv - i)) - 1);
         __m512 o[TILE_R];
         UNROLL16 for (int g = 0; g < R; g++) o[g] = _mm512_maskz_loadu_ps(mk, acc + (size_t)g * hv + i);
-        for (int j = 0; j < m; j++) {
+        for (int j = m0; j < m; j++) {
             const __m512 vj = _mm512_maskz_loadu_ps(mk, vt + (size_t)j * hv + i);
             UNROLL16 for (int g = 0; g < R; g++) o[g] = _mm512_fmadd_ps(vj, _mm512_set1_ps(e[g][j]), o[g]);
         }
@@ -704,15 +705,15 @@ AI void attn_tile_r(const int R, const float *kt, const float *vt, int m, int hk
     }
 }
 
-static void k_attn_tile(const float *kt, const float *vt, int m, int hk, int hv, const float *q, int G, float scale,
-                        float *M, float *S, float *acc) {
+static void k_attn_tile(const float *kt, const float *vt, int m0, int m, int hk, int hv, const float *q, int G,
+                        float scale, float *M, float *S, float *acc) {
     for (int g = 0; g < G; g += TILE_R) {
         const size_t qo = (size_t)g * hk, ao = (size_t)g * hv;
         switch (ADM_MIN(TILE_R, G - g)) {
-        case 1: attn_tile_r(1, kt, vt, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
-        case 2: attn_tile_r(2, kt, vt, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
-        case 3: attn_tile_r(3, kt, vt, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
-        default: attn_tile_r(4, kt, vt, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
+        case 1: attn_tile_r(1, kt, vt, m0, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
+        case 2: attn_tile_r(2, kt, vt, m0, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
+        case 3: attn_tile_r(3, kt, vt, m0, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
+        default: attn_tile_r(4, kt, vt, m0, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
         }
     }
 }

@@ -284,11 +284,11 @@ static void k_softmax(float *s, int n) {
     for (int j = 0; j < n; j++) s[j] *= inv;
 }
 
-static void attn_tile_1(const float *kt, const float *vt, int m, int hk, int hv, const float *q, float scale, float *M,
-                        float *S, float *acc) {
+static void attn_tile_1(const float *kt, const float *vt, int m0, int m, int hk, int hv, const float *q, float scale,
+                        float *M, float *S, float *acc) {
     float e[ADM_ATTN_TILE], tmax = -INFINITY;
     for (int j = 0; j < ADM_ATTN_TILE; j++) {
-        if (j >= m) {
+        if (j < m0 || j >= m) {
             e[j] = -INFINITY;
             continue;
         }
@@ -304,13 +304,14 @@ static void attn_tile_1(const float *kt, const float *vt, int m, int hk, int hv,
         sum += (double)adm_reduce16(e + c);
     }
     *S = (float)((double)*S + sum);
-    for (int j = 0; j < m; j++)
+    for (int j = m0; j < m; j++)
         for (int i = 0; i < hv; i++) acc[i] = fmaf(vt[(size_t)j * hv + i], e[j], acc[i]);
 }
 
-static void k_attn_tile(const float *kt, const float *vt, int m, int hk, int hv, const float *q, int G, float scale,
-                        float *M, float *S, float *acc) {
-    for (int g = 0; g < G; g++) attn_tile_1(kt, vt, m, hk, hv, q + (size_t)g * hk, scale, M + g, S + g, acc + (size_t)g * hv);
+static void k_attn_tile(const float *kt, const float *vt, int m0, int m, int hk, int hv, const float *q, int G,
+                        float scale, float *M, float *S, float *acc) {
+    for (int g = 0; g < G; g++)
+        attn_tile_1(kt, vt, m0, m, hk, hv, q + (size_t)g * hk, scale, M + g, S + g, acc + (size_t)g * hv);
 }
 
 static void k_swiglu(int n, const float *g, const float *u, float *out) {
