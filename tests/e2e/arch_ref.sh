@@ -43,4 +43,8 @@ expect_exit 0 "$ADAMAS" info --no-tensors "$TMP/qwen3moe-f32.gguf"
 expect_out "experts  *8, 3 per token, feed-forward 256"
 expect_exit 0 "$ADAMAS" info --no-tensors "$TMP/phi3-f32.gguf"
 expect_out "longrope  *original context 1024"
+# An architecture adamas does not run is refused by name, with the supported list.
+python3 -c "import sys;d=bytearray(open(sys.argv[1],'rb').read());k=b'general.architecture';i=d.index(k)+len(k)+12;d[i:i+6]=b'gemma2';open(sys.argv[2],'wb').write(d)" "$TMP/gemma3-f32.gguf" "$TMP/gemma2.gguf"
+expect_exit 1 "$ADAMAS" logits -m "$TMP/gemma2.gguf" --tokens "1 2" --top 1
+expect_err "architecture 'gemma2' is not supported (supported: llama.*gemma3.*phi3"
 echo ok
