@@ -31,7 +31,7 @@ typedef struct adm_arch {
     bool qk_norm;           /* per-head RMS norm of Q and K before RoPE (Qwen3, Gemma 3) */
     bool post_norms;        /* RMS norms of the attention and feed-forward outputs (Gemma 3) */
     bool gemma;             /* GeGLU, embeddings scaled by sqrt(n_embd), sliding-window layers */
-    bool moe;               /* routed experts in every layer (Qwen3-MoE) */
+    bool moe;               /* routed experts in every layer (Qwen3-MoE); llama files may have them too (Mixtral) */
     float default_rope_base;
     float default_rms_eps;
 } adm_arch;

@@ -177,10 +177,16 @@ static adm_status read_hparams(loader *L) {
         if (!(hp->final_softcap >= 0.0f))
             return adm_fail(L->err, ADM_ERR_FORMAT, "%s: final_logit_softcapping must not be negative", L->path);
     }
-    if (m->arch->moe) {
-        INT_KEY("expert_count", true, 1, 4096, 0, n_expert)
+    /* Experts: qwen3moe always; llama files (Mixtral) when they say so. */
+    INT_KEY("expert_count", m->arch->moe, m->arch->moe ? 1 : 0, 4096, 0, n_expert)
+    if (hp->n_expert > 0) {
         INT_KEY("expert_used_count", true, 1, hp->n_expert, 0, n_expert_used)
-        INT_KEY("expert_feed_forward_length", false, 1, 1 << 22, hp->n_ff / hp->n_expert_used, n_ff_exp)
+        /* qwen3moe's experts have their own length; llama's use feed_forward_length */
+        if (m->arch->moe) {
+            INT_KEY("expert_feed_forward_length", false, 1, 1 << 22, hp->n_ff / hp->n_expert_used, n_ff_exp)
+        } else {
+            hp->n_ff_exp = hp->n_ff;
+        }
         bool found;
         char key[160];
         snprintf(key, sizeof(key), "%s.expert_weights_norm", m->arch->name);
@@ -312,9 +318,9 @@ static adm_status load_layers(loader *L) {
     for (int il = 0; il < hp->n_layer; il++) {
         adm_layer *l = &m->layers[il];
 #define T(fmt) (snprintf(name, sizeof(name), "blk.%d." fmt, il), name)
-        if (!a->moe && adm_gguf_find_tensor(L->g, T("ffn_gate_exps.weight")))
-            return adm_fail(L->err, ADM_ERR_UNSUPPORTED, "%s: mixture-of-experts layers are not supported for "
-                            "architecture %s (qwen3moe is)", L->path, a->name);
+        const bool moe = hp->n_expert > 0;
+        if (!moe && adm_gguf_find_tensor(L->g, T("ffn_gate_exps.weight")))
+            return adm_fail(L->err, ADM_ERR_FORMAT, "%s: expert tensors but no %s.expert_count", L->path, a->name);
         if ((st = load_vector(L, T("attn_norm.weight"), hp->n_embd, true, &l->attn_norm)) != ADM_OK) return st;
         if (adm_gguf_find_tensor(L->g, T("attn_qkv.weight"))) {
             adm_weight qkv;
@@ -338,7 +344,7 @@ static adm_status load_layers(loader *L) {
         if ((st = load_vector(L, T("ffn_norm.weight"), hp->n_embd, true, &l->ffn_norm)) != ADM_OK) return st;
         if ((st = load_vector(L, T("post_ffw_norm.weight"), hp->n_embd, a->post_norms, &l->ffn_post_norm)) != ADM_OK)
             return st;
-        if (a->moe) {
+        if (moe) {
             const int64_t ne = hp->n_expert, nf = hp->n_ff_exp;
             if ((st = load_matrix(L, T("ffn_gate_inp.weight"), hp->n_embd, ne, true, &l->router)) != ADM_OK) return st;
             if ((st = load_experts(L, T("ffn_gate_exps.weight"), hp->n_embd, nf, ne, &l->gate_exps)) != ADM_OK) return st;
@@ -355,7 +361,7 @@ static adm_status load_layers(loader *L) {
             if ((st = load_matrix(L, T("ffn_gate.weight"), hp->n_embd, hp->n_ff, true, &l->w_gate)) != ADM_OK) return st;
             if ((st = load_matrix(L, T("ffn_up.weight"), hp->n_embd, hp->n_ff, true, &l->w_up)) != ADM_OK) return st;
         }
-        if (!a->moe &&
+        if (!moe &&
             (st = load_matrix(L, T("ffn_down.weight"), hp->n_ff, hp->n_embd, true, &l->w_down)) != ADM_OK)
             return st;
 #undef T

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *k_archs[] = {"gemma3", "phi3", "qwen3moe"};
+static const char *k_archs[] = {"gemma3", "phi3", "qwen3moe", "llama-moe"};
 
 /* Writes tests/arch_ref's F32 model of an architecture into the scratch directory. */
 static const char *gen_model(const char *arch) {

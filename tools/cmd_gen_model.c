@@ -51,6 +51,7 @@ static const preset k_presets[] = {
     {"tiny-gemma3", {"gemma3", 4, 256, 4, 2, 64, 768, 512, 2048, 1000000.0f, 1e-6f, true, 24, 3, 10000.0f, 8.0f, 0, 0, 0, 0, 0}},
     {"tiny-phi3", {"phi3", 2, 256, 4, 2, 64, 768, 512, 4096, 10000.0f, 1e-5f, false, 0, 0, 0, 0, 0, 0, 0, 48, 1024}},
     {"tiny-qwen3moe", {"qwen3moe", 2, 256, 4, 2, 64, 768, 512, 2048, 1000000.0f, 1e-6f, false, 0, 0, 0, 0, 8, 3, 256, 0, 0}},
+    {"tiny-llama-moe", {"llama", 2, 256, 4, 2, 64, 512, 512, 2048, 10000.0f, 1e-5f, false, 0, 0, 0, 0, 4, 2, 512, 0, 0}},
     {"tiny", {"llama", 2, 256, 4, 2, 64, 768, 512, 2048, 10000.0f, 1e-5f, false, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
 };
 
@@ -66,7 +67,7 @@ static void usage(FILE *f) {
                "                       or the mixes q4_k_m and q5_k_m (default q8_0)\n"
                "  --arch llama|qwen2|qwen3|qwen3moe|gemma3|phi3\n"
                "  --n-layer N --n-embd N --n-head N --n-head-kv N --head-dim N --n-ff N --n-vocab N --ctx N\n"
-               "  --n-expert N --n-expert-used N --n-ff-exp N   experts (qwen3moe)\n"
+               "  --n-expert N --n-expert-used N --n-ff-exp N   experts (qwen3moe; llama as Mixtral)\n"
                "  --swa N --swa-period N  sliding window; every N-th layer global (gemma3)\n"
                "  --n-rot N            rotary dimensions (default: the head size)\n"
                "  --ctx-orig N         LongRoPE original context: writes rope_factors_long/short (phi3)\n"
@@ -237,12 +238,14 @@ int cmd_gen_model(int argc, char **argv) {
         args_error("gen-model", "n_head must be a multiple of n_head_kv and head_dim even");
         return 2;
     }
-    const bool moe = !strcmp(s.arch, "qwen3moe"), gemma = !strcmp(s.arch, "gemma3"), phi3 = !strcmp(s.arch, "phi3");
+    const bool moe = s.n_expert > 0, gemma = !strcmp(s.arch, "gemma3"), phi3 = !strcmp(s.arch, "phi3");
     const int n_rot = s.n_rot > 0 ? s.n_rot : s.head_dim;
-    if (n_rot > s.head_dim || n_rot % 2 || (moe && (s.n_expert < 1 || s.n_expert_used < 1 ||
-                                                     s.n_expert_used > s.n_expert || s.n_ff_exp < 1))) {
-        args_error("gen-model", "qwen3moe needs --n-expert, --n-expert-used <= n_expert and --n-ff-exp; --n-rot must be "
-                   "even and at most the head size");
+    if (!strcmp(s.arch, "llama") && moe) s.n_ff_exp = s.n_ff; /* llama's experts use feed_forward_length */
+    if (n_rot > s.head_dim || n_rot % 2 || (!strcmp(s.arch, "qwen3moe") && !moe) ||
+        (moe && (s.n_expert_used < 1 || s.n_expert_used > s.n_expert || s.n_ff_exp < 1)) ||
+        (moe && strcmp(s.arch, "qwen3moe") && strcmp(s.arch, "llama"))) {
+        args_error("gen-model", "experts (qwen3moe, or llama as Mixtral) need --n-expert, --n-expert-used <= n_expert "
+                   "and --n-ff-exp; --n-rot must be even and at most the head size");
         return 2;
     }
 
@@ -304,7 +307,7 @@ int cmd_gen_model(int argc, char **argv) {
             n = add_plan(plan, n, NAME("attn_k.bias"), ADM_TYPE_F32, nkv, 1, 0.1f, 0);
             n = add_plan(plan, n, NAME("attn_v.bias"), ADM_TYPE_F32, nkv, 1, 0.1f, 0);
         }
-        if (!strcmp(s.arch, "qwen3") || moe || gemma) {
+        if (!strcmp(s.arch, "qwen3") || !strcmp(s.arch, "qwen3moe") || gemma) {
             n = add_plan(plan, n, NAME("attn_q_norm.weight"), ADM_TYPE_F32, s.head_dim, 1, 0.05f, 1.0f);
             n = add_plan(plan, n, NAME("attn_k_norm.weight"), ADM_TYPE_F32, s.head_dim, 1, 0.05f, 1.0f);
         }

@@ -17,7 +17,7 @@ VOCAB=${VOCAB:-../../../shared/models/stories260K.gguf}
 [ -d node_modules/node-llama-cpp ] || npm install --no-audit --no-fund --ignore-scripts
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for arch in gemma3 phi3 qwen3moe; do
+for arch in gemma3 phi3 qwen3moe llama-moe; do
     for type in f32 f16 q8_0 q4_k_m; do
         "$ADAMAS" gen-model --preset "tiny-$arch" --type "$type" --vocab "$VOCAB" --seed 17 -o "$tmp/$arch-$type.gguf" 2>/dev/null
         greedy=()

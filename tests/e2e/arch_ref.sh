@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# gemma3, phi3 and qwen3moe against llama.cpp: tiny random-weight models written by
+# gemma3, phi3, qwen3moe and llama with experts (Mixtral) against llama.cpp: tiny random-weight models written by
 # `adamas gen-model` (fixed seed; never committed) in F32, F16, Q8_0 and Q4_K_M,
 # evaluated by `adamas logits` over the prompt of the reference files in
 # tests/arch_ref/ (llama.cpp's logits, made by tests/arch_ref/make_refs.sh). They
 # cover every mechanism: a sliding window (24) much shorter than the prompt (80)
 # with global layers on linear RoPE scaling, fused QKV and gate/up tensors,
-# partial rotary dimensions and both LongRoPE factor sets, 8 experts with top-3.
+# partial rotary dimensions and both LongRoPE factor sets, 8 experts with top-3,
+# a llama file with 4 experts of feed_forward_length, top-2.
 # Rule (as for ../shared/peer): F32 rms <= 1e-3, other types <= a quarter of
 # llama.cpp's own quantization rms; F32 greedy continuations identical for 64 tokens.
 . "$(dirname "$0")/_lib.sh"
@@ -22,7 +23,7 @@ check() { # NAME GGUF CTX [MASTER]
     [ -f "$REF/$name.greedy" ] && { cp "$TMP/out" "$TMP/$name.out"; cmp+=(--greedy "$TMP/$name.out" "$REF/$name.greedy"); }
     python3 "$REF/compare.py" "${cmp[@]}" || fail "$name disagrees with llama.cpp"
 }
-for arch in gemma3 phi3 qwen3moe; do
+for arch in gemma3 phi3 qwen3moe llama-moe; do
     for t in f32 f16 q8_0 q4_k_m; do
         expect_exit 0 "$ADAMAS" gen-model --preset "tiny-$arch" --type "$t" --vocab "$V" --seed 17 -o "$TMP/$arch-$t.gguf"
         if [ "$t" = f32 ]; then check "$arch-$t" "$TMP/$arch-$t.gguf" 2048
