@@ -663,8 +663,10 @@ static void attend_items(void *arg, int ith, int nth) {
     for (int64_t item = lo; item < hi; item++) {
         const int h0 = (int)item * per_item, g = h0 / a->group;
         int32_t *sel = a->sel + (size_t)h0 * (size_t)budget;
-        /* Grouped distances sit in the group's first row, h0 (score_items). */
-        const int m = select_positions(a, args->k, a->dist + (size_t)h0 * (size_t)a->n_ctx, n, max_d, hist, sel);
+        /* Grouped distances sit in the group's first row, h0 (score_items).
+         * The window baseline computes none (a->dist is NULL: no offset). */
+        const uint16_t *dist = a->dist ? a->dist + (size_t)h0 * (size_t)a->n_ctx : NULL;
+        const int m = select_positions(a, args->k, dist, n, max_d, hist, sel);
         prefetch_rows(kv, args->layer, g, sel, m);
         for (int i = 0; i < per_item; i++) {
             a->n_sel[h0 + i] = m;
