@@ -148,7 +148,7 @@ $(BUILD)/fuzz_serve_request: $(BUILD)/tools/serve_request.o $(BUILD)/tools/serve
 bench: $(BIN) $(BENCH_BIN)
 
 clean:
-	rm -rf build build-asan build-scalar build-clang build-fuzz
+	rm -rf build build-asan build-asan-clang build-scalar build-clang build-fuzz
 
 format:
 	clang-format -i include/*.h src/*.[ch] src/*/*.[ch] tools/*.[ch] tests/*.[ch] bench/*.[ch]
