@@ -425,6 +425,13 @@ adm_status adm_model_load(const char *path, const adm_model_params *params, adm_
     adm_status st = adm_gguf_open(path, &m->gguf, err);
     if (st != ADM_OK) goto fail;
     loader L = {m, m->gguf, m->gguf->path, err, NULL, 0};
+    /* The vocabulary files beside the models (ggml-vocab-*.gguf) carry a
+     * model's metadata but no tensor: say so, not which key is missing. */
+    if (adm_gguf_n_tensors(m->gguf) == 0) {
+        st = adm_fail(err, ADM_ERR_FORMAT,
+                      "%s: holds no weights (no tensors; a vocabulary-only GGUF serves tokenizing only)", path);
+        goto fail;
+    }
 
     adm_str arch;
     bool found;

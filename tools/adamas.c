@@ -2,9 +2,11 @@
  * adamas.c - the `adamas` command: dispatches to one subcommand per file.
  */
 #include "adamas.h"
+#include "args.h"
 #include "commands.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct command {
@@ -47,7 +49,17 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++)
-        if (!strcmp(argv[1], k_commands[i].name)) return k_commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], k_commands[i].name)) {
+            /* The command's arguments, with room to split --opt=value. */
+            char **av = args_prepare(argc - 1, argv + 1);
+            if (!av) {
+                fprintf(stderr, "adamas: out of memory\n");
+                return 1;
+            }
+            const int rc = k_commands[i].fn(argc - 1, av);
+            free(av);
+            return rc;
+        }
     fprintf(stderr, "adamas: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -56,16 +56,17 @@ static void usage(FILE *f) {
     fprintf(f, "usage: adamas bench -m MODEL[,MODEL2...] [-p 512] [-n 128] [-d 0,4096,...] [-r 3]\n"
                "                    [--attention dense,adamas] [-o md|json|csv] [options]\n"
                "Measures prompt processing (pp) and generation (tg) tokens/s at each context depth.\n\n"
-               "  -p N                    prompt tokens per pp test (default 512; 0 = no pp test)\n"
-               "  -n N                    tokens per tg test (default 128; 0 = no tg test)\n"
-               "  -d LIST                 context depths to fill first (default 0)\n"
-               "  -r N                    repetitions (default 3)\n"
+               "  -p, --n-prompt N        prompt tokens per pp test (default 512; 0 = no pp test)\n"
+               "  -n, --n-gen N           tokens per tg test (default 128; 0 = no tg test)\n"
+               "  -d, --n-depth LIST      context depths to fill first (default 0); the context holds the\n"
+               "                          deepest test\n"
+               "  -r, --repetitions N     repetitions (default 3)\n"
                "  --attention LIST        dense, adamas, window (comma-separated; default dense)\n"
-               "  -o FORMAT               md (default), json, csv\n"
+               "  -o, --output FORMAT     md (default), json, csv\n"
                "  --no-bw                 skip measuring the memory read bandwidth\n"
                "tg rows report weight bytes read per second and their share of this machine's\n"
                "read bandwidth, measured just before each tg test (a 256 MiB STREAM-style sum).\n");
-    model_opts_usage(f);
+    model_opts_usage(f, USAGE_NO_CTX | USAGE_NO_ATTENTION);
 }
 
 static int split_ints(const char *s, int *out, int max, long lo, long hi) {
@@ -252,14 +253,16 @@ int cmd_bench(int argc, char **argv) {
     b.n_attn = 1;
     long v;
     for (int i = 1; i < argc; i++) {
+        args_split_eq(&argc, argv, i);
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
         }
-        if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && i + 1 < argc) {
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (!args_value("bench", argc, argv, &i)) return 2;
             /* Split a copy: the process's argv stays as typed (ps, error messages). */
-            const size_t len = strlen(argv[++i]);
+            const size_t len = strlen(argv[i]);
             if (b.list_used + len + 1 > sizeof(b.list_buf)) {
                 args_error("bench", "model list too long");
                 return 2;
@@ -270,9 +273,10 @@ int cmd_bench(int argc, char **argv) {
                 b.models[b.n_models++] = tok;
             continue;
         }
-        if (!strcmp(a, "--attention") && i + 1 < argc) {
+        if (!strcmp(a, "--attention")) {
+            if (!args_value("bench", argc, argv, &i)) return 2;
             char buf[128];
-            snprintf(buf, sizeof(buf), "%s", argv[++i]);
+            snprintf(buf, sizeof(buf), "%s", argv[i]);
             b.n_attn = 0;
             for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
                 if (b.n_attn == 3) break;
@@ -291,27 +295,30 @@ int cmd_bench(int argc, char **argv) {
         int r = model_opts_parse(&o, "bench", argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
-        if (!strcmp(a, "-p") && i + 1 < argc) {
-            if (!args_int("bench", a, argv[++i], 0, 1 << 20, &v)) return 2;
+        const bool valued = !strcmp(a, "-p") || !strcmp(a, "-n") || !strcmp(a, "-d") || !strcmp(a, "-r") ||
+                            !strcmp(a, "-o") || !strcmp(a, "--n-prompt") || !strcmp(a, "--n-gen") ||
+                            !strcmp(a, "--n-depth") || !strcmp(a, "--repetitions") || !strcmp(a, "--output");
+        const char *val = valued ? args_value("bench", argc, argv, &i) : NULL;
+        if (valued && !val) return 2;
+        if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) {
+            if (!args_int("bench", a, val, 0, 1 << 20, &v)) return 2;
             b.n_prompt = (int)v;
-        } else if (!strcmp(a, "-n") && i + 1 < argc) {
-            if (!args_int("bench", a, argv[++i], 0, 1 << 20, &v)) return 2;
+        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) {
+            if (!args_int("bench", a, val, 0, 1 << 20, &v)) return 2;
             b.n_gen = (int)v;
-        } else if (!strcmp(a, "-d") && i + 1 < argc) {
-            if ((b.n_depths = split_ints(argv[++i], b.depths, MAX_LIST, 0, 1 << 24)) < 1) return 2;
-        } else if (!strcmp(a, "-r") && i + 1 < argc) {
-            if (!args_int("bench", a, argv[++i], 1, 64, &v)) return 2;
+        } else if (!strcmp(a, "-d") || !strcmp(a, "--n-depth")) {
+            if ((b.n_depths = split_ints(val, b.depths, MAX_LIST, 0, 1 << 24)) < 1) return 2;
+        } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
+            if (!args_int("bench", a, val, 1, 64, &v)) return 2;
             b.reps = (int)v;
-        } else if (!strcmp(a, "-o") && i + 1 < argc) {
-            b.format = argv[++i];
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            b.format = val;
             if (strcmp(b.format, "md") && strcmp(b.format, "json") && strcmp(b.format, "csv")) {
                 args_error("bench", "unknown output format '%s' (md, json, csv)", b.format);
                 return 2;
             }
         } else {
-            args_error("bench", "unknown option or missing value: '%s'", a);
-            usage(stderr);
-            return 2;
+            return args_unknown("bench", a);
         }
     }
     if (b.n_models == 0) {

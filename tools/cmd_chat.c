@@ -31,10 +31,11 @@ static void usage(FILE *f) {
                "Talk with a model. Each line of input is a user message; an empty line is ignored.\n"
                "Commands: /clear forgets the conversation, /exit (or end of input) leaves.\n"
                "Ctrl-C stops the current answer.\n\n"
-               "  --system TEXT           system prompt\n"
+               "  -sys, --system TEXT     system prompt\n"
+               "  -e, --escape            process escapes (\\n, \\t, \\\\, ...) in the system prompt\n"
                "  --chat-template NAME    chatml, llama3, llama2, mistral, gemma or phi3 (default: from the model)\n"
                "  --verbose-prompt        print the text evaluated for each turn to stderr\n");
-    model_opts_usage(f);
+    model_opts_usage(f, 0);
     sample_opts_usage(f);
     gen_opts_usage(f);
     prompt_cache_usage(f);
@@ -148,9 +149,11 @@ int cmd_chat(int argc, char **argv) {
     gen_params_init(&gp);
     prompt_cache pc = {0};
     gp.interrupt = &g_interrupt;
-    const char *system = NULL, *tmpl_name = NULL;
-    bool verbose = false;
+    char *system = NULL;
+    const char *tmpl_name = NULL;
+    bool verbose = false, escape = false;
     for (int i = 1; i < argc; i++) {
+        args_split_eq(&argc, argv, i);
         int r = model_opts_parse(&o, "chat", argc, argv, &i);
         if (r == 0) r = sample_opts_parse(&so, "chat", argc, argv, &i);
         if (r == 0) r = gen_opts_parse(&gp, "chat", argc, argv, &i);
@@ -161,18 +164,24 @@ int cmd_chat(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--system") && i + 1 < argc) {
-            system = argv[++i];
-        } else if (!strcmp(a, "--chat-template") && i + 1 < argc) {
-            tmpl_name = argv[++i];
+        } else if (!strcmp(a, "--system") || !strcmp(a, "-sys") || !strcmp(a, "--system-prompt")) {
+            if (!args_value("chat", argc, argv, &i)) return 2;
+            system = argv[i];
+        } else if (!strcmp(a, "--chat-template")) {
+            if (!(tmpl_name = args_value("chat", argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "-e") || !strcmp(a, "--escape")) {
+            escape = true;
         } else if (!strcmp(a, "--verbose-prompt")) {
             verbose = true;
         } else {
-            args_error("chat", "unknown option or missing value: '%s'", a);
-            usage(stderr);
-            return 2;
+            return args_unknown("chat", a);
         }
     }
+    if (!o.model) {
+        args_error("chat", "no model given (-m FILE.gguf)");
+        return 2;
+    }
+    if (system && escape) args_unescape(system);
     adm_chat_format fmt = ADM_CHAT_CHATML;
     if (tmpl_name && !adm_chat_format_from_name(tmpl_name, &fmt)) {
         args_error("chat", "unknown chat template '%s' (chatml, llama3, llama2, mistral, gemma, phi3)", tmpl_name);
@@ -201,7 +210,7 @@ int cmd_chat(int argc, char **argv) {
             fprintf(stderr, "adamas chat: warning: %s; using ChatML (choose with --chat-template)\n",
                     t ? "the model's chat template is not one adamas recognizes" : "the model has no chat template");
     }
-    o.cp.n_ctx = default_ctx_size("chat", m, &o);
+    o.cp.n_ctx = default_ctx_size("chat", m, &o, true);
     o.ctx_set = true;
     adm_error err;
     if (!(ctx = model_opts_ctx(&o, "chat", m, 0))) goto done;

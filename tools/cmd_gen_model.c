@@ -170,7 +170,12 @@ int cmd_gen_model(int argc, char **argv) {
     shape s = k_presets[sizeof(k_presets) / sizeof(k_presets[0]) - 1].s;
     const char *out = NULL, *vocab_path = NULL, *type_name = "q8_0";
     long seed = 1;
+    /* Every option but these flags takes a value. */
+    static const char *const k_valued[] = {"-o", "--type", "--vocab", "--seed", "--rope-base", "--arch", "--preset",
+                                           "--n-layer", "--n-embd", "--n-head", "--n-head-kv", "--head-dim", "--n-ff",
+                                           "--n-vocab", "--ctx"};
     for (int i = 1; i < argc; i++) {
+        args_split_eq(&argc, argv, i);
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
@@ -180,12 +185,11 @@ int cmd_gen_model(int argc, char **argv) {
             s.tied = !strcmp(a, "--tied");
             continue;
         }
-        if (i + 1 >= argc) {
-            args_error("gen-model", "unknown option or missing value: '%s'", a);
-            usage(stderr);
-            return 2;
-        }
-        const char *v = argv[++i];
+        bool known = false;
+        for (size_t k = 0; k < sizeof(k_valued) / sizeof(k_valued[0]); k++) known |= !strcmp(a, k_valued[k]);
+        if (!known) return args_unknown("gen-model", a);
+        const char *v = args_value("gen-model", argc, argv, &i);
+        if (!v) return 2;
         bool ok = true;
         if (parse_shape_opt(a, v, &s, &ok)) {
             if (!ok) return 2;
@@ -217,9 +221,7 @@ int cmd_gen_model(int argc, char **argv) {
             }
             s = k_presets[k].s;
         } else {
-            args_error("gen-model", "unknown option '%s'", a);
-            usage(stderr);
-            return 2;
+            return args_unknown("gen-model", a);
         }
     }
     if (!out) {

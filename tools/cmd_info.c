@@ -27,6 +27,7 @@ int cmd_info(int argc, char **argv) {
     bool tensors = true;
     int max_elems = 8;
     for (int i = 1; i < argc; i++) {
+        args_split_eq(&argc, argv, i);
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -34,18 +35,16 @@ int cmd_info(int argc, char **argv) {
             tensors = false;
         } else if (!strcmp(argv[i], "--all-elems")) {
             max_elems = 1 << 30;
-        } else if (!strcmp(argv[i], "-m") && i + 1 < argc) {
-            path = argv[++i];
+        } else if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
+            if (!(path = args_value("info", argc, argv, &i))) return 2;
         } else if (argv[i][0] != '-' && !path) {
             path = argv[i];
         } else {
-            args_error("info", "unknown option '%s'", argv[i]);
-            usage(stderr);
-            return 2;
+            return args_unknown("info", argv[i]);
         }
     }
     if (!path) {
-        usage(stderr);
+        args_error("info", "no model given (adamas info FILE.gguf)");
         return 2;
     }
     adm_error err;

@@ -13,17 +13,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Prompts up to this long go in one batch unless -b says otherwise. */
+#define LOGITS_ONE_BATCH 4096
+
 static void usage(FILE *f) {
     fprintf(f, "usage: adamas logits -m MODEL (-p PROMPT | -f FILE | --tokens \"1 403 ...\") -o OUT [options]\n"
                "Evaluates every position of the prompt in one batch and writes the logits.\n\n"
                "  -p, --prompt TEXT       prompt text (BOS added as the model says)\n"
-               "  -f, --file FILE         read the prompt from a file\n"
+               "  -f, --file FILE         read the prompt from a file (- for standard input)\n"
+               "  -e, --escape            process escapes (\\n, \\t, \\\\, \\\", \\xNN, ...) in -p's text\n"
                "  --tokens \"IDS\"          token ids instead of text (space or comma separated)\n"
                "  --no-bos                do not add BOS when tokenizing\n"
+               "  -c, --ctx-size N        the longest prompt (default: the model's training length, capped to\n"
+               "                          fit in half of the free memory; warns above the training length)\n"
+               "  --truncate              keep the end of a prompt longer than the context (and its BOS)\n"
                "  -o, --output FILE       where to write the logits\n"
                "  --top K                 also print the top K logits of each position to stdout\n"
-               "  --greedy N              then continue greedily (argmax) for N tokens and print their ids\n");
-    model_opts_usage(f);
+               "  --greedy N              then continue greedily (argmax) for N tokens and print their ids\n"
+               "Prompts of up to %d tokens are evaluated in one batch (as llama.cpp's reference files are\n"
+               "made), longer ones in batches of -b, with progress on a terminal.\n",
+            LOGITS_ONE_BATCH);
+    model_opts_usage(f, USAGE_NO_CTX);
 }
 
 static int32_t *parse_tokens(const char *s, int *n_out) {
@@ -77,10 +87,13 @@ static void print_top(int pos, const float *row, int n_vocab, int k) {
 int cmd_logits(int argc, char **argv) {
     model_opts o;
     model_opts_init(&o);
-    const char *prompt = NULL, *file = NULL, *tok_str = NULL, *out_path = NULL;
-    bool bos = true;
+    char *prompt = NULL;
+    const char *file = NULL, *tok_str = NULL, *out_path = NULL;
+    bool bos = true, escape = false, truncate = false, batch_set = false;
     long top = 0, greedy = 0;
     for (int i = 1; i < argc; i++) {
+        args_split_eq(&argc, argv, i);
+        batch_set |= !strcmp(argv[i], "-b") || !strcmp(argv[i], "--batch-size");
         int r = model_opts_parse(&o, "logits", argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
@@ -88,29 +101,37 @@ int cmd_logits(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
-        } else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && i + 1 < argc) {
-            prompt = argv[++i];
-        } else if ((!strcmp(a, "-f") || !strcmp(a, "--file")) && i + 1 < argc) {
-            file = argv[++i];
-        } else if (!strcmp(a, "--tokens") && i + 1 < argc) {
-            tok_str = argv[++i];
-        } else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) {
-            out_path = argv[++i];
-        } else if (!strcmp(a, "--top") && i + 1 < argc) {
-            if (!args_int("logits", a, argv[++i], 1, 1000000, &top)) return 2;
-        } else if (!strcmp(a, "--greedy") && i + 1 < argc) {
-            if (!args_int("logits", a, argv[++i], 1, 1 << 20, &greedy)) return 2;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
+            if (!args_value("logits", argc, argv, &i)) return 2;
+            prompt = argv[i];
+        } else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
+            if (!(file = args_value("logits", argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--tokens")) {
+            if (!(tok_str = args_value("logits", argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (!(out_path = args_value("logits", argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--top")) {
+            const char *v = args_value("logits", argc, argv, &i);
+            if (!v || !args_int("logits", a, v, 1, 1000000, &top)) return 2;
+        } else if (!strcmp(a, "--greedy")) {
+            const char *v = args_value("logits", argc, argv, &i);
+            if (!v || !args_int("logits", a, v, 1, 1 << 20, &greedy)) return 2;
         } else if (!strcmp(a, "--no-bos")) {
             bos = false;
+        } else if (!strcmp(a, "-e") || !strcmp(a, "--escape")) {
+            escape = true;
+        } else if (!strcmp(a, "--truncate")) {
+            truncate = true;
         } else {
-            args_error("logits", "unknown option or missing value: '%s'", a);
-            usage(stderr);
-            return 2;
+            return args_unknown("logits", a);
         }
+    }
+    if (!o.model) {
+        args_error("logits", "no model given (-m FILE.gguf)");
+        return 2;
     }
     if ((prompt != NULL) + (file != NULL) + (tok_str != NULL) != 1 || (!out_path && !top && !greedy)) {
         args_error("logits", "give exactly one of -p, -f, --tokens, and -o (or --top, --greedy)");
-        usage(stderr);
         return 2;
     }
     int32_t *tokens = NULL;
@@ -135,7 +156,7 @@ int cmd_logits(int argc, char **argv) {
     adm_ctx *ctx = NULL;
     FILE *f = NULL;
     if (!tokens) {
-        size_t len = prompt ? strlen(prompt) : 0;
+        size_t len = prompt ? (escape ? args_unescape(prompt) : strlen(prompt)) : 0;
         if (file && !(text = args_read_file("logits", file, &len))) goto done;
         if (!adm_model_vocab(m)) {
             args_error("logits", "the model has no vocabulary; pass --tokens");
@@ -149,11 +170,26 @@ int cmd_logits(int argc, char **argv) {
             goto done;
         }
     }
-    if (!o.ctx_set) {
-        o.cp.n_ctx = n + (int)greedy;
-        o.ctx_set = true;
+    /* The context holds the prompt, up to what -c or the model allows
+     * (a 5 MB file is not a 1.6M-token context). */
+    const int limit = default_ctx_size("logits", m, &o, false);
+    if (n > limit) {
+        const bool is_bos = adm_model_vocab(m) && n > 0 && tokens[0] == adm_vocab_bos(adm_model_vocab(m));
+        if (!truncate) {
+            args_error("logits", "the prompt has %d tokens but the context holds at most %d (%s); use --truncate to "
+                       "keep its last %d%s", n, limit, o.ctx_set ? "-c" : "the model's training length, capped by memory",
+                       limit, is_bos ? " and BOS" : "");
+            goto done;
+        }
+        const int keep = limit, head = is_bos ? 1 : 0;
+        memmove(tokens + head, tokens + n - (keep - head), (size_t)(keep - head) * sizeof(int32_t));
+        fprintf(stderr, "adamas logits: prompt truncated from %d to %d tokens\n", n, keep);
+        n = keep;
     }
-    if (o.cp.n_batch < n) o.cp.n_batch = n; /* one batch, as the reference files were made */
+    o.cp.n_ctx = n + (int)greedy;
+    o.ctx_set = true;
+    /* One batch, as the reference files were made, unless that is long. */
+    if (!batch_set && n <= LOGITS_ONE_BATCH && o.cp.n_batch < n) o.cp.n_batch = n;
     /* Sparse methods: positions past the budget go one at a time, so each
      * of them really attends sparsely. */
     if (o.cp.attention != ADM_ATTN_DENSE) o.cp.sparse_eval = true;

@@ -21,12 +21,12 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: adamas perplexity -m MODEL -f TEXT [-c 512] [--chunks N] [--save-logits FILE | --kl-base FILE]\n"
                "Perplexity over a text file, llama.cpp's method (second half of each chunk scored).\n\n"
-               "  -f, --file FILE         the text\n"
-               "  -c, --ctx-size N        tokens per chunk (default 512)\n"
+               "  -f, --file FILE         the text (- for standard input)\n"
+               "  -c, --ctx-size N        tokens per chunk (default 512, or the model's training length if shorter)\n"
                "  --chunks N              score at most N chunks\n"
                "  --save-logits FILE      save the scored distributions (for --kl-base)\n"
                "  --kl-base FILE          compare with saved distributions: mean KL, top-1 agreement, max |dp|\n");
-    model_opts_usage(f);
+    model_opts_usage(f, USAGE_NO_CTX);
 }
 
 /* Saved distributions: a header, then per scored position its log-probs
@@ -82,6 +82,7 @@ int cmd_perplexity(int argc, char **argv) {
     const char *file = NULL, *save = NULL, *base = NULL;
     long max_chunks = 0;
     for (int i = 1; i < argc; i++) {
+        args_split_eq(&argc, argv, i);
         int r = model_opts_parse(&o, "perplexity", argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
@@ -89,30 +90,28 @@ int cmd_perplexity(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
-        } else if ((!strcmp(a, "-f") || !strcmp(a, "--file")) && i + 1 < argc) {
-            file = argv[++i];
-        } else if (!strcmp(a, "--chunks") && i + 1 < argc) {
-            if (!args_int("perplexity", a, argv[++i], 1, 1 << 30, &max_chunks)) return 2;
-        } else if (!strcmp(a, "--save-logits") && i + 1 < argc) {
-            save = argv[++i];
-        } else if ((!strcmp(a, "--kl-base") || !strcmp(a, "--kl-divergence-base")) && i + 1 < argc) {
-            base = argv[++i];
+        } else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
+            if (!(file = args_value("perplexity", argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--chunks")) {
+            const char *v = args_value("perplexity", argc, argv, &i);
+            if (!v || !args_int("perplexity", a, v, 1, 1 << 30, &max_chunks)) return 2;
+        } else if (!strcmp(a, "--save-logits")) {
+            if (!(save = args_value("perplexity", argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--kl-base") || !strcmp(a, "--kl-divergence-base")) {
+            if (!(base = args_value("perplexity", argc, argv, &i))) return 2;
         } else {
-            args_error("perplexity", "unknown option or missing value: '%s'", a);
-            usage(stderr);
-            return 2;
+            return args_unknown("perplexity", a);
         }
+    }
+    if (!o.model) {
+        args_error("perplexity", "no model given (-m FILE.gguf)");
+        return 2;
     }
     if (!file || (save && base)) {
         args_error("perplexity", !file ? "no text file (-f)" : "--save-logits and --kl-base exclude each other");
-        usage(stderr);
         return 2;
     }
-    if (!o.ctx_set) {
-        o.cp.n_ctx = 512;
-        o.ctx_set = true;
-    }
-    if (o.cp.n_ctx < 4) {
+    if (o.ctx_set && o.cp.n_ctx < 4) {
         args_error("perplexity", "the chunk size (-c) must be at least 4");
         return 2;
     }
@@ -132,6 +131,14 @@ int cmd_perplexity(int argc, char **argv) {
     if (!v) {
         args_error("perplexity", "the model has no vocabulary");
         goto done;
+    }
+    /* llama.cpp's 512-token chunks, unless the model was trained on fewer. */
+    if (!o.ctx_set) {
+        const int train = adm_model_get_info(m).n_ctx_train;
+        o.cp.n_ctx = train >= 4 && train < 512 ? train : 512;
+        o.ctx_set = true;
+    } else {
+        default_ctx_size("perplexity", m, &o, false); /* warns past the training length */
     }
     int n_tok;
     if (!(toks = tokenize_alloc("perplexity", v, text, len, ADM_TOKENIZE_ADD_SPECIAL, 0, &n_tok))) goto done;

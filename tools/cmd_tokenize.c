@@ -18,7 +18,8 @@ static void usage(FILE *f) {
             "Prints the token ids of a text, space-separated on one line.\n"
             "  -m, --model FILE   GGUF model or vocab-only file\n"
             "  -p, --prompt TEXT  the text to tokenize\n"
-            "  -f, --file FILE    tokenize the file's bytes exactly as they are\n"
+            "  -f, --file FILE    tokenize the file's bytes exactly as they are (- for standard input)\n"
+            "  -e, --escape       process escapes (\\n, \\t, \\\\, \\\", \\xNN, ...) in -p's text\n"
             "  --no-bos           add no BOS/EOS (default: as the vocabulary says)\n"
             "  --special          recognize special-token text such as <|im_start|>\n"
             "  --pieces           print \"id<TAB>piece\" per token (the text each token stands for,\n"
@@ -59,19 +60,24 @@ static void print_escaped(const char *p, size_t n) {
 }
 
 int cmd_tokenize(int argc, char **argv) {
-    const char *model = NULL, *prompt = NULL, *file = NULL;
-    bool no_bos = false, special = false, pieces = false;
+    const char *model = NULL, *file = NULL;
+    char *prompt = NULL;
+    bool no_bos = false, special = false, pieces = false, escape = false;
     for (int i = 1; i < argc; i++) {
+        args_split_eq(&argc, argv, i);
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
-        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && i + 1 < argc) {
-            model = argv[++i];
-        } else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && i + 1 < argc) {
-            prompt = argv[++i];
-        } else if ((!strcmp(a, "-f") || !strcmp(a, "--file")) && i + 1 < argc) {
-            file = argv[++i];
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (!(model = args_value("tokenize", argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
+            if (!args_value("tokenize", argc, argv, &i)) return 2;
+            prompt = argv[i];
+        } else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
+            if (!(file = args_value("tokenize", argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "-e") || !strcmp(a, "--escape")) {
+            escape = true;
         } else if (!strcmp(a, "--no-bos")) {
             no_bos = true;
         } else if (!strcmp(a, "--special")) {
@@ -79,15 +85,11 @@ int cmd_tokenize(int argc, char **argv) {
         } else if (!strcmp(a, "--pieces")) {
             pieces = true;
         } else {
-            const char *what = a[0] == '-' ? "unknown option or missing value for" : "unexpected argument";
-            args_error("tokenize", "%s '%s'", what, a);
-            usage(stderr);
-            return 2;
+            return args_unknown("tokenize", a);
         }
     }
     if (!model || (!prompt && !file) || (prompt && file)) {
-        args_error("tokenize", "%s", !model ? "-m MODEL is required" : "give exactly one of -p TEXT and -f FILE");
-        usage(stderr);
+        args_error("tokenize", "%s", !model ? "no model given (-m FILE.gguf)" : "give exactly one of -p TEXT and -f FILE");
         return 2;
     }
 
@@ -96,7 +98,7 @@ int cmd_tokenize(int argc, char **argv) {
     if (file) {
         if (!(owned = args_read_file("tokenize", file, &len))) return 1;
     } else {
-        len = strlen(prompt);
+        len = escape ? args_unescape(prompt) : strlen(prompt);
     }
     const char *text = file ? owned : prompt;
 

@@ -114,7 +114,7 @@ int model_opts_parse(model_opts *o, const char *cmd, int argc, char **argv, int 
         o->adamas_stats = true;
         o->cp.collect_stats = true;
     } else {
-        return 0;
+        return args_ignored(cmd, argc, argv, i);
     }
     return 1;
 }
@@ -134,25 +134,30 @@ void model_opts_print_stats(const model_opts *o, adm_model *m, adm_ctx *ctx) {
             adm_ctx_n_ctx(ctx), (double)mem.kv_bytes / 1048576.0);
 }
 
-void model_opts_usage(FILE *f) {
+void model_opts_usage(FILE *f, unsigned omit) {
     fprintf(f, "model options:\n"
                "  -m, --model FILE        GGUF model file\n"
-               "  -t, --threads N         threads (default: usable physical cores = %d)\n"
-               "  -c, --ctx-size N        context size in tokens (default: the model's, capped)\n"
-               "  -b, --batch-size N      prompt tokens per forward pass (default 512)\n"
+               "  -t, --threads N         threads (default: usable physical cores = %d)\n",
+            adm_default_threads());
+    if (!(omit & USAGE_NO_CTX))
+        fprintf(f, "  -c, --ctx-size N        context size in tokens (default: the model's training length, capped\n"
+                   "                          to fit in half of the free memory; warns above the training length)\n");
+    fprintf(f, "  -b, --batch-size N      prompt tokens per forward pass (default 512)\n"
                "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0\n"
                "  -ctv, --cache-type-v T  V cache type: f16 (default), f32, q8_0\n"
-               "attention options:\n"
-               "  --attention M           dense (default), adamas (sparse decode), window (StreamingLLM baseline)\n"
-               "  --budget N              keys attended per head in sparse steps, current token included (default 128)\n"
+               "attention options:\n");
+    if (!(omit & USAGE_NO_ATTENTION))
+        fprintf(f, "  --attention M           dense (default), adamas (sparse decode), window (StreamingLLM baseline)\n");
+    fprintf(f, "  --budget N              keys attended per head in sparse steps, current token included (default 128)\n"
                "  --dense-layers N        the first N layers stay dense (default 2)\n"
                "  --sink N                always keep the first N tokens (default 4)\n"
                "  --window N              always keep the last N tokens (default budget/4; adamas only)\n"
                "  --adamas-thresholds T   calibrated (default) or paper (fixed -10/0/+10)\n"
                "  --adamas-select S       head: a selection per query head (default, the paper's); group: one per\n"
                "                          KV head from its query heads' summed distances (faster for GQA models)\n"
-               "  --adamas-stats          report the softmax mass the sparse selection captured, per layer\n",
-            adm_default_threads());
+               "  --adamas-stats          report the softmax mass the sparse selection captured, per layer\n"
+               "Options take their value as the next argument or after '=' (--ctx-size=4096). llama.cpp options\n"
+               "with no meaning here (-ngl, --no-mmap, --mlock, -fa, ...) are accepted with a note.\n");
 }
 
 adm_model *model_opts_load(const model_opts *o, const char *cmd) {
@@ -230,11 +235,16 @@ int sample_opts_parse(sample_opts *o, const char *cmd, int argc, char **argv, in
         o->sp.presence_penalty = (float)d;
     } else if (!strcmp(a, "--seed")) {
         if (!(v = args_value(cmd, argc, argv, i))) return -1;
+        if (!strcmp(v, "-1")) { /* llama.cpp's "random" */
+            o->seed_set = false;
+            return 1;
+        }
         char *end;
         errno = 0;
         unsigned long long s = strtoull(v, &end, 10);
-        if (errno || end == v || *end) {
-            args_error(cmd, "invalid value for --seed: '%s'", v);
+        if (errno || end == v || *end || *v == '-') {
+            args_error(cmd, "invalid value for --seed: '%s' (expected a number from 0 to 2^64-1, or -1 for a random one)",
+                       v);
             return -1;
         }
         o->sp.seed = s;
@@ -265,7 +275,7 @@ void sample_opts_usage(FILE *f) {
                "  --repeat-penalty F      penalize repeats of the last --repeat-last-n tokens (default 1 = off)\n"
                "  --repeat-last-n N       history length for penalties (default 64)\n"
                "  --frequency-penalty F   --presence-penalty F   OpenAI-style penalties (default 0)\n"
-               "  --seed S                random seed (default: random, printed)\n"
+               "  --seed S                random seed (default -1: random, printed to stderr to repeat the run)\n"
                "structured output (docs/grammar.md):\n"
                "  --grammar G             constrain the output to the GBNF grammar G (start rule: root)\n"
                "  --grammar-file F        ... read from file F (llama.cpp .gbnf files work)\n"
@@ -334,18 +344,24 @@ static uint64_t mem_available(void) {
     return kb * 1024;
 }
 
-int default_ctx_size(const char *cmd, adm_model *m, const model_opts *o) {
+int default_ctx_size(const char *cmd, adm_model *m, const model_opts *o, bool say) {
     adm_model_info mi = adm_model_get_info(m);
-    if (o->ctx_set) return o->cp.n_ctx;
+    if (o->ctx_set) {
+        if (mi.n_ctx_train > 0 && o->cp.n_ctx > mi.n_ctx_train)
+            fprintf(stderr, "adamas %s: warning: -c %d is above the model's training length (%d tokens); past it the "
+                            "model sees positions it was not trained on and quality usually drops\n",
+                    cmd, o->cp.n_ctx, mi.n_ctx_train);
+        return o->cp.n_ctx;
+    }
     const uint64_t per_tok = adm_model_kv_bytes_per_token(m, o->cp.type_k, o->cp.type_v);
     const uint64_t avail = mem_available();
     int n = mi.n_ctx_train;
     if (avail && per_tok && (uint64_t)n * per_tok > avail / 2) {
         n = (int)(avail / 2 / per_tok) / 256 * 256;
         if (n < 256) n = 256;
-        fprintf(stderr, "adamas %s: context %d tokens (the model's %d capped to fit in half of the %.1f GiB of free "
+        if (say) fprintf(stderr, "adamas %s: context %d tokens (the model's %d capped to fit in half of the %.1f GiB of free "
                         "memory; -c to change)\n", cmd, n, mi.n_ctx_train, (double)avail / (double)(1ull << 30));
-    } else {
+    } else if (say) {
         fprintf(stderr, "adamas %s: context %d tokens (the model's training length; -c to change)\n", cmd, n);
     }
     return n;

@@ -30,8 +30,10 @@ int model_opts_parse(model_opts *o, const char *cmd, int argc, char **argv, int 
 /* With --adamas-stats: per-layer captured mass and code-index memory, to stderr. */
 void model_opts_print_stats(const model_opts *o, adm_model *m, adm_ctx *ctx);
 
-/* Help text for the shared options. */
-void model_opts_usage(FILE *f);
+/* Help text for the shared options, but for those in `omit` (a command
+ * that gives -c or --attention another meaning documents them itself). */
+enum { USAGE_NO_CTX = 1, USAGE_NO_ATTENTION = 2 };
+void model_opts_usage(FILE *f, unsigned omit);
 
 /* Loads the model (progress on a terminal), printing errors as
  * "adamas <cmd>: <message>". Returns NULL on failure. */
@@ -72,8 +74,9 @@ bool attention_from_name(const char *s, adm_attention *out);
 int32_t *tokenize_alloc(const char *cmd, const adm_vocab *v, const char *text, size_t len, unsigned flags, int spare,
                         int *n);
 
-/* Context size default for interactive use: the model's training length,
- * capped to what fits in half of the free memory; says what it chose. */
-int default_ctx_size(const char *cmd, adm_model *m, const model_opts *o);
+/* The context size -c gives (warning when it is above the model's training
+ * length), or by default the model's training length capped to what fits
+ * in half of the free memory; with `say`, says what it chose. */
+int default_ctx_size(const char *cmd, adm_model *m, const model_opts *o, bool say);
 
 #endif

@@ -10,7 +10,7 @@ Lily's mom said, "Lily, let's go to the park." Lily was sad and didn't know what
 Lily was sad and didn't know what to do. She said, "I'm sorry, Lily. I didn't know what to do."
 Lily didn't want to help her mom, so she said, "I'm sorry, mom. I didn't know what to do." Her mom said, "Don't worry, Lily. We can help you.
 STORY
-printf '%s' "$(cat "$TMP/story")" >"$TMP/story.exact"   # no trailing newline
+printf '%s\n' "$(cat "$TMP/story")" >"$TMP/story.exact"   # run ends its output with a newline
 expect_exit 0 "$ADAMAS" run -m "$S" -p "" -n 256 --temp 0
 cmp -s "$TMP/out" "$TMP/story.exact" || { diff "$TMP/out" "$TMP/story.exact" | head; fail "greedy story differs"; }
 expect_err "generated 256 tokens"
@@ -48,7 +48,8 @@ expect_exit 0 "$ADAMAS" run -m "$S" -p "Once upon a time" -n 200 --seed 7 --draf
 cmp -s "$TMP/out" "$TMP/l7" || fail "seeded sampling with --draft-model differs"
 # Stop strings end the text before them.
 expect_exit 0 "$ADAMAS" run -m "$S" -p "" -n 256 --temp 0 --stop "red ball"
-[ "$(cat "$TMP/out")" = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, " ] || fail "stop string: '$(cat "$TMP/out")'"
+printf 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, \n' >"$TMP/stop.want"
+cmp -s "$TMP/out" "$TMP/stop.want" || fail "stop string: '$(cat "$TMP/out")'"
 
 # A prompt longer than the context is refused, or truncated on request.
 expect_exit 1 "$ADAMAS" run -m "$S" -f /usr/share/common-licenses/GPL-3 -c 64 -n 4

@@ -36,7 +36,7 @@ expect_exit 2 "$ADAMAS" tokenize -m "$S"
 expect_err "exactly one of -p TEXT and -f FILE"
 expect_exit 2 "$ADAMAS" tokenize -m "$S" -p a -f "$TMP/crlf.txt"
 expect_exit 2 "$ADAMAS" tokenize -p "hi"
-expect_err "-m MODEL is required"
+expect_err "no model given (-m FILE.gguf)"
 expect_exit 2 "$ADAMAS" tokenize -m "$S" -p hi --bogus
 expect_err "unknown option"
 expect_exit 0 "$ADAMAS" tokenize --help
