@@ -27,8 +27,8 @@ endif
 PKGS    := libpcre2-8 libutf8proc jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcre2-8 -lutf8proc -ljansson)
-TOOL_PKGS  := jansson libmicrohttpd
-TOOL_LIBS  := $(shell pkg-config --libs $(TOOL_PKGS) 2>/dev/null || echo -ljansson -lmicrohttpd)
+TOOL_PKGS  := jansson libmicrohttpd libedit
+TOOL_LIBS  := $(shell pkg-config --libs $(TOOL_PKGS) 2>/dev/null || echo -ljansson -lmicrohttpd -ledit)
 TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2 \
