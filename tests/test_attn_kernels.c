@@ -246,7 +246,7 @@ static void test_softmax(void **state) {
         if (n > 3) x[rng_below(&r, (uint32_t)n)] = -INFINITY; /* masked entries */
         memcpy(a, x, sizeof(float) * (size_t)n);
         sc->softmax(a, n);
-        double mx = -INFINITY, sum = 0, total = 0;
+        double mx = -HUGE_VAL, sum = 0, total = 0;
         for (int j = 0; j < n; j++) mx = (double)x[j] > mx ? (double)x[j] : mx;
         /* x - max is a float subtraction in every implementation. */
         for (int j = 0; j < n; j++) sum += exp((double)(x[j] - (float)mx));
@@ -342,7 +342,7 @@ static void test_attn_tile(void **state) {
                 if (t > 0 && memcmp(acc, acc2, sizeof(float) * (size_t)hv))
                     fail_msg("%s attn_tile differs from scalar (hk %d, hv %d, n %d)", kk->name, hk, hv, n);
             }
-            double mx = -INFINITY, sum = 0;
+            double mx = -HUGE_VAL, sum = 0;
             double *p = malloc(sizeof(double) * (size_t)n);
             assert_non_null(p);
             for (int j = 0; j < n; j++) {
