@@ -26,7 +26,7 @@ static void usage(FILE *f) {
                "holds it. With --attention adamas the snapshot carries the calibrated code index; a dense one\n"
                "gets its index built when it is restored into an Adamas sequence. Restore with the same\n"
                "--cache-type-k/-v.\n");
-    model_opts_usage(f);
+    model_opts_usage(f, 0);
 }
 
 int cmd_prefill(int argc, char **argv) {
@@ -35,6 +35,7 @@ int cmd_prefill(int argc, char **argv) {
     const char *prompt = NULL, *file = NULL, *out = NULL;
     bool special = false;
     for (int i = 1; i < argc; i++) {
+        args_split_eq(&argc, argv, i);
         int r = model_opts_parse(&o, "prefill", argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
@@ -42,23 +43,24 @@ int cmd_prefill(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
-        } else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && i + 1 < argc) {
-            prompt = argv[++i];
-        } else if ((!strcmp(a, "-f") || !strcmp(a, "--file")) && i + 1 < argc) {
-            file = argv[++i];
-        } else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) {
-            out = argv[++i];
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
+            if (!(prompt = args_value("prefill", argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
+            if (!(file = args_value("prefill", argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (!(out = args_value("prefill", argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--special")) {
             special = true;
         } else {
-            args_error("prefill", "unknown option or missing value: '%s'", a);
-            usage(stderr);
-            return 2;
+            return args_unknown("prefill", a);
         }
+    }
+    if (!o.model) {
+        args_error("prefill", "no model given (-m FILE.gguf)");
+        return 2;
     }
     if (!out || !!prompt == !!file) {
         args_error("prefill", "give -o and one of -f or -p");
-        usage(stderr);
         return 2;
     }
     size_t len = prompt ? strlen(prompt) : 0;
