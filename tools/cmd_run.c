@@ -33,6 +33,7 @@ static void usage(FILE *f) {
                "  -e, --escape            process escapes (\\n, \\t, \\\\, \\\", \\xNN, ...) in -p's text\n"
                "  --special               parse special tokens (e.g. <|im_start|>) in the prompt and print them\n"
                "  --truncate              drop the start of a prompt that does not fit the context\n"
+               "The output ends with a newline (unless a grammar constrains it: then it is exactly that text).\n"
                "Ctrl-C stops the generation and still prints the timings (exit status 130).\n");
     model_opts_usage(f, 0);
     sample_opts_usage(f);
@@ -173,8 +174,9 @@ int cmd_run(int argc, char **argv) {
     gp.strip_space = len == 0;
     int n_hist = n_prompt;
     if (!generate("run", ctx, v, smp, logits, &gp, stdout, &toks, &n_hist, &cap, &res)) goto done;
-    /* The output is a text file: it ends with a newline. */
-    if (res.len && res.text[res.len - 1] != '\n') fputc('\n', stdout);
+    /* The output is a text file: it ends with a newline; but output a
+     * grammar constrains is data, given exactly. */
+    if (res.len && res.text[res.len - 1] != '\n' && !so.grammar && !so.grammar_file) fputc('\n', stdout);
     fflush(stdout);
     fprintf(stderr, "adamas run: load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.1f tokens/s%s\n",
             load_s, n_prompt, prompt_s > 0 ? n_prompt / prompt_s : 0.0, res.n_gen,
