@@ -25,7 +25,7 @@ static void usage(FILE *f) {
                "  -ntg N[,N...]           generated tokens per sequence (default 32)\n"
                "  -npl B[,B...]           numbers of parallel sequences (default 1,2,4,8,16)\n"
                "  -o md|json              a Markdown table (default) or one JSON object per line\n");
-    model_opts_usage(f);
+    model_opts_usage(f, USAGE_NO_CTX); /* the context is sized from -npp and -ntg */
 }
 
 static int parse_list(const char *cmd, const char *opt, const char *v, int *out, int max, long lo, long hi) {
@@ -124,6 +124,7 @@ int cmd_batched_bench(int argc, char **argv) {
     int n_pp = 1, n_tg = 1, n_pl = 5;
     const char *format = "md";
     for (int i = 1; i < argc; i++) {
+        args_split_eq(&argc, argv, i);
         const char *a = argv[i], *v;
         int r = model_opts_parse(&o, "batched-bench", argc, argv, &i);
         if (r < 0) return 2;
@@ -151,8 +152,7 @@ int cmd_batched_bench(int argc, char **argv) {
             }
             format = v;
         } else {
-            args_error("batched-bench", "unknown option '%s' (see --help)", a);
-            return 2;
+            return args_unknown("batched-bench", a);
         }
     }
     if (!o.model) {
