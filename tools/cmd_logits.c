@@ -24,8 +24,9 @@ static void usage(FILE *f) {
                "  -e, --escape            process escapes (\\n, \\t, \\\\, \\\", \\xNN, ...) in -p's text\n"
                "  --tokens \"IDS\"          token ids instead of text (space or comma separated)\n"
                "  --no-bos                do not add BOS when tokenizing\n"
-               "  -c, --ctx-size N        the longest prompt (default: the model's training length, capped to\n"
-               "                          fit in half of the free memory; warns above the training length)\n"
+               "  -c, --ctx-size N        context size (default: the prompt's length; a prompt longer than the\n"
+               "                          model's training length, capped to fit in half of the free memory, is\n"
+               "                          refused; warns above the training length)\n"
                "  --truncate              keep the end of a prompt longer than the context (and its BOS)\n"
                "  -o, --output FILE       where to write the logits\n"
                "  --top K                 also print the top K logits of each position to stdout\n"
@@ -186,8 +187,10 @@ int cmd_logits(int argc, char **argv) {
         fprintf(stderr, "adamas logits: prompt truncated from %d to %d tokens\n", n, keep);
         n = keep;
     }
-    o.cp.n_ctx = n + (int)greedy;
-    o.ctx_set = true;
+    if (!o.ctx_set) { /* -c stays as given: RoPE scaling may depend on it */
+        o.cp.n_ctx = n + (int)greedy;
+        o.ctx_set = true;
+    }
     /* One batch, as the reference files were made, unless that is long. */
     if (!batch_set && n <= LOGITS_ONE_BATCH && o.cp.n_batch < n) o.cp.n_batch = n;
     /* Sparse methods: positions past the budget go one at a time, so each
