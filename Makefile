@@ -127,6 +127,13 @@ $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay_main.o $(LIB
 # A fuzz target of a tool's parser also links that tool's files.
 $(BUILD)/fuzz/replay_serve_request: $(BUILD)/tools/serve_request.o $(BUILD)/tools/serve_response.o
 
+# The chat page of `adamas serve`: tools/serve_page.html as a C string literal.
+$(BUILD)/gen/serve_page.inc: tools/serve_page.html
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $< >$@
+$(BUILD)/tools/serve_page.o: $(BUILD)/gen/serve_page.inc
+$(BUILD)/tools/serve_page.o: CFLAGS += -I$(BUILD)/gen
+
 # The suite: every unit test, the fuzz corpora replayed, then the
 # end-to-end tests of the command.
 test: $(BIN) $(TEST_BIN) $(FUZZ_REPLAY)

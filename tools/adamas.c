@@ -19,6 +19,7 @@ static const command k_commands[] = {
     {"run", cmd_run, "generate a continuation of a prompt, streamed to stdout"},
     {"chat", cmd_chat, "talk with a model in its chat format (keeps the KV cache between turns)"},
     {"prefill", cmd_prefill, "evaluate a document once and save a snapshot for --prompt-cache"},
+    {"serve", cmd_serve, "an OpenAI-compatible HTTP server with continuous batching and a chat page"},
     {"bench", cmd_bench, "prompt and generation speed at several context depths (llama-bench style)"},
     {"batched-bench", cmd_batched_bench, "aggregate speed of many sequences decoded together (llama-batched-bench style)"},
     {"info", cmd_info, "print a GGUF file's metadata, tensors and hyperparameters"},

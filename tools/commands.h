@@ -17,5 +17,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_prefill(int argc, char **argv);
 int cmd_batched_bench(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif
