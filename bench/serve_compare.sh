@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Serving benchmark: adamas serve and llama.cpp's llama-server on the same
+# GGUF file in the same run, N = 1, 4, 8 concurrent streaming requests of
+# 512-token prompts and 128-token answers (bench/serve_load.mjs).
+#
+#   bench/serve_compare.sh [MODEL.gguf]
+#
+# Default model: a random-weight Qwen2.5-0.5B-shaped Q8_0 file, generated
+# into /tmp/q05.gguf when missing. llama-server is taken from
+# $LLAMA_CPP_BIN (default /work/llama.cpp/build/bin) and skipped when absent.
+# Both servers get 8 slots of 1024 tokens (llama-server: -c 8192 -np 8,
+# since it divides -c among slots) and the same thread count.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ADAMAS=${ADAMAS:-build/adamas}
+LLAMA=${LLAMA_CPP_BIN:-/work/llama.cpp/build/bin}/llama-server
+MODEL=${1:-/tmp/q05.gguf}
+THREADS=${THREADS:-$(nproc)}
+if [ ! -f "$MODEL" ]; then
+    "$ADAMAS" gen-model -o "$MODEL" --preset qwen2.5-0.5b --type q8_0 \
+        --vocab ../shared/testdata/tokenizer/ggml-vocab-qwen2.gguf
+fi
+LOG=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$LOG"' EXIT
+wait_up() { for _ in $(seq 600); do curl -sf "$1/health" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "model $MODEL, $THREADS threads, commit $(git rev-parse --short HEAD), $(date -u +%F)"
+port=$(free_port)
+"$ADAMAS" serve -m "$MODEL" --port "$port" -np 8 -c 1024 -t "$THREADS" 2>"$LOG/adamas.log" &
+pids+=($!)
+wait_up "http://127.0.0.1:$port" || { cat "$LOG/adamas.log"; exit 1; }
+node bench/serve_load.mjs --url "http://127.0.0.1:$port" --label adamas --json >"$LOG/adamas.json"
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+if [ -x "$LLAMA" ]; then
+    port=$(free_port)
+    "$LLAMA" -m "$MODEL" --port "$port" -np 8 -c 8192 -t "$THREADS" --cont-batching 2>"$LOG/llama.log" &
+    pids+=($!)
+    wait_up "http://127.0.0.1:$port" || { tail -20 "$LOG/llama.log"; exit 1; }
+    node bench/serve_load.mjs --url "http://127.0.0.1:$port" --label llama-server --json >"$LOG/llama.json"
+else
+    echo "[]" >"$LOG/llama.json"
+    echo "($LLAMA not found: adamas only)"
+fi
+node -e '
+const rows = [...JSON.parse(require("fs").readFileSync(process.argv[1])), ...JSON.parse(require("fs").readFileSync(process.argv[2]))];
+console.log("| server | N | requests/s | tokens/s | TTFT median ms | TTFT p95 ms | ITL median ms | ITL p95 ms |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+for (const r of rows.sort((a, b) => a.n - b.n))
+  console.log(`| ${r.server} | ${r.n} | ${r.requests_per_s.toFixed(3)} | ${r.tokens_per_s.toFixed(1)} | ${r.ttft_median_ms.toFixed(0)} | ${r.ttft_p95_ms.toFixed(0)} | ${r.itl_median_ms.toFixed(1)} | ${r.itl_p95_ms.toFixed(1)} |`);
+' "$LOG/adamas.json" "$LOG/llama.json"

@@ -1,0 +1,99 @@
+// Load generator for OpenAI-compatible servers (adamas serve, llama-server):
+// N concurrent streaming /v1/completions requests, each a distinct prompt of
+// exactly P tokens (random words, tokenized by the server's /tokenize and
+// sent as token ids, so both servers see the same lengths and no shared
+// prefix) and G generated tokens (ignore_eos). Reports requests/s, aggregate
+// generated tokens/s, time to first token and inter-token latency (median,
+// p95). Not a test: numbers depend on the machine and its load.
+//
+//   node bench/serve_load.mjs --url http://127.0.0.1:8080 [--n 1,4,8] [--prompt 512] [--gen 128]
+//                             [--rounds 2] [--label adamas] [--json]
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
+  if (a.startsWith("--")) acc.push([a.slice(2), all[i + 1] && !all[i + 1].startsWith("--") ? all[i + 1] : "1"]);
+  return acc;
+}, []));
+const url = args.url || "http://127.0.0.1:8080";
+const levels = (args.n || "1,4,8").split(",").map(Number);
+const P = Number(args.prompt || 512), G = Number(args.gen || 128), rounds = Number(args.rounds || 2);
+const label = args.label || url;
+const headers = { "Content-Type": "application/json" };
+if (args.key) headers.Authorization = "Bearer " + args.key;
+
+const words = ("time story little girl dog ran park sun happy tree water friend house big small red blue play " +
+  "found said went saw day night bird cat ball jump sky green look help mom dad car road hill river").split(" ");
+let seed = 12345;
+const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+
+async function promptTokens() {
+  const text = Array.from({ length: P * 2 }, () => words[Math.floor(rand() * words.length)]).join(" ");
+  const r = await fetch(url + "/tokenize", { method: "POST", headers, body: JSON.stringify({ content: text }) });
+  const toks = (await r.json()).tokens.map((t) => (typeof t === "object" ? t.id : t));
+  if (toks.length < P) throw new Error("prompt too short");
+  return toks.slice(0, P);
+}
+
+async function one(prompt) {
+  const t0 = performance.now();
+  const r = await fetch(url + "/v1/completions", {
+    method: "POST", headers,
+    body: JSON.stringify({ prompt, max_tokens: G, ignore_eos: true, temperature: 0, stream: true, cache_prompt: false }),
+  });
+  if (!r.ok) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
+  const times = [];
+  const dec = new TextDecoder();
+  let buf = "";
+  for await (const chunk of r.body) {
+    buf += dec.decode(chunk, { stream: true });
+    let at;
+    while ((at = buf.indexOf("\n\n")) >= 0) {
+      const ev = buf.slice(0, at);
+      buf = buf.slice(at + 2);
+      if (!ev.startsWith("data: ") || ev === "data: [DONE]") continue;
+      const j = JSON.parse(ev.slice(6));
+      if (j.error) throw new Error(j.error.message);
+      const c = j.choices && j.choices[0];
+      if (c && c.text) times.push(performance.now());
+    }
+  }
+  return { t0, times, end: performance.now() };
+}
+
+const pct = (xs, p) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * (s.length - 1) + 0.5))];
+};
+
+const rows = [];
+for (const n of levels) {
+  const prompts = [];
+  for (let i = 0; i < n * rounds + 1; i++) prompts.push(await promptTokens());
+  await one(prompts.pop()); // warm-up (pages the weights in)
+  const ttft = [], itl = [];
+  let tokens = 0, wall = 0, requests = 0;
+  for (let r = 0; r < rounds; r++) {
+    const batch = prompts.splice(0, n);
+    const start = performance.now();
+    const res = await Promise.all(batch.map(one));
+    wall += (performance.now() - start) / 1000;
+    for (const x of res) {
+      requests++;
+      tokens += G; // ignore_eos: every answer is G tokens (chunks may carry several)
+      if (x.times.length) ttft.push(x.times[0] - x.t0);
+      // the gaps between text chunks as a client sees them (one token each,
+      // unless text was held back: an incomplete UTF-8 character, a possible stop)
+      for (let i = 1; i < x.times.length; i++) itl.push(x.times[i] - x.times[i - 1]);
+    }
+  }
+  rows.push({ server: label, n, requests_per_s: requests / wall, tokens_per_s: tokens / wall,
+    ttft_median_ms: pct(ttft, 0.5), ttft_p95_ms: pct(ttft, 0.95), itl_median_ms: pct(itl, 0.5), itl_p95_ms: pct(itl, 0.95) });
+}
+if (args.json) {
+  console.log(JSON.stringify(rows));
+} else {
+  console.log("| server | N | requests/s | tokens/s | TTFT median ms | TTFT p95 ms | ITL median ms | ITL p95 ms |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+  for (const r of rows)
+    console.log(`| ${r.server} | ${r.n} | ${r.requests_per_s.toFixed(3)} | ${r.tokens_per_s.toFixed(1)} | ` +
+      `${r.ttft_median_ms.toFixed(0)} | ${r.ttft_p95_ms.toFixed(0)} | ${r.itl_median_ms.toFixed(1)} | ${r.itl_p95_ms.toFixed(1)} |`);
+}
