@@ -11,7 +11,7 @@ if [ ! -d tests/server/node_modules/openai ]; then
     echo "skip: the openai client is not installed (run 'npm ci' in tests/server)"; exit 0
 fi
 start_server A -m "$MODEL" -np 4 -c 256 -t 1
-start_server B -m "$MODEL" -np 1 -c 4096 -t 1 --max-queue 0 --api-key sekrit
+start_server B -m "$MODEL" -np 1 -c 2048 -t 1 --max-queue 0 --api-key sekrit
 URL_A=$A_URL URL_B=$B_URL KEY=sekrit ADAMAS=$ADAMAS MODEL=$MODEL node tests/server/e2e.mjs || fail "e2e.mjs"
 
 # SIGTERM during a stream: the stream ends with an error event (no [DONE])
