@@ -385,7 +385,7 @@ static bool fill_gen(srv_http *h, const serve_req *r, srv_task *t) {
     gp->ignore_eos = r->ignore_eos;
     gp->strip_space = r->kind == SRV_COMPLETION && !r->prompt_tokens && r->prompt_len == 0;
     gp->lookup = h->p.lookup;
-    gp->lookup_ngram = h->p.lookup_ngram;
+    if (h->p.lookup_ngram) gp->lookup_ngram = h->p.lookup_ngram;
     if (h->p.draft_max) gp->draft_max = h->p.draft_max;
     if (h->p.draft_p_min >= 0) gp->draft_p_min = h->p.draft_p_min;
     gp->n_probs = r->logprobs;
