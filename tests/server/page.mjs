@@ -41,15 +41,22 @@ try {
   const stats2 = await page.locator(".stats").nth(1).textContent();
   const cached = Number((stats2.match(/cached (\d+)/) || [])[1]);
   assert.ok(cached > 0, stats2);
-  // Stop: a long answer, interrupted.
+  // Stop: a long answer, interrupted (the request gets ignore_eos, which
+  // the page does not send, so that the story cannot end by itself first).
+  await page.route("**/v1/chat/completions", (route) => {
+    const body = JSON.parse(route.request().postData());
+    route.continue({ postData: JSON.stringify({ ...body, ignore_eos: true }) });
+  });
   await page.fill("#maxtok", "100000");
   await page.fill("#input", "Tell me a very long story.");
   await page.press("#input", "Enter");
   await page.waitForFunction(() => {
     const m = document.querySelectorAll(".msg.assistant");
     return m.length === 3 && m[2].textContent.length > 20;
+  }, null, { polling: 20 });
+  await page.click("#stop", { timeout: 5000 }).catch(async (e) => {
+    throw new Error("could not press Stop; the answer ended with: " + await page.locator(".stats").nth(2).textContent());
   });
-  await page.click("#stop");
   await page.locator(".msg.assistant.done").nth(2).waitFor({ timeout: 10000 });
   assert.match(await page.locator(".stats").nth(2).textContent(), /stopped/);
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
