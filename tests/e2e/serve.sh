@@ -27,4 +27,7 @@ if (!s.includes("data: {\"error\"") || s.includes("[DONE]")) { console.log(s.sli
 for _ in $(seq 100); do kill -0 "$B_PID" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$B_PID" 2>/dev/null && fail "the server did not exit within 10 s of SIGTERM"
 wait "$B_PID" || fail "the server exited with status $? after SIGTERM"
+kill -TERM "$A_PID"
+wait "$A_PID" || { tail -30 "$TMP/A.log"; fail "server A exited with status $? after SIGTERM"; }
+grep -q "ERROR: \|runtime error" "$TMP/A.log" "$TMP/B.log" && { cat "$TMP/A.log" "$TMP/B.log"; fail "sanitizer report"; }
 echo ok
