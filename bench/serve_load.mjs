@@ -8,6 +8,8 @@
 //
 //   node bench/serve_load.mjs --url http://127.0.0.1:8080 [--n 1,4,8] [--prompt 512] [--gen 128]
 //                             [--rounds 2] [--label adamas] [--json]
+import http from "node:http";
+
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
   if (a.startsWith("--")) acc.push([a.slice(2), all[i + 1] && !all[i + 1].startsWith("--") ? all[i + 1] : "1"]);
   return acc;
@@ -26,35 +28,48 @@ const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x800000
 
 async function promptTokens() {
   const text = Array.from({ length: P * 2 }, () => words[Math.floor(rand() * words.length)]).join(" ");
-  const r = await fetch(url + "/tokenize", { method: "POST", headers, body: JSON.stringify({ content: text }) });
-  const toks = (await r.json()).tokens.map((t) => (typeof t === "object" ? t.id : t));
+  const toks = JSON.parse(await post("/tokenize", { content: text })).tokens.map((t) => (typeof t === "object" ? t.id : t));
   if (toks.length < P) throw new Error("prompt too short");
   return toks.slice(0, P);
 }
 
+// node:http with a fresh connection per request: llama-server closes
+// keep-alive connections after a few requests, which fetch's pool races.
+function post(path, body, onData) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url + path);
+    const data = JSON.stringify(body);
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent: false,
+      headers: { ...headers, "Content-Length": Buffer.byteLength(data), Connection: "close" } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => { text += d; if (onData) onData(d); });
+      res.on("end", () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`HTTP ${res.statusCode}: ${text}`))));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
 async function one(prompt) {
   const t0 = performance.now();
-  const r = await fetch(url + "/v1/completions", {
-    method: "POST", headers,
-    body: JSON.stringify({ prompt, max_tokens: G, ignore_eos: true, temperature: 0, stream: true, cache_prompt: false }),
-  });
-  if (!r.ok) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
   const times = [];
-  const dec = new TextDecoder();
   let buf = "";
-  for await (const chunk of r.body) {
-    buf += dec.decode(chunk, { stream: true });
-    let at;
-    while ((at = buf.indexOf("\n\n")) >= 0) {
-      const ev = buf.slice(0, at);
-      buf = buf.slice(at + 2);
-      if (!ev.startsWith("data: ") || ev === "data: [DONE]") continue;
-      const j = JSON.parse(ev.slice(6));
-      if (j.error) throw new Error(j.error.message);
-      const c = j.choices && j.choices[0];
-      if (c && c.text) times.push(performance.now());
-    }
-  }
+  await post("/v1/completions",
+    { prompt, max_tokens: G, ignore_eos: true, temperature: 0, stream: true, cache_prompt: false }, (d) => {
+      buf += d;
+      let at;
+      while ((at = buf.indexOf("\n\n")) >= 0) {
+        const ev = buf.slice(0, at);
+        buf = buf.slice(at + 2);
+        if (!ev.startsWith("data: ") || ev === "data: [DONE]") continue;
+        const j = JSON.parse(ev.slice(6));
+        if (j.error) throw new Error(j.error.message);
+        const c = j.choices && j.choices[0];
+        if (c && c.text) times.push(performance.now());
+      }
+    });
   return { t0, times, end: performance.now() };
 }
 
