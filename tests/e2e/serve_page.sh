@@ -12,7 +12,8 @@ CHROMIUM=${CHROMIUM:-$(command -v chromium || true)}
     { echo "skip: playwright-core is not installed (run 'npm ci' in tests/server)"; exit 0; }
 ART=${ADAMAS_ARTIFACTS:-${TMPDIR:-/tmp}/adamas-artifacts}
 mkdir -p "$ART"
-# -c 2048: the page's long answer must still be running when Stop is pressed.
-start_server P -m "$SHARED/models/stories260K.gguf" -np 2 -c 2048 -t 1
+# -c 16384: the page's long answer must still be running when Stop is pressed (thousands
+# of tokens a second on this model).
+start_server P -m "$SHARED/models/stories260K.gguf" -np 2 -c 16384 -t 1
 URL=$P_URL CHROMIUM=$CHROMIUM SCREENSHOT="$ART/serve_page.png" node tests/server/page.mjs || fail "page.mjs"
 echo ok
