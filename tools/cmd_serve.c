@@ -45,7 +45,7 @@ static void usage(FILE *f) {
                "  --sse-ping S            send an SSE comment after S silent seconds (default 15)\n"
                "  -n, --n-predict N       max_tokens of a request that sets none (default -1: until the end of\n"
                "                          the answer or a full slot)\n");
-    model_opts_usage(f);
+    model_opts_usage(f, 0);
     fprintf(f, "speculative decoding (every request):\n");
     gen_opts_usage(f);
 }
