@@ -410,12 +410,9 @@ adm_status adm_sched_step(adm_sched *s, adm_error *err) {
         st = adm_engine_decode(e, s->rows, n, s->logits, err);
     }
     if (st != ADM_OK) {
-        if (st == ADM_ERR_MEM_BUDGET) {
-            fail_batch(s, err);
-            return ADM_OK; /* the slots carry the error; the engine is fine */
-        }
         fail_batch(s, err);
-        return st;
+        /* Over the budget the slots carry the error; the engine is fine. */
+        return st == ADM_ERR_MEM_BUDGET ? ADM_OK : st;
     }
 
     /* Each slot samples from its rows. */

@@ -131,12 +131,13 @@ void adm_seq_clear(adm_seq *s) {
 }
 
 adm_status adm_seq_copy_prefix(adm_seq *dst, const adm_seq *src, int n, adm_error *err) {
-    if (dst == src) return n <= src->n_past ? (adm_seq_truncate(dst, n), ADM_OK)
-                                            : adm_fail(err, ADM_ERR_INVALID_ARG, "the sequence holds %d tokens, not %d",
-                                                       src->n_past, n);
     if (dst->e != src->e) return adm_fail(err, ADM_ERR_INVALID_ARG, "the sequences belong to different engines");
     if (n < 0 || n > src->n_past)
         return adm_fail(err, ADM_ERR_INVALID_ARG, "cannot copy %d tokens of a sequence holding %d", n, src->n_past);
+    if (dst == src) { /* a sequence's own prefix: a truncation */
+        adm_seq_truncate(dst, n);
+        return ADM_OK;
+    }
     if (n > dst->p.n_ctx)
         return adm_fail(err, ADM_ERR_CONTEXT_FULL, "%d tokens do not fit in a context of %d", n, dst->p.n_ctx);
     if (dst->p.type_k != src->p.type_k || dst->p.type_v != src->p.type_v)
