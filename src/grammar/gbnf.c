@@ -402,7 +402,7 @@ static int cprange_cmp(const void *a, const void *b) {
 /* Appends to rule r the elements matching one character from the ranges
  * (negated: any character outside them). */
 static bool emit_class(parser *P, uint32_t r, cprange *rg, uint32_t n, bool negate, size_t at) {
-    qsort(rg, n, sizeof(cprange), cprange_cmp);
+    if (n > 1) qsort(rg, n, sizeof(cprange), cprange_cmp);
     uint32_t m = 0; /* merged in place */
     for (uint32_t k = 0; k < n; k++) {
         if (m > 0 && rg[k].lo <= rg[m - 1].hi + 1) {
@@ -506,7 +506,7 @@ static uint32_t wrap_tail(parser *P, uint32_t r, uint32_t from) {
         nomem(P);
         return UINT32_MAX;
     }
-    memcpy(dst->p, src->p + from, (size_t)k * sizeof(gr_elem));
+    if (k) memcpy(dst->p, src->p + from, (size_t)k * sizeof(gr_elem));
     dst->p[k] = (gr_elem){GR_END, 0};
     dst->n = k + 1;
     src->n = from;
@@ -957,7 +957,8 @@ static bool build_program(parser *P, gr_program **out) {
     g->elems[e] = (gr_elem){GR_END, 0}; /* sentinel */
     g->n_elems = e;
     g->n_rules = P->n_rules;
-    memcpy(g->sets, P->sets, (size_t)P->n_sets * 32);
+    /* P->sets is NULL when the grammar has no character classes. */
+    if (P->n_sets) memcpy(g->sets, P->sets, (size_t)P->n_sets * 32);
     g->n_sets = P->n_sets;
     compute_classes(g);
     *out = g;

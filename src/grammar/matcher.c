@@ -286,7 +286,7 @@ static uint32_t st_intern(gr_matcher *m, uint32_t n) {
     const uint32_t id = m->n_st++;
     m->st_off[id] = m->n_pool;
     m->st_len[id] = n;
-    memcpy(m->pool + m->n_pool, s, (size_t)n * sizeof(uint32_t));
+    if (n) memcpy(m->pool + m->n_pool, s, (size_t)n * sizeof(uint32_t));
     m->n_pool += n;
     memset(m->trans + (size_t)id * m->nc, 0xFF, (size_t)m->nc * sizeof(int32_t));
     m->st_slot[k] = id + 1;
@@ -409,7 +409,7 @@ static void maybe_flush(gr_matcher *m) {
         k = e + 1;
     }
     if (ok && grow_u32(&m->out, &m->cap_out, (uint64_t)n_ids + 1)) {
-        memcpy(m->out, ids, (size_t)n_ids * sizeof(uint32_t));
+        if (n_ids) memcpy(m->out, ids, (size_t)n_ids * sizeof(uint32_t));
         n_out = n_ids;
         const uint32_t s = st_intern(m, n_out);
         m->cur = s == UINT32_MAX ? m->init : s;

@@ -82,7 +82,7 @@ adm_status gr_trie_build(const adm_vocab *v, gr_trie **out, adm_error *err) {
         adm_token_to_bytes(v, i, (char *)t->bytes + t->tok_off[i], (int)len, false);
         refs[n_refs++] = (tok_ref){t->bytes + t->tok_off[i], len, i};
     }
-    qsort(refs, n_refs, sizeof(tok_ref), tok_ref_cmp);
+    if (n_refs > 1) qsort(refs, n_refs, sizeof(tok_ref), tok_ref_cmp);
     /* Pass 2: nodes. At most total nodes (one per byte). */
     uint32_t cap = 0, n_dup = 0, cap_dup = 0;
     for (uint32_t k = 0; k < n_refs; k++) {
