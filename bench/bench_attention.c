@@ -189,7 +189,7 @@ static void bench_one(const shape *sh, int ctx, const int *threads, int n_thread
     const int hd = sh->head_dim, nkv = sh->n_head_kv, nh = sh->n_head, layer = 2;
     adm_kv_cache *kv;
     adm_error err;
-    if (adm_kv_cache_create(3, nkv, hd, hd, ctx, ADM_TYPE_F16, ADM_TYPE_F16, &kv, &err) != ADM_OK) {
+    if (adm_kv_cache_create(3, nkv, hd, hd, ctx, NULL, 0, ADM_TYPE_F16, ADM_TYPE_F16, &kv, &err) != ADM_OK) {
         fprintf(stderr, "kv cache: %s\n", err.msg);
         exit(1);
     }

@@ -53,9 +53,9 @@ int main(int argc, char **argv) {
     const adm_kernels *k = adm_kernels_get();
     adm_kv_cache *src, *dst;
     adm_pool *pool;
-    if (adm_kv_cache_create(hp->n_layer, hp->n_head_kv, hp->head_dim, hp->head_dim_v, n + 64, ADM_TYPE_F16,
+    if (adm_kv_cache_create(hp->n_layer, hp->n_head_kv, hp->head_dim, hp->head_dim_v, n + 64, NULL, 0, ADM_TYPE_F16,
                             ADM_TYPE_F16, &src, &err) != ADM_OK ||
-        adm_kv_cache_create(hp->n_layer, hp->n_head_kv, hp->head_dim, hp->head_dim_v, n + 1000, ADM_TYPE_F16,
+        adm_kv_cache_create(hp->n_layer, hp->n_head_kv, hp->head_dim, hp->head_dim_v, n + 1000, NULL, 0, ADM_TYPE_F16,
                             ADM_TYPE_F16, &dst, &err) != ADM_OK ||
         adm_pool_create(adm_default_threads(), &pool, &err) != ADM_OK) {
         fprintf(stderr, "%s\n", err.msg);

@@ -55,7 +55,7 @@ static void try_one(const uint8_t *data, size_t size) {
     adm_pool *pool = NULL;
     /* The cache is no larger than the rows the file holds; the Adamas
      * scratch grows with heads x tokens, so very wide ones are skipped. */
-    if (adm_kv_cache_create(sh.n_layer, sh.n_head_kv, sh.head_dim_k, sh.head_dim_v, n, adm_snapshot_type_k(s),
+    if (adm_kv_cache_create(sh.n_layer, sh.n_head_kv, sh.head_dim_k, sh.head_dim_v, n, NULL, 0, adm_snapshot_type_k(s),
                             adm_snapshot_type_v(s), &kv, &err) == ADM_OK &&
         adm_pool_create(1, &pool, &err) == ADM_OK) {
         if (adm_snapshot_has_adamas(s) && (uint64_t)sh.n_head * (uint64_t)n <= (1u << 22)) {

@@ -271,6 +271,12 @@ ADM_API int adm_model_n_vocab(const adm_model *model);
 ADM_API const adm_vocab *adm_model_vocab(const adm_model *model);
 /* Bytes the KV cache needs per token of context with these cache types. */
 ADM_API uint64_t adm_model_kv_bytes_per_token(const adm_model *model, adm_type type_k, adm_type type_v);
+/* Bytes of one sequence's KV cache of n_ctx tokens in an engine of n_batch
+ * rows: sliding-window layers hold a ring of window + n_batch + ADM_MAX_DRAFT
+ * rows unless swa_full (what adm_seq_get_memory reports and the engine's
+ * memory budget counts for a full context). */
+ADM_API uint64_t adm_model_kv_bytes(const adm_model *model, adm_type type_k, adm_type type_v, int n_ctx, int n_batch,
+                                    bool swa_full);
 /* Looks up a metadata string value (e.g. "tokenizer.chat_template").
  * Returns a borrowed NUL-terminated string, or NULL if absent or not a string. */
 ADM_API const char *adm_model_meta_str(const adm_model *model, const char *key);
@@ -313,6 +319,7 @@ typedef struct adm_ctx_params {
                                new ones (a draft model beside its target: two pools would spin against
                                each other). The two must not evaluate at the same time, and this one
                                must be freed first. */
+    bool swa_full;          /* sliding-window layers keep every position, not a ring (adm_seq_params) */
 } adm_ctx_params;
 
 ADM_API adm_ctx_params adm_ctx_default_params(void);
@@ -417,6 +424,10 @@ typedef struct adm_seq_params {
     adm_thresholds thresholds;
     bool group_select;
     bool collect_stats;
+    /* Sliding-window layers keep every position instead of a ring of the
+     * window plus one batch and ADM_MAX_DRAFT rows (so truncation and
+     * prefix copies can go back anywhere, at n_ctx's memory). */
+    bool swa_full;
 } adm_seq_params;
 
 ADM_API adm_seq_params adm_seq_default_params(void);
@@ -430,14 +441,18 @@ ADM_API adm_seq_params adm_seq_get_params(const adm_seq *s);
 ADM_API int adm_seq_n_past(const adm_seq *s);
 ADM_API int adm_seq_n_ctx(const adm_seq *s);
 ADM_API const int32_t *adm_seq_tokens(const adm_seq *s);
-/* Forgets every token at position >= n_keep. */
+/* Forgets every token at position >= n_keep. A model with sliding-window
+ * layers keeps only a ring of their recent rows (unless swa_full): going
+ * back further than the ring holds forgets every token; adm_seq_n_past
+ * says how many remain. Rolling back the last batch (speculative guesses)
+ * always keeps n_keep. */
 ADM_API void adm_seq_truncate(adm_seq *s, int n_keep);
 /* Forgets every token and returns the memory to the system. */
 ADM_API void adm_seq_clear(adm_seq *s);
 /* Makes dst hold the first n tokens of src (KV rows, codes, Adamas
  * calibration): the basis of prefix reuse. Both sequences must belong to
  * the same engine and have the same cache types; dst's context must hold n
- * tokens. With Adamas attention dst continues with src's thresholds
+ * tokens, and src's sliding-window rings the window before n. With Adamas attention dst continues with src's thresholds
  * (docs/adamas.md). */
 ADM_API adm_status adm_seq_copy_prefix(adm_seq *dst, const adm_seq *src, int n, adm_error *err);
 /* Switches the attention method of later decode steps (as adm_ctx_set_attention). */

@@ -37,7 +37,7 @@ adm_status adm_ctx_create(const adm_model *model, const adm_ctx_params *params, 
     ep.n_threads = p.n_threads;
     ep.threads_from = p.threads_from ? p.threads_from->e : NULL;
     adm_seq_params sp = {p.n_ctx,  p.type_k, p.type_v,     p.attention,  p.budget,        p.dense_layers,
-                         p.sink,   p.window, p.thresholds, p.group_select, p.collect_stats};
+                         p.sink,   p.window, p.thresholds, p.group_select, p.collect_stats, p.swa_full};
     adm_status st = adm_engine_create(model, &ep, &ctx->e, err);
     if (st == ADM_OK) st = adm_seq_create(ctx->e, &sp, &ctx->s, err);
     if (st != ADM_OK) {

@@ -142,7 +142,7 @@ static adm_status check_batch(adm_engine *e, const adm_batch_row *rows, int n_ro
         if (n > s->p.n_ctx - s->n_past)
             return adm_fail(err, ADM_ERR_CONTEXT_FULL, "%d tokens do not fit in the context: %d of %d positions are used",
                             n, s->n_past, s->p.n_ctx);
-        if (s->n_past + n > s->n_touched) extra += (uint64_t)(s->n_past + n - s->n_touched) * s->token_bytes;
+        if (s->n_past + n > s->n_touched) extra += adm_seq_mem(s, s->n_past + n) - adm_seq_mem(s, s->n_touched);
         segs[ns++] = (adm_seg){s, i, n};
         i = j;
     }
@@ -167,7 +167,7 @@ adm_status adm_engine_decode(adm_engine *e, const adm_batch_row *rows, int n_row
         for (int k = 0; k < n_segs; k++) {
             adm_seq *s = segs[k].seq;
             if (s->n_past + segs[k].n > s->n_touched) {
-                e->mem_used += (uint64_t)(s->n_past + segs[k].n - s->n_touched) * s->token_bytes;
+                e->mem_used += adm_seq_mem(s, s->n_past + segs[k].n) - adm_seq_mem(s, s->n_touched);
                 s->n_touched = s->n_past + segs[k].n;
             }
         }

@@ -57,7 +57,8 @@ struct adm_seq {
     int32_t *tokens;     /* (n_ctx) the ids in the cache */
     int n_past;
     int n_touched;       /* positions written since the last clear (memory counted in e->mem_used) */
-    uint64_t token_bytes; /* KV and code bytes per position */
+    uint64_t token_bytes; /* KV and code bytes per position, but for the rings' */
+    uint64_t ring_bytes;  /* bytes per ring slot of the sliding-window layers (0: no rings) */
     adm_attention attention; /* method of decode steps now (adm_seq_set_attention) */
     adm_ctx_perf perf;
 };
@@ -69,7 +70,11 @@ struct adm_seq {
  * `logits` (n_out rows of n_vocab). Inputs are validated by the caller. */
 void adm_forward(adm_engine *e, const adm_seg *segs, int n_segs, int n_rows, int n_out, float *logits);
 
-/* Bytes of KV rows and codes one position of this sequence takes. */
+/* Bytes of KV rows and codes one position of this sequence takes in its
+ * full-context layers. */
 uint64_t adm_seq_token_bytes(const adm_seq *s);
+/* Bytes counted against the budget when n positions have been written:
+ * the full layers grow with n, the rings stop at their size. */
+uint64_t adm_seq_mem(const adm_seq *s, int n);
 
 #endif

@@ -272,7 +272,7 @@ void adm_forward(adm_engine *e, const adm_seg *segs, int n_segs, int n_rows, int
         memcpy(s->tokens + s->n_past, e->tokens + segs[i].row0, (size_t)segs[i].n * sizeof(int32_t));
         s->n_past += segs[i].n;
         s->perf.n_tokens += (uint64_t)segs[i].n;
-        s->kv->n = s->n_past;
+        adm_kv_set_n(s->kv, s->n_past);
         if (s->adamas) adm_adamas_after_batch(s->adamas, e->pool, e->k, s->kv, s->n_past);
     }
     if (!logits || n_out == 0) return;

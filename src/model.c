@@ -8,6 +8,7 @@
 #include "model.h"
 
 #include "kernels/kernels.h"
+#include "kv_cache.h"
 #include "quant.h"
 #include "tokenizer/vocab.h"
 
@@ -560,6 +561,16 @@ const char *adm_model_meta_str(const adm_model *m, const char *key) {
     for (size_t i = 0; i < m->n_meta_strs; i++)
         if (strcmp(m->meta_strs[2 * i], key) == 0) return m->meta_strs[2 * i + 1];
     return NULL;
+}
+
+uint64_t adm_model_kv_bytes(const adm_model *m, adm_type type_k, adm_type type_v, int n_ctx, int n_batch,
+                            bool swa_full) {
+    const adm_hparams *hp = &m->hp;
+    const int ring = hp->n_swa > 0 && !swa_full ? adm_kv_ring_rows(hp->n_swa, n_batch) : 0;
+    uint64_t rows = 0;
+    for (int l = 0; l < hp->n_layer; l++)
+        rows += (uint64_t)(m->layers[l].swa && ring > 0 && ring < n_ctx ? ring : n_ctx);
+    return rows * (uint64_t)hp->n_head_kv * (adm_row_size(type_k, hp->head_dim) + adm_row_size(type_v, hp->head_dim_v));
 }
 
 uint64_t adm_model_kv_bytes_per_token(const adm_model *m, adm_type type_k, adm_type type_v) {

@@ -223,6 +223,7 @@ static adm_status draft_guesses(adm_sched *s, const int *want, adm_error *err) {
         while (c < d->n_past && c < L && d->tokens[c] == q->tokens[c]) c++;
         if (c == L) c--; /* the last token's logits are needed again */
         adm_seq_truncate(d, c);
+        c = d->n_past; /* less when its sliding-window rings do not reach back to c */
         for (int t = c; t < L; t++) s->drows[n++] = (adm_batch_row){d, q->tokens[t], t == L - 1};
         lrow[nd] = nd;
         ds[nd++] = i;
@@ -389,7 +390,7 @@ adm_status adm_sched_step(adm_sched *s, adm_error *err) {
         for (int i = 0; i < s->n_slots; i++) {
             const adm_seq *q = s->slots[i]->seq;
             if (s->first_row[i] >= 0 && q->n_past + s->n_rows[i] > q->n_touched)
-                need += (uint64_t)(q->n_past + s->n_rows[i] - q->n_touched) * q->token_bytes;
+                need += adm_seq_mem(q, q->n_past + s->n_rows[i]) - adm_seq_mem(q, q->n_touched);
         }
         if (e->mem_used + need > e->mem_budget) evict(s, need);
     }

@@ -28,8 +28,15 @@ static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
 
 uint64_t adm_seq_token_bytes(const adm_seq *s) {
     const adm_kv_cache *kv = s->kv;
-    uint64_t b = (uint64_t)kv->n_layer * (uint64_t)kv->n_head_kv * (kv->k_row + kv->v_row);
+    int n_full = 0;
+    for (int l = 0; l < kv->n_layer; l++) n_full += !adm_kv_is_ring(kv, l);
+    uint64_t b = (uint64_t)n_full * (uint64_t)kv->n_head_kv * (kv->k_row + kv->v_row);
     return b + (s->adamas ? adm_adamas_token_bytes(s->adamas) : 0);
+}
+
+uint64_t adm_seq_mem(const adm_seq *s, int n) {
+    const uint64_t ring_rows = (uint64_t)ADM_MIN(n, s->kv->ring);
+    return (uint64_t)n * s->token_bytes + ring_rows * s->ring_bytes;
 }
 
 adm_status adm_seq_create(adm_engine *e, const adm_seq_params *params, adm_seq **out, adm_error *err) {
@@ -53,8 +60,18 @@ adm_status adm_seq_create(adm_engine *e, const adm_seq_params *params, adm_seq *
     s->e = e;
     s->p = p;
     s->attention = p.attention;
-    adm_status st = adm_kv_cache_create(hp->n_layer, hp->n_head_kv, hp->head_dim, hp->head_dim_v, p.n_ctx, p.type_k,
-                                        p.type_v, &s->kv, err);
+    /* Sliding-window layers keep a ring of rows unless swa_full asks for
+     * the whole context (kv_cache.h). */
+    bool *windowed = adm_calloc((size_t)hp->n_layer, sizeof(bool));
+    if (!windowed) {
+        adm_free(s);
+        return adm_fail(err, ADM_ERR_NOMEM, "out of memory");
+    }
+    for (int l = 0; l < hp->n_layer; l++) windowed[l] = hp->n_swa > 0 && e->model->layers[l].swa;
+    const int ring = hp->n_swa > 0 && !p.swa_full ? adm_kv_ring_rows(hp->n_swa, e->n_batch) : 0;
+    adm_status st = adm_kv_cache_create(hp->n_layer, hp->n_head_kv, hp->head_dim, hp->head_dim_v, p.n_ctx, windowed,
+                                        ring, p.type_k, p.type_v, &s->kv, err);
+    adm_free(windowed);
     if (st != ADM_OK) goto fail;
     if (p.attention != ADM_ATTN_DENSE) {
         adm_adamas_params ap = {p.attention,     p.thresholds,  p.budget,      p.dense_layers,
@@ -63,10 +80,15 @@ adm_status adm_seq_create(adm_engine *e, const adm_seq_params *params, adm_seq *
         if (st != ADM_OK) goto fail;
     }
     s->token_bytes = adm_seq_token_bytes(s);
-    if (e->mem_budget && s->token_bytes * (uint64_t)p.n_ctx > e->mem_budget) {
+    if (s->kv->ring) {
+        int n_ring = 0;
+        for (int l = 0; l < hp->n_layer; l++) n_ring += adm_kv_is_ring(s->kv, l);
+        s->ring_bytes = (uint64_t)n_ring * (uint64_t)hp->n_head_kv * (s->kv->k_row + s->kv->v_row);
+    }
+    if (e->mem_budget && adm_seq_mem(s, p.n_ctx) > e->mem_budget) {
         st = adm_fail(err, ADM_ERR_MEM_BUDGET, "a sequence of %d tokens needs %.1f MiB of KV cache and codes, more "
                       "than the memory budget of %.1f MiB for all sequences", p.n_ctx,
-                      mib(s->token_bytes * (uint64_t)p.n_ctx), mib(e->mem_budget));
+                      mib(adm_seq_mem(s, p.n_ctx)), mib(e->mem_budget));
         goto fail;
     }
     s->tokens = adm_alloc((size_t)p.n_ctx * sizeof(int32_t));
@@ -101,7 +123,7 @@ fail:
 
 void adm_seq_free(adm_seq *s) {
     if (!s) return;
-    s->e->mem_used -= (uint64_t)s->n_touched * s->token_bytes;
+    s->e->mem_used -= adm_seq_mem(s, s->n_touched);
     s->e->n_seqs--;
     adm_kv_cache_free(s->kv);
     adm_adamas_free(s->adamas);
@@ -117,8 +139,14 @@ const int32_t *adm_seq_tokens(const adm_seq *s) { return s->tokens; }
 
 void adm_seq_truncate(adm_seq *s, int n_keep) {
     if (n_keep < 0) n_keep = 0;
+    /* Deeper than the sliding-window rings reach: nothing before n_keep
+     * can be continued from, so the sequence starts over (the caller
+     * re-evaluates from adm_seq_n_past, as llama.cpp does with its SWA
+     * cache). */
+    if (n_keep < s->n_past && !adm_kv_can_keep(s->kv, n_keep, s->e->model->hp.n_swa)) n_keep = 0;
     if (n_keep < s->n_past) s->n_past = n_keep;
     s->kv->n = s->n_past;
+    if (s->n_past == 0) s->kv->ring_lo = 0;
     if (s->adamas) adm_adamas_truncate(s->adamas, s->n_past);
 }
 
@@ -126,7 +154,7 @@ void adm_seq_clear(adm_seq *s) {
     s->n_past = 0;
     adm_kv_cache_discard(s->kv);
     if (s->adamas) adm_adamas_reset(s->adamas);
-    s->e->mem_used -= (uint64_t)s->n_touched * s->token_bytes;
+    s->e->mem_used -= adm_seq_mem(s, s->n_touched);
     s->n_touched = 0;
 }
 
@@ -142,11 +170,15 @@ adm_status adm_seq_copy_prefix(adm_seq *dst, const adm_seq *src, int n, adm_erro
         return adm_fail(err, ADM_ERR_CONTEXT_FULL, "%d tokens do not fit in a context of %d", n, dst->p.n_ctx);
     if (dst->p.type_k != src->p.type_k || dst->p.type_v != src->p.type_v)
         return adm_fail(err, ADM_ERR_INVALID_ARG, "the sequences' KV cache types differ");
+    if (!adm_kv_can_keep(src->kv, n, src->e->model->hp.n_swa))
+        return adm_fail(err, ADM_ERR_INVALID_ARG, "cannot copy the first %d tokens: the sliding-window layers keep "
+                        "only positions %d to %d of that sequence (create it with swa_full to keep them all)", n,
+                        src->kv->ring_lo, src->n_past - 1);
     if (dst->adamas && !src->adamas)
         return adm_fail(err, ADM_ERR_INVALID_ARG, "a sequence with sparse attention cannot copy a dense one's tokens "
                         "(it has no code index)");
     const adm_engine *e = dst->e;
-    const uint64_t extra = n > dst->n_touched ? (uint64_t)(n - dst->n_touched) * dst->token_bytes : 0;
+    const uint64_t extra = n > dst->n_touched ? adm_seq_mem(dst, n) - adm_seq_mem(dst, dst->n_touched) : 0;
     if (e->mem_budget && e->mem_used + extra > e->mem_budget)
         return adm_fail(err, ADM_ERR_MEM_BUDGET, "the sequences' memory budget of %.1f MiB is used up (%.1f MiB in use, "
                         "%.1f MiB more needed)", mib(e->mem_budget), mib(e->mem_used), mib(extra));

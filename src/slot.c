@@ -183,6 +183,7 @@ adm_status adm_slot_start(adm_slot *s, const int32_t *prompt, int n_prompt, cons
     int c = 0;
     while (c < s->seq->n_past && c < n_prompt - 1 && have[c] == prompt[c]) c++;
     adm_seq_truncate(s->seq, c);
+    c = s->seq->n_past; /* less when the sliding-window rings do not reach back to c */
     s->fed = c;
     s->n_cached = c;
     if (!s->gp.sampler) {

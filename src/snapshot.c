@@ -10,6 +10,8 @@
  *        SUMS    u64 row checksums, [K blocks | V blocks | code blocks][chunk]
  *        K       [layer][kv head][n_tokens][k_row]
  *        V       [layer][kv head][n_tokens][v_row]
+ *                (sliding-window layers: rows before ring_lo are zeros,
+ *                written as holes; the cache had dropped them)
  *        CODES   [sparse layer][kv head][code blocks of n_tokens]  (flag 2)
  */
 #include "snapshot.h"
@@ -43,7 +45,7 @@ enum {
     H_MAGIC = 0, H_VERSION = 8, H_HEADER_SIZE = 12, H_FILE_SIZE = 16, H_SUM = 24, H_MODEL = 32, H_DESC = 40,
     H_N_LAYER = 168, H_N_HEAD_KV = 172, H_HD_K = 176, H_HD_V = 180, H_N_VOCAB = 184, H_TYPE_K = 188, H_TYPE_V = 192,
     H_N_TOKENS = 196, H_CHUNK = 200, H_N_SECTIONS = 204, H_FLAGS = 208, H_CODE_DIM = 212, H_N_SPARSE = 216,
-    H_N_HEAD = 220,
+    H_N_HEAD = 220, H_RING_LO = 224,
 };
 
 /* ---- hashing ---- */
@@ -144,6 +146,7 @@ typedef struct layout {
     uint32_t n_layer, n_head_kv, hd_k, hd_v, n_vocab, n_tokens, flags;
     adm_type type_k, type_v;
     uint32_t code_dim, n_sparse, n_head;
+    uint32_t ring_lo;                  /* first position the sliding-window layers' rows hold */
     uint64_t k_row, v_row, code_bytes; /* code_bytes: per (sparse layer, kv head) */
     uint64_t n_chunks;                 /* row chunks per (layer, head) block */
     uint64_t size[SEC_COUNT];          /* expected bytes per section; 0 = absent */
@@ -224,8 +227,9 @@ adm_status adm_snapshot_parse(const uint8_t *data, uint64_t size, const char *na
     if (size < 16 || memcmp(data, k_magic, sizeof(k_magic)) != 0)
         return adm_fail(err, ADM_ERR_FORMAT, "%s: not an adamas snapshot (no ADMSNAP signature)", name);
     const uint32_t version = adm_rd_u32(data + H_VERSION);
-    if (version != ADM_SNAPSHOT_VERSION)
-        return adm_fail(err, ADM_ERR_UNSUPPORTED, "%s: snapshot format version %u; this adamas reads version %d "
+    /* Version 1 is version 2 with ring_lo 0 (its header held zeros there). */
+    if (version != ADM_SNAPSHOT_VERSION && version != 1)
+        return adm_fail(err, ADM_ERR_UNSUPPORTED, "%s: snapshot format version %u; this adamas reads versions 1 and %d "
                         "(make the snapshot again)", name, version, ADM_SNAPSHOT_VERSION);
     if (size < HEADER_BYTES)
         return adm_fail(err, ADM_ERR_FORMAT, "%s: truncated: %llu bytes, shorter than the snapshot header", name,
@@ -269,6 +273,7 @@ adm_status adm_snapshot_parse(const uint8_t *data, uint64_t size, const char *na
     L->code_dim = adm_rd_u32(data + H_CODE_DIM);
     L->n_sparse = adm_rd_u32(data + H_N_SPARSE);
     L->n_head = adm_rd_u32(data + H_N_HEAD);
+    L->ring_lo = adm_rd_u32(data + H_RING_LO);
     adm_status st = ADM_ERR_FORMAT;
     if (adm_rd_u32(data + H_CHUNK) != ADM_SNAPSHOT_CHUNK || (L->flags & ~(uint32_t)(FLAG_LOGITS | FLAG_ADAMAS))) {
         adm_fail(err, ADM_ERR_FORMAT, "%s: unknown chunk size %u or flags %#x", name, adm_rd_u32(data + H_CHUNK),
@@ -276,6 +281,11 @@ adm_status adm_snapshot_parse(const uint8_t *data, uint64_t size, const char *na
         goto fail;
     }
     if (!layout_sizes(L, name, err)) goto fail;
+    if (L->ring_lo >= L->n_tokens) {
+        adm_fail(err, ADM_ERR_FORMAT, "%s: the sliding-window rows start at %u, past the %u tokens", name, L->ring_lo,
+                 L->n_tokens);
+        goto fail;
+    }
 
     /* Sections: known ids, once each, page-aligned, inside the file, no
      * overlap with the header or each other, exactly the expected size. */
@@ -372,6 +382,7 @@ int adm_snapshot_n_tokens(const adm_snapshot *s) { return (int)s->L.n_tokens; }
 const int32_t *adm_snapshot_tokens(const adm_snapshot *s) { return s->tokens; }
 bool adm_snapshot_has_adamas(const adm_snapshot *s) { return (s->L.flags & FLAG_ADAMAS) != 0; }
 adm_type adm_snapshot_type_k(const adm_snapshot *s) { return s->L.type_k; }
+int adm_snapshot_ring_lo(const adm_snapshot *s) { return (int)s->L.ring_lo; }
 
 adm_snapshot_shape adm_snapshot_get_shape(const adm_snapshot *s) {
     const layout *L = &s->L;
@@ -412,13 +423,21 @@ static const uint8_t *sum_at(const adm_snapshot *s, uint64_t block, uint64_t c) 
     return s->sec[SEC_SUMS] + (block * s->L.n_chunks + c) * 8;
 }
 
-/* Copies the first n rows of every (layer, head) block of a K or V section
- * into the cache, verifying each chunk read. */
-static adm_status restore_rows(const adm_snapshot *s, int id, uint8_t *dst, uint64_t dst_stride, uint64_t row,
-                               uint64_t sum_block0, int n, adm_error *err) {
+/* First position of layer l's rows that a cache continuing from n needs
+ * and the snapshot holds. */
+static int first_row(const layout *L, const adm_kv_cache *kv, int l, int n) {
+    if (!kv->windowed[l]) return 0;
+    return ADM_MAX(0, ADM_MAX((int)L->ring_lo, n - kv->cap[l]));
+}
+
+/* Copies the rows of positions < n of every (layer, head) block of a K or V
+ * section into the cache (those it keeps), verifying each chunk read. */
+static adm_status restore_rows(const adm_snapshot *s, int id, adm_kv_cache *kv, uint64_t row, uint64_t sum_block0,
+                               int n, adm_error *err) {
     const layout *L = &s->L;
     const uint64_t blocks = (uint64_t)L->n_layer * L->n_head_kv, n_chunks = ((uint64_t)n + ADM_SNAPSHOT_CHUNK - 1) / ADM_SNAPSHOT_CHUNK;
     for (uint64_t b = 0; b < blocks; b++) {
+        const int l = (int)(b / L->n_head_kv), h = (int)(b % L->n_head_kv), lo = first_row(L, kv, l, n);
         const uint8_t *src = s->sec[id] + b * L->n_tokens * row;
         for (uint64_t c = 0; c < n_chunks; c++) {
             const uint64_t t0 = c * ADM_SNAPSHOT_CHUNK, t1 = ADM_MIN(t0 + ADM_SNAPSHOT_CHUNK, (uint64_t)L->n_tokens);
@@ -428,8 +447,8 @@ static adm_status restore_rows(const adm_snapshot *s, int id, uint8_t *dst, uint
                                 "damaged (checksum mismatch)", s->name, k_sec_name[id],
                                 (unsigned long long)(b / L->n_head_kv), (unsigned long long)(b % L->n_head_kv),
                                 (unsigned long long)t0, (unsigned long long)t1 - 1);
-            memcpy(dst + b * dst_stride + t0 * row, src + t0 * row, (size_t)((ADM_MIN(t1, (uint64_t)n) - t0) * row));
         }
+        if (lo < n) adm_kv_rows(kv, id == SEC_V, l, h, lo, n, (uint8_t *)(uintptr_t)(src + (uint64_t)lo * row), true);
     }
     return ADM_OK;
 }
@@ -474,13 +493,15 @@ adm_status adm_snapshot_restore(const adm_snapshot *s, adm_kv_cache *kv, adm_ada
         return adm_fail(err, ADM_ERR_CONTEXT_FULL, "%s: %d tokens do not fit in a context of %d", s->name, n,
                         kv->n_ctx);
     const uint64_t blocks = (uint64_t)L->n_layer * L->n_head_kv;
-    adm_status st = restore_rows(s, SEC_K, kv->k, (uint64_t)kv->n_ctx * kv->k_row, kv->k_row, 0, n, err);
-    if (st == ADM_OK) st = restore_rows(s, SEC_V, kv->v, (uint64_t)kv->n_ctx * kv->v_row, kv->v_row, blocks, n, err);
+    adm_status st = restore_rows(s, SEC_K, kv, kv->k_row, 0, n, err);
+    if (st == ADM_OK) st = restore_rows(s, SEC_V, kv, kv->v_row, blocks, n, err);
     if (st != ADM_OK) {
         if (a) adm_adamas_reset(a);
         return st;
     }
     kv->n = n;
+    kv->ring_lo = 0;
+    for (int l = 0; l < kv->n_layer; l++) kv->ring_lo = ADM_MAX(kv->ring_lo, first_row(L, kv, l, n));
     if (!adm_adamas_has_codes(a)) return ADM_OK;
     const uint8_t *blob = s->sec[SEC_ADAMAS];
     if (blob && adm_adamas_state_compatible(a, blob, (size_t)L->size[SEC_ADAMAS])) {
@@ -533,6 +554,21 @@ static void sum_block(uint8_t *out, const uint8_t *rows, uint64_t row, int n, ui
     }
 }
 
+/* Whether layer l's first n rows must be gathered: a sliding-window layer
+ * that dropped rows or whose ring wrapped. */
+static bool gathered(const adm_kv_cache *kv, const layout *L, int l, int n) {
+    return kv->windowed[l] && (L->ring_lo > 0 || n > kv->cap[l]);
+}
+
+/* Rows t0 .. t1-1 of one (layer, head) of a gathered layer, zeros before ring_lo. */
+static void gather_chunk(const adm_kv_cache *kv, const layout *L, bool is_v, int l, int h, int t0, int t1,
+                         uint8_t *buf) {
+    const uint64_t row = is_v ? L->v_row : L->k_row;
+    const int lo = ADM_MAX(t0, ADM_MIN((int)L->ring_lo, t1));
+    memset(buf, 0, (size_t)((uint64_t)(lo - t0) * row));
+    if (lo < t1) adm_kv_rows(kv, is_v, l, h, lo, t1, buf + (uint64_t)(lo - t0) * row, false);
+}
+
 adm_status adm_snapshot_write(const char *path, const adm_model *m, const adm_kv_cache *kv, const adm_adamas *a,
                               const int32_t *tokens, int n, const float *logits, adm_error *err) {
     const adm_hparams *hp = &m->hp;
@@ -552,6 +588,7 @@ adm_status adm_snapshot_write(const char *path, const adm_model *m, const adm_kv
     L.type_k = kv->type_k;
     L.type_v = kv->type_v;
     L.n_tokens = (uint32_t)n;
+    L.ring_lo = (uint32_t)ADM_MIN(kv->ring_lo, n - 1);
     L.flags = (logits ? FLAG_LOGITS : 0) | (with_codes ? FLAG_ADAMAS : 0);
     if (with_codes) {
         L.code_dim = (uint32_t)adm_adamas_code_dim(a);
@@ -571,19 +608,32 @@ adm_status adm_snapshot_write(const char *path, const adm_model *m, const adm_kv
         }
     const uint64_t file_size = pos;
     uint8_t *state = NULL, *sums = adm_alloc((size_t)L.size[SEC_SUMS]);
+    /* Ring rows are gathered a chunk at a time (zeros before ring_lo). */
+    uint8_t *gather = adm_calloc(ADM_SNAPSHOT_CHUNK, ADM_MAX(L.k_row, L.v_row));
     if (with_codes) state = adm_alloc((size_t)L.size[SEC_ADAMAS]);
     char *tmp = adm_alloc(strlen(path) + 32);
     int fd = -1;
     adm_status st = ADM_OK;
-    if (!sums || !tmp || (with_codes && !state)) {
+    if (!sums || !tmp || !gather || (with_codes && !state)) {
         st = adm_fail(err, ADM_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
     const uint64_t blocks = (uint64_t)L.n_layer * L.n_head_kv;
     for (uint64_t b = 0; b < blocks; b++) {
         const int l = (int)(b / L.n_head_kv), h = (int)(b % L.n_head_kv);
-        sum_block(sums + b * L.n_chunks * 8, adm_kv_k(kv, l, h, 0), L.k_row, n, SEC_K);
-        sum_block(sums + (blocks + b) * L.n_chunks * 8, adm_kv_v(kv, l, h, 0), L.v_row, n, SEC_V);
+        if (!gathered(kv, &L, l, n)) {
+            sum_block(sums + b * L.n_chunks * 8, adm_kv_k(kv, l, h, 0), L.k_row, n, SEC_K);
+            sum_block(sums + (blocks + b) * L.n_chunks * 8, adm_kv_v(kv, l, h, 0), L.v_row, n, SEC_V);
+            continue;
+        }
+        for (int is_v = 0; is_v < 2; is_v++)
+            for (int t0 = 0, c = 0; t0 < n; t0 += ADM_SNAPSHOT_CHUNK, c++) {
+                const int t1 = ADM_MIN(t0 + ADM_SNAPSHOT_CHUNK, n);
+                const uint64_t row = is_v ? L.v_row : L.k_row;
+                gather_chunk(kv, &L, is_v, l, h, t0, t1, gather);
+                const uint64_t hs = adm_snapshot_hash(gather, (size_t)((uint64_t)(t1 - t0) * row), is_v ? SEC_V : SEC_K);
+                memcpy(sums + (((is_v ? blocks : 0) + b) * L.n_chunks + (uint64_t)c) * 8, &hs, 8);
+            }
     }
     if (with_codes) {
         adm_adamas_state_save(a, state);
@@ -612,7 +662,7 @@ adm_status adm_snapshot_write(const char *path, const adm_model *m, const adm_kv
         {H_N_LAYER, L.n_layer}, {H_N_HEAD_KV, L.n_head_kv}, {H_HD_K, L.hd_k}, {H_HD_V, L.hd_v},
         {H_N_VOCAB, L.n_vocab}, {H_TYPE_K, (uint32_t)L.type_k}, {H_TYPE_V, (uint32_t)L.type_v},
         {H_N_TOKENS, L.n_tokens}, {H_CHUNK, ADM_SNAPSHOT_CHUNK}, {H_N_SECTIONS, n_sections}, {H_FLAGS, L.flags},
-        {H_CODE_DIM, L.code_dim}, {H_N_SPARSE, L.n_sparse}, {H_N_HEAD, L.n_head},
+        {H_CODE_DIM, L.code_dim}, {H_N_SPARSE, L.n_sparse}, {H_N_HEAD, L.n_head}, {H_RING_LO, L.ring_lo},
     };
     for (size_t i = 0; i < sizeof(u32s) / sizeof(u32s[0]); i++) memcpy(head + u32s[i][0], &u32s[i][1], 4);
     memcpy(head + H_FILE_SIZE, &file_size, 8);
@@ -649,11 +699,25 @@ adm_status adm_snapshot_write(const char *path, const adm_model *m, const adm_kv
         if (small[id]) {
             st = write_all(fd, small[id], L.size[id], tmp, err);
         } else if (id == SEC_K || id == SEC_V) {
-            /* One write per (layer, head): its rows are contiguous in the cache. */
+            /* One write per (layer, head) where its rows are contiguous in
+             * the cache; a ring's are gathered, the rows it dropped skipped
+             * (a hole reads as zeros). */
+            const uint64_t row = id == SEC_K ? L.k_row : L.v_row;
             for (uint64_t b = 0; st == ADM_OK && b < blocks; b++) {
                 const int l = (int)(b / L.n_head_kv), h = (int)(b % L.n_head_kv);
-                st = id == SEC_K ? write_all(fd, adm_kv_k(kv, l, h, 0), (uint64_t)n * L.k_row, tmp, err)
-                                 : write_all(fd, adm_kv_v(kv, l, h, 0), (uint64_t)n * L.v_row, tmp, err);
+                if (!gathered(kv, &L, l, n)) {
+                    st = id == SEC_K ? write_all(fd, adm_kv_k(kv, l, h, 0), (uint64_t)n * L.k_row, tmp, err)
+                                     : write_all(fd, adm_kv_v(kv, l, h, 0), (uint64_t)n * L.v_row, tmp, err);
+                    continue;
+                }
+                const int lo = (int)L.ring_lo;
+                if (lo > 0 && lseek(fd, (off_t)((uint64_t)lo * row), SEEK_CUR) < 0)
+                    st = adm_fail(err, ADM_ERR_IO, "%s: seek failed: %s", tmp, strerror(errno));
+                for (int t0 = lo; st == ADM_OK && t0 < n; t0 += ADM_SNAPSHOT_CHUNK) {
+                    const int t1 = ADM_MIN(t0 + ADM_SNAPSHOT_CHUNK, n);
+                    adm_kv_rows(kv, id == SEC_V, l, h, t0, t1, gather, false);
+                    st = write_all(fd, gather, (uint64_t)(t1 - t0) * row, tmp, err);
+                }
             }
         } else {
             for (uint64_t b = 0; st == ADM_OK && b < (uint64_t)L.n_sparse * L.n_head_kv; b++)
@@ -673,6 +737,7 @@ done:
     adm_free(tmp);
     adm_free(state);
     adm_free(sums);
+    adm_free(gather);
     return st;
 }
 
@@ -704,9 +769,16 @@ adm_status adm_seq_restore(adm_seq *s, const char *path, const int32_t *prompt, 
         use_logits = n == n_prompt && n == n_snap && logits && (snap->L.flags & FLAG_LOGITS);
         if (n == n_prompt && !use_logits) n--;
     }
+    /* The saving sequence's sliding-window rings kept positions ring_lo
+     * on: a shorter common prefix cannot be continued from. */
+    const int ring_lo = adm_snapshot_ring_lo(snap);
+    if (n > 0 && ring_lo > 0 && n - s->e->model->hp.n_swa + 1 < ring_lo) {
+        n = 0;
+        use_logits = false;
+    }
     adm_seq_clear(s);
     adm_engine *e = s->e;
-    const uint64_t need = (uint64_t)n * s->token_bytes;
+    const uint64_t need = adm_seq_mem(s, n);
     if (st == ADM_OK && e->mem_budget && e->mem_used + need > e->mem_budget)
         st = adm_fail(err, ADM_ERR_MEM_BUDGET, "%s: %d tokens need %.1f MiB, more than the %.1f MiB left of the "
                       "sequences' memory budget", path, n, (double)need / 1048576.0,

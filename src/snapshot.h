@@ -20,7 +20,7 @@
 #include "kv_cache.h"
 #include "model.h"
 
-#define ADM_SNAPSHOT_VERSION 1
+#define ADM_SNAPSHOT_VERSION 2 /* 2: sliding-window rows before ring_lo may be absent (zeros); 1 reads as ring_lo 0 */
 #define ADM_SNAPSHOT_CHUNK 1024    /* tokens per row checksum (a multiple of ADM_CODE_BLOCK) */
 
 typedef struct adm_snapshot adm_snapshot;
@@ -59,11 +59,15 @@ typedef struct adm_snapshot_shape {
 adm_snapshot_shape adm_snapshot_get_shape(const adm_snapshot *s);
 adm_type adm_snapshot_type_k(const adm_snapshot *s);
 adm_type adm_snapshot_type_v(const adm_snapshot *s);
+/* First position whose rows the sliding-window layers hold (0: all; the
+ * saving sequence kept only a ring of them). */
+int adm_snapshot_ring_lo(const adm_snapshot *s);
 
 /* Refuses a snapshot made by another model, naming both. */
 adm_status adm_snapshot_check_model(const adm_snapshot *s, const adm_model *m, adm_error *err);
 
-/* Copies the first n tokens' rows into kv (its n becomes n) and, when a is
+/* Copies the first n tokens' rows into kv (its n becomes n; the caller
+ * checks that the sliding-window rows before n are there: ring_lo) and, when a is
  * an Adamas index, its state: loaded from the snapshot when the layouts
  * match, else rebuilt from the restored keys (adm_adamas_rebuild). The row
  * and code checksums of the chunks read are verified. On failure kv->n is 0

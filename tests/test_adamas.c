@@ -180,7 +180,7 @@ static adm_adamas *make_adamas(const adm_kv_cache *kv, int n_head, int budget, i
 static adm_kv_cache *make_cache(int head_dim, int n, int n_head_kv, adm_type t, uint64_t seed) {
     adm_kv_cache *kv;
     adm_error err;
-    if (adm_kv_cache_create(3, n_head_kv, head_dim, head_dim, n, t, t, &kv, &err) != ADM_OK) fail_msg("%s", err.msg);
+    if (adm_kv_cache_create(3, n_head_kv, head_dim, head_dim, n, NULL, 0, t, t, &kv, &err) != ADM_OK) fail_msg("%s", err.msg);
     uint64_t rng = seed;
     float *k = malloc(sizeof(float) * (size_t)head_dim * n_head_kv), *v = malloc(sizeof(float) * (size_t)head_dim * n_head_kv);
     for (int l = 0; l < 3; l++)

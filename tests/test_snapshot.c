@@ -368,9 +368,9 @@ static void test_hostile(void **state) {
     }
     /* Another version (resealed: the version check itself must say so). */
     memcpy(d, f.data, f.len);
-    wr32(d + 8, 2);
+    wr32(d + 8, 3);
     reseal_header(d);
-    assert_true(refused(d, f.len, "version 2"));
+    assert_true(refused(d, f.len, "version 3"));
     /* A section past the end, and one that overlaps another. */
     memcpy(d, f.data, f.len);
     wr64(section(d, 3) + 8, (uint64_t)f.len);

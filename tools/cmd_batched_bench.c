@@ -78,6 +78,7 @@ static bool measure(adm_model *m, const model_opts *o, int pp, int tg, int B, bb
     sp.window = o->cp.window;
     sp.thresholds = o->cp.thresholds;
     sp.group_select = o->cp.group_select;
+    sp.swa_full = o->cp.swa_full;
     for (int i = 0; i < B; i++)
         if (adm_seq_create(e, &sp, &s[i], &err) != ADM_OK) goto fail;
     const int nv = adm_model_n_vocab(m);

@@ -115,6 +115,11 @@ static bool run_test(adm_ctx *ctx, const adm_model *m, int depth, int n_prompt, 
      * the test touches and wakes the threads; it is not measured. */
     for (int rep = -1; rep < reps && rep < 64; rep++) {
         adm_ctx_truncate(ctx, depth);
+        if (adm_ctx_n_past(ctx) != depth) {
+            args_error("bench", "the sliding-window layers' ring cannot go back to depth %d after a test; use "
+                       "--swa-full (or a larger -b)", depth);
+            return false;
+        }
         adm_ctx_reset_perf(ctx);
         const int n_vocab = adm_model_n_vocab(m);
         for (int i = 0; i < n_prompt; i++) buf[i] = (int32_t)((i * 7919 + rep + 1) % n_vocab);
@@ -366,7 +371,7 @@ int cmd_bench(int argc, char **argv) {
             const int d = b.depths[di];
             if (d < filled) {
                 adm_ctx_truncate(ctx, d);
-                filled = d;
+                filled = adm_ctx_n_past(ctx); /* 0 when a sliding-window ring cannot go back to d */
             }
             if (d > filled && !fill(ctx, d - filled, adm_model_n_vocab(m), buf, &o.prefill)) {
                 rc = 1;

@@ -87,6 +87,7 @@ static void chat_forget_rendering(chat *ch) {
 static void chat_keep(chat *ch, int n) {
     if (n >= ch->n_hist) return;
     adm_ctx_truncate(ch->ctx, n);
+    n = adm_ctx_n_past(ch->ctx); /* less when a sliding-window ring does not reach back to n */
     ch->n_hist = n;
     adm_sampler_reset(ch->smp, false, 0);
     for (int i = 0; i < n; i++) adm_sampler_accept(ch->smp, ch->hist[i]);

@@ -173,7 +173,8 @@ int cmd_gen_model(int argc, char **argv) {
     /* Every option but these flags takes a value. */
     static const char *const k_valued[] = {"-o", "--type", "--vocab", "--seed", "--rope-base", "--arch", "--preset",
                                            "--n-layer", "--n-embd", "--n-head", "--n-head-kv", "--head-dim", "--n-ff",
-                                           "--n-vocab", "--ctx"};
+                                           "--n-vocab", "--ctx", "--n-expert", "--n-expert-used", "--n-ff-exp",
+                                           "--swa", "--swa-period", "--n-rot", "--ctx-orig"};
     for (int i = 1; i < argc; i++) {
         args_split_eq(&argc, argv, i);
         const char *a = argv[i];

@@ -89,9 +89,18 @@ int cmd_info(int argc, char **argv) {
            mi.n_embd_head, mi.n_rot, mi.n_ff, (double)mi.rope_freq_base, (double)mi.rms_eps,
            (unsigned long long)mi.n_params, (double)mi.n_params / 1e6, human(mi.weight_bytes, hb, sizeof(hb)));
     printf("  attn_scale      %g\n", (double)mi.attn_scale);
-    if (mi.n_swa > 0)
+    if (mi.n_swa > 0) {
         printf("  sliding window  %d (%d of %d layers), local rope base %g\n", mi.n_swa, mi.n_swa_layers, mi.n_layer,
                (double)mi.rope_freq_base_swa);
+        /* What one sequence's f16 cache takes at the training length with
+         * the default batch: local layers keep a ring (kv_cache.h). */
+        const int nb = adm_engine_default_params().n_batch;
+        const uint64_t full = adm_model_kv_bytes(m, ADM_TYPE_F16, ADM_TYPE_F16, mi.n_ctx_train, nb, true);
+        const uint64_t ring = adm_model_kv_bytes(m, ADM_TYPE_F16, ADM_TYPE_F16, mi.n_ctx_train, nb, false);
+        printf("  KV cache (f16)  %.1f MiB at %d tokens with rings of %d rows in the local layers (%.1f MiB with "
+               "--swa-full: %.1f MiB saved)\n", (double)ring / 1048576.0, mi.n_ctx_train, mi.n_swa + nb + ADM_MAX_DRAFT,
+               (double)full / 1048576.0, (double)(full - ring) / 1048576.0);
+    }
     if (mi.n_expert > 0)
         printf("  experts         %d, %d per token, feed-forward %d\n  decode reads    %s\n", mi.n_expert,
                mi.n_expert_used, mi.n_ff_exp, human(mi.decode_bytes, hb, sizeof(hb)));

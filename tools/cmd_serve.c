@@ -175,6 +175,7 @@ int cmd_serve(int argc, char **argv) {
     ep.seq.window = o.cp.window;
     ep.seq.thresholds = o.cp.thresholds;
     ep.seq.group_select = o.cp.group_select;
+    ep.seq.swa_full = o.cp.swa_full;
     ep.seq.collect_stats = o.cp.collect_stats;
     adm_error err = {0};
     if (!(eng = srv_engine_create(m, &ep, &err))) {

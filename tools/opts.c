@@ -110,6 +110,8 @@ int model_opts_parse(model_opts *o, const char *cmd, int argc, char **argv, int 
         int k;
         if (!(v = args_value(cmd, argc, argv, i)) || (k = parse_choice(cmd, a, v, names, 2)) < 0) return -1;
         o->cp.group_select = k == 1;
+    } else if (!strcmp(a, "--swa-full")) {
+        o->cp.swa_full = true;
     } else if (!strcmp(a, "--adamas-stats")) {
         o->adamas_stats = true;
         o->cp.collect_stats = true;
@@ -156,6 +158,8 @@ void model_opts_usage(FILE *f, unsigned omit) {
                "  --adamas-select S       head: a selection per query head (default, the paper's); group: one per\n"
                "                          KV head from its query heads' summed distances (faster for GQA models)\n"
                "  --adamas-stats          report the softmax mass the sparse selection captured, per layer\n"
+               "  --swa-full              sliding-window layers keep the whole context, not a ring of the window\n"
+               "                          (prefix reuse and truncation can then go back anywhere)\n"
                "Options take their value as the next argument or after '=' (--ctx-size=4096). llama.cpp options\n"
                "with no meaning here (-ngl, --no-mmap, --mlock, -fa, ...) are accepted with a note.\n");
 }

@@ -322,6 +322,9 @@ static void recode_items(void *arg, int ith, int nth) {
     adm_split_range((int64_t)a->n_sparse * a->n_head_kv, ith, nth, &lo, &hi);
     for (int64_t item = lo; item < hi; item++) {
         const int sl = (int)(item / a->n_head_kv), g = (int)(item % a->n_head_kv);
+        /* A sliding-window ring no longer holds the old keys; those layers
+         * always attend densely, so their codes are never read. */
+        if (adm_kv_is_ring(j->kv, sl + a->p.dense_layers)) continue;
         for (int pos = 0; pos < j->n; pos++) code_key(a, j->k, j->kv, sl + a->p.dense_layers, g, pos, x, c);
     }
 }
@@ -869,6 +872,7 @@ static void rebuild_stats(void *arg, int ith, int nth) {
         const int sl = (int)(item / a->n_head_kv), g = (int)(item % a->n_head_kv);
         double *s1 = a->k_sum + ((size_t)sl * a->n_head_kv + (size_t)g) * (size_t)cd;
         double *s2 = a->k_sum2 + ((size_t)sl * a->n_head_kv + (size_t)g) * (size_t)cd;
+        if (adm_kv_is_ring(j->kv, sl + a->p.dense_layers)) continue; /* as in recode_items */
         for (int pos = 0; pos < n; pos++) {
             load_key(a, j->k, j->kv, sl + a->p.dense_layers, g, pos, x);
             for (int i = 0; i < cd; i++) {

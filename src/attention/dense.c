@@ -37,6 +37,7 @@ static bool use_tiled(const adm_kv_cache *kv, int n_tok) {
 size_t adm_attn_scratch_size(const adm_kv_cache *kv, int n_head, int n_ctx) {
     const int group = n_head / kv->n_head_kv;
     size_t s = (size_t)group * (size_t)n_ctx * sizeof(float);            /* scores */
+    s += (size_t)kv->ring * sizeof(int32_t);                             /* slots of a wrapped window */
     s += (size_t)group * ((adm_row_size(kv->type_k, kv->head_dim_k) + 63) / 64 * 64); /* converted queries */
     s += (size_t)kv->head_dim_v * sizeof(float) + 64;                     /* a dequantized value row */
     const size_t tiled = tiled_floats(kv, group) * sizeof(float);
@@ -103,6 +104,7 @@ static void dense_item(const adm_attn_args *a, int64_t item, int ith) {
     float *scores = (float *)scratch;
     uint8_t *qconv = scratch + (size_t)group * (size_t)n_ctx * sizeof(float);
     float *vrow = (float *)(qconv + (size_t)group * q_row);
+    int32_t *slots = (int32_t *)((uint8_t *)vrow + (((size_t)hv * sizeof(float) + 63) / 64 * 64));
 
     {
         const int t = (int)(item / n_kv_head), g = (int)(item % n_kv_head);
@@ -111,11 +113,21 @@ static void dense_item(const adm_attn_args *a, int64_t item, int ith) {
         float *out = a->out + ((size_t)t * a->n_head + (size_t)g * group) * hv;
         memset(out, 0, (size_t)group * hv * sizeof(float));
         if (kv->type_k == ADM_TYPE_F16 && kv->type_v == ADM_TYPE_F16) {
-            /* The fast path: one kernel call scores every key row against the group. */
-            k->attn_qk_f16((const adm_f16 *)adm_kv_k(kv, a->layer, g, first), (size_t)hk, NULL, n, hk, qh, group, a->scale,
+            /* The fast path: one kernel call scores every key row against the
+             * group. A window that wraps around its ring is gathered by slot
+             * (the kernels' arithmetic does not depend on where rows lie). */
+            const int s0 = adm_kv_slot(kv, a->layer, first);
+            const int32_t *idx = NULL;
+            int p0 = first;
+            if (s0 + n > kv->cap[a->layer]) {
+                for (int j = 0; j < n; j++) slots[j] = adm_kv_slot(kv, a->layer, first + j);
+                idx = slots;
+                p0 = first - s0; /* a position of slot 0 */
+            }
+            k->attn_qk_f16((const adm_f16 *)adm_kv_k(kv, a->layer, g, p0), (size_t)hk, idx, n, hk, qh, group, a->scale,
                            scores, n_ctx);
             for (int i = 0; i < group; i++) k->softmax(scores + (size_t)i * n_ctx, n);
-            k->attn_pv_f16((const adm_f16 *)adm_kv_v(kv, a->layer, g, first), (size_t)hv, NULL, n, hv, scores, group,
+            k->attn_pv_f16((const adm_f16 *)adm_kv_v(kv, a->layer, g, p0), (size_t)hv, idx, n, hv, scores, group,
                            n_ctx, out);
             return;
         }
