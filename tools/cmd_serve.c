@@ -12,16 +12,19 @@
 #include "opts.h"
 #include "serve.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static void usage(FILE *f) {
     fprintf(f, "usage: adamas serve -m MODEL [--host 127.0.0.1] [--port 8080] [-np N] [-c CTX] [options]\n"
                "An OpenAI-compatible HTTP server: POST /v1/chat/completions, /v1/completions (streaming or not),\n"
-               "GET /v1/models, /health, /props, /slots, /metrics, POST /tokenize, /detokenize, and a chat page at /.\n"
+               "GET /v1/models, /health, /props, /slots, /metrics, POST /tokenize, /detokenize, /slots/{id}?action=...,\n"
+               "and a chat page at /.\n"
                "Requests share every pass over the weights (continuous batching); each is routed to the slot\n"
                "whose cache shares the longest prefix with it, and only the rest of its prompt is evaluated.\n\n"
                "server options:\n"
@@ -44,7 +47,17 @@ static void usage(FILE *f) {
                "  --timeout S             close a connection idle for S seconds (default 30)\n"
                "  --sse-ping S            send an SSE comment after S silent seconds (default 15)\n"
                "  -n, --n-predict N       max_tokens of a request that sets none (default -1: until the end of\n"
-               "                          the answer or a full slot)\n");
+               "                          the answer or a full slot)\n\n"
+               "snapshots on disk (docs/snapshot.md):\n"
+               "  --slot-save-path DIR    enable POST /slots/{id}?action=save|restore with {\"filename\": NAME}: a\n"
+               "                          slot's tokens, KV cache and code index to and from DIR/NAME (a plain\n"
+               "                          name of [A-Za-z0-9._-]; created if missing). ?action=erase needs no DIR\n"
+               "  --cache-dir DIR         prompt cache on disk: the state after each prompt of at least\n"
+               "                          --cache-min-tokens is saved in DIR (once per such prefix); a request\n"
+               "                          whose prompt a file shares more of than the slots do starts from it.\n"
+               "                          It survives restarts (*.snap files; prefill -o DIR/x.snap adds one)\n"
+               "  --cache-max-mib N       size of DIR's snapshots; the least recently used go first (default 4096)\n"
+               "  --cache-min-tokens N    shortest prompt saved, and least gain worth a restore (default 256)\n");
     model_opts_usage(f, 0);
     fprintf(f, "speculative decoding (every request):\n");
     gen_opts_usage(f);
@@ -81,7 +94,8 @@ int cmd_serve(int argc, char **argv) {
     gen_params_init(&gp);
     const char *host = "127.0.0.1", *api_key = NULL, *key_file = NULL, *alias = NULL, *tmpl_name = NULL;
     long port = 8080, n_slots = 4, max_queue = 64, max_body = 8 << 20, max_header = 64 << 10, max_conns = 512,
-         timeout = 30, sse_ping = 15, mem_budget_mib = -1;
+         timeout = 30, sse_ping = 15, mem_budget_mib = -1, cache_max_mib = 4096, cache_min_tokens = 256;
+    const char *slot_save_path = NULL, *cache_dir = NULL;
     for (int i = 1; i < argc; i++) {
         int r = model_opts_parse(&o, "serve", argc, argv, &i);
         if (r == 0) r = gen_opts_parse(&gp, "serve", argc, argv, &i);
@@ -104,6 +118,12 @@ int cmd_serve(int argc, char **argv) {
         } else if (!strcmp(a, "--alias")) {
             if (!(alias = args_value("serve", argc, argv, &i))) return 2;
             continue;
+        } else if (!strcmp(a, "--slot-save-path")) {
+            if (!(slot_save_path = args_value("serve", argc, argv, &i))) return 2;
+            continue;
+        } else if (!strcmp(a, "--cache-dir")) {
+            if (!(cache_dir = args_value("serve", argc, argv, &i))) return 2;
+            continue;
         } else if (!strcmp(a, "--chat-template")) {
             if (!(tmpl_name = args_value("serve", argc, argv, &i))) return 2;
             continue;
@@ -116,6 +136,8 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--timeout")) num = &timeout, lo = 1, hi = 86400;
         else if (!strcmp(a, "--sse-ping")) num = &sse_ping, lo = 1, hi = 86400;
         else if (!strcmp(a, "--mem-budget")) num = &mem_budget_mib, lo = 1, hi = 1l << 30;
+        else if (!strcmp(a, "--cache-max-mib")) num = &cache_max_mib, lo = 1, hi = 1l << 30;
+        else if (!strcmp(a, "--cache-min-tokens")) num = &cache_min_tokens, lo = 1, hi = 1 << 30;
         if (!num) {
             args_error("serve", "unknown option: '%s'", a);
             usage(stderr);
@@ -135,6 +157,10 @@ int cmd_serve(int argc, char **argv) {
     if (tmpl_name && !adm_chat_format_from_name(tmpl_name, &fmt)) {
         args_error("serve", "unknown chat template '%s' (chatml, llama3, llama2, mistral, gemma or phi3)", tmpl_name);
         return 2;
+    }
+    if (slot_save_path && mkdir(slot_save_path, 0755) != 0 && errno != EEXIST) {
+        args_error("serve", "--slot-save-path %s: cannot create it: %s", slot_save_path, strerror(errno));
+        return 1;
     }
     char *key_owned = key_file ? read_key_file(key_file) : NULL;
     if (key_file && !key_owned) return 1;
@@ -177,6 +203,17 @@ int cmd_serve(int argc, char **argv) {
     ep.seq.group_select = o.cp.group_select;
     ep.seq.swa_full = o.cp.swa_full;
     ep.seq.collect_stats = o.cp.collect_stats;
+    if (cache_dir) {
+        char cbuf[512];
+        if (!(ep.dcache = srv_dcache_open(cache_dir, (uint64_t)cache_max_mib << 20, (int)cache_min_tokens, cbuf,
+                                          sizeof(cbuf)))) {
+            args_error("serve", "%s", cbuf);
+            goto done;
+        }
+        const srv_dcache_stats ds = srv_dcache_get_stats(ep.dcache);
+        fprintf(stderr, "adamas serve: prompt cache %s: %llu snapshots, %.1f MiB\n", cache_dir,
+                (unsigned long long)ds.n_files, (double)ds.bytes / 1048576.0);
+    }
     adm_error err = {0};
     if (!(eng = srv_engine_create(m, &ep, &err))) {
         args_error("serve", "%s", err.msg);
@@ -213,7 +250,11 @@ int cmd_serve(int argc, char **argv) {
                           .lookup = gp.lookup,
                           .lookup_ngram = gp.lookup_ngram,
                           .draft_max = gp.draft_model ? gp.draft_max : 0,
-                          .draft_p_min = gp.draft_model ? gp.draft_p_min : -1};
+                          .draft_p_min = gp.draft_model ? gp.draft_p_min : -1,
+                          .slot_save_path = slot_save_path,
+                          .cache_dir = cache_dir,
+                          .cache_max_mib = (int)cache_max_mib,
+                          .cache_min_tokens = (int)cache_min_tokens};
     char ebuf[256];
     if (!(http = srv_http_start(&hp, ebuf, sizeof(ebuf)))) {
         args_error("serve", "%s", ebuf);

@@ -166,6 +166,7 @@ typedef struct srv_task {
 } srv_task;
 
 typedef struct srv_engine srv_engine;
+typedef struct srv_dcache srv_dcache;
 
 typedef struct srv_engine_params {
     int n_slots;
@@ -174,6 +175,7 @@ typedef struct srv_engine_params {
     const char *draft_path;     /* -md: a draft model (one draft sequence per slot) */
     int max_queue;              /* tasks waiting for a slot before 503 */
     int tick_tokens;
+    srv_dcache *dcache;         /* --cache-dir (optional; the engine takes it and frees it) */
 } srv_engine_params;
 
 /* Creates the engine, the slots and the inference thread. NULL with err. */
@@ -204,6 +206,62 @@ char *srv_engine_metrics(srv_engine *e, const char *model);
 /* A slot is free (or could be freed by reuse) for GET /health's details. */
 int srv_engine_n_idle(srv_engine *e);
 
+/* POST /slots/{id}?action=...: runs on the inference thread between ticks
+ * (a slot's sequence is never touched while it decodes). */
+typedef enum srv_slot_action { SRV_SLOT_SAVE = 0, SRV_SLOT_RESTORE, SRV_SLOT_ERASE } srv_slot_action;
+typedef struct srv_slot_op {
+    srv_slot_action action;
+    int slot;
+    const char *path;           /* save, restore: the snapshot file */
+    /* results */
+    int status;                 /* 200, or the HTTP status of the refusal */
+    char errmsg[640];
+    int n_tokens;               /* saved, restored or erased */
+    double ms;
+    /* the engine's */
+    bool done;
+    pthread_cond_t *cv;
+    struct srv_slot_op *next;
+} srv_slot_op;
+/* Blocks until the inference thread has done op (or refused it: a busy
+ * slot is 409, a bad id 400, shutting down 503); returns op->status. */
+int srv_engine_slot_op(srv_engine *e, srv_slot_op *op);
+
+/* ---- what the server keeps on disk (serve_cache.c) ---- */
+
+#define SRV_SNAPSHOT_NAME_MAX 128
+/* A slot snapshot's file name: 1 to 128 bytes of [A-Za-z0-9._-], not
+ * starting with a dot, without "..": a plain name inside --slot-save-path,
+ * never a path. why (may be NULL) gets the reason of a refusal. */
+bool srv_snapshot_name_ok(const char *name, char *why, size_t why_len);
+
+/* The prefix cache of --cache-dir: snapshots of long prompts, found by the
+ * longest common token prefix, least recently used deleted past max_bytes. */
+typedef struct srv_dcache_stats {
+    uint64_t n_files, bytes;
+    uint64_t hits, restored_tokens;
+    uint64_t saves, saved_tokens;
+    uint64_t evictions, failures;
+} srv_dcache_stats;
+/* Creates dir if needed and indexes the snapshots in it (damaged or
+ * unreadable ones are skipped with a warning). NULL with errbuf. */
+srv_dcache *srv_dcache_open(const char *dir, uint64_t max_bytes, int min_tokens, char *errbuf, size_t errlen);
+void srv_dcache_free(srv_dcache *c);
+srv_dcache_stats srv_dcache_get_stats(const srv_dcache *c);
+int srv_dcache_min_tokens(const srv_dcache *c);
+/* The longest prefix some file shares with prompt, at most n_prompt - 1
+ * (the last token is evaluated for its logits); *entry: that file, or -1. */
+int srv_dcache_lookup(const srv_dcache *c, const int32_t *prompt, int n_prompt, int *entry);
+/* Restores the entry's common prefix with prompt into seq; returns the
+ * tokens restored, 0 when the file is refused (warned, then forgotten). */
+int srv_dcache_restore(srv_dcache *c, int entry, adm_seq *seq, const int32_t *prompt, int n_prompt);
+/* Whether a sequence of these tokens would be saved: at least min_tokens,
+ * and min_tokens more than any file already holds of them. */
+bool srv_dcache_wants(const srv_dcache *c, const int32_t *tokens, int n);
+/* Saves seq when srv_dcache_wants it, then deletes the least recently
+ * used files past the size bound. Failures are warnings. */
+void srv_dcache_save(srv_dcache *c, const adm_seq *seq);
+
 /* ---- HTTP (serve_http.c) ---- */
 
 typedef struct srv_http_params {
@@ -227,6 +285,9 @@ typedef struct srv_http_params {
     int lookup, lookup_ngram;   /* speculation settings every request gets */
     int draft_max;
     float draft_p_min;
+    const char *slot_save_path; /* --slot-save-path (NULL: slot save/restore refused) */
+    const char *cache_dir;      /* --cache-dir, for /props (NULL: none) */
+    int cache_max_mib, cache_min_tokens;
 } srv_http_params;
 
 typedef struct srv_http srv_http;

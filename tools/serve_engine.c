@@ -11,6 +11,14 @@
  * A connection that goes away cancels its task: a queued task is dropped
  * before it starts, a running one is stopped by adm_slot_cancel (the one
  * slot call other threads may make) at the next tick.
+ *
+ * Slot save/restore/erase (POST /slots/{id}) and the --cache-dir prefix
+ * cache also run here, between ticks, with the mutex released during the
+ * file I/O (only this thread touches sequences, so none is decoding): a
+ * task whose prompt the slots hold less of than a cached file first gets
+ * that file restored into its slot; a long prompt is saved once the tick
+ * that evaluates its last token has run (the sequence then holds exactly
+ * the prompt).
  */
 #include "serve.h"
 
@@ -48,6 +56,12 @@ struct srv_engine {
     pthread_t thread;
     bool started;
     long long n_tasks;
+
+    srv_slot_op *ophead, *optail;   /* POST /slots/{id} waiting for the thread */
+    srv_dcache *dcache;             /* --cache-dir, or NULL */
+    int *dc_save;                   /* per slot: prompt tokens to save once evaluated (0: none) */
+    srv_dcache_stats dstats;        /* copied under the mutex for /metrics */
+    uint64_t n_slot_saves, n_slot_restores, n_slot_erases;
 
     /* for GET /metrics, refreshed each tick */
     adm_sched_stats stats;
@@ -197,6 +211,143 @@ static int slot_index(const srv_engine *e, const adm_slot *s) {
     return -1;
 }
 
+/* Before task t starts on slot i: when a --cache-dir file holds at least
+ * min_tokens more of its prompt than the slot does, restore it into the
+ * slot (adm_slot_start then keeps it as the cached prefix). The mutex is
+ * released during the restore; t is out of the queue, so a cancel only
+ * marks it. Returns false when t ended meanwhile (mutex held). */
+static bool dcache_before_start_locked(srv_engine *e, int i, srv_task *t) {
+    adm_seq *q = e->seqs[i];
+    const int32_t *have = adm_seq_tokens(q);
+    int c = 0;
+    while (c < adm_seq_n_past(q) && c < t->n_prompt - 1 && have[c] == t->prompt[c]) c++;
+    int entry;
+    const int d = srv_dcache_lookup(e->dcache, t->prompt, t->n_prompt, &entry);
+    if (entry >= 0 && d - c >= srv_dcache_min_tokens(e->dcache)) {
+        pthread_mutex_unlock(&e->mu);
+        srv_dcache_restore(e->dcache, entry, q, t->prompt, t->n_prompt);
+        pthread_mutex_lock(&e->mu);
+        e->dstats = srv_dcache_get_stats(e->dcache);
+        e->view[i].n_past = adm_seq_n_past(q);
+    }
+    if (t->cancel || e->stopping) {
+        fail_locked(t, e->stopping ? "the server is shutting down" : "cancelled");
+        return false;
+    }
+    return true;
+}
+
+/* After a tick: saves the sequences of long prompts whose last token has
+ * been evaluated (mutex held; released during the writes). */
+static void dcache_after_tick_locked(srv_engine *e) {
+    for (int i = 0; i < e->n_slots; i++) {
+        if (!e->dc_save[i]) continue;
+        if (e->running[i] && adm_slot_get_info(e->slots[i]).state == ADM_SLOT_PROMPT) continue;
+        const int n = e->dc_save[i];
+        e->dc_save[i] = 0;
+        /* Fewer tokens: the prompt failed or was cancelled before its end. */
+        if (adm_seq_n_past(e->seqs[i]) < n) continue;
+        pthread_mutex_unlock(&e->mu);
+        srv_dcache_save(e->dcache, e->seqs[i]);
+        pthread_mutex_lock(&e->mu);
+        e->dstats = srv_dcache_get_stats(e->dcache);
+    }
+}
+
+static double mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* One POST /slots/{id} operation on an idle slot (mutex released). */
+static void slot_op_run(srv_engine *e, srv_slot_op *op) {
+    adm_seq *q = e->seqs[op->slot];
+    adm_error err = {0};
+    const double t0 = mono_ms();
+    op->status = 200;
+    if (op->action == SRV_SLOT_ERASE) {
+        op->n_tokens = adm_seq_n_past(q);
+        adm_seq_clear(q);
+    } else if (op->action == SRV_SLOT_SAVE) {
+        op->n_tokens = adm_seq_n_past(q);
+        if (op->n_tokens == 0) {
+            op->status = 400;
+            snprintf(op->errmsg, sizeof(op->errmsg), "slot %d is empty: there is nothing to save", op->slot);
+        } else if (adm_seq_save(q, op->path, NULL, &err) != ADM_OK) {
+            op->status = 500;
+            snprintf(op->errmsg, sizeof(op->errmsg), "%s", err.msg);
+        }
+    } else {
+        /* A failed restore leaves the slot empty (as the library does). */
+        if (adm_seq_restore(q, op->path, NULL, 0, NULL, &op->n_tokens, &err) != ADM_OK) {
+            op->status = err.code == ADM_ERR_MEM_BUDGET ? 503 : 400;
+            snprintf(op->errmsg, sizeof(op->errmsg), "%s", err.msg);
+        }
+    }
+    op->ms = mono_ms() - t0;
+}
+
+/* Runs the waiting slot operations (mutex held; released during each). */
+static void slot_ops_locked(srv_engine *e) {
+    while (e->ophead) {
+        srv_slot_op *op = e->ophead;
+        e->ophead = op->next;
+        if (!e->ophead) e->optail = NULL;
+        if (e->stopping) {
+            op->status = 503;
+            snprintf(op->errmsg, sizeof(op->errmsg), "the server is shutting down");
+        } else if (op->slot < 0 || op->slot >= e->n_slots) {
+            op->status = 400;
+            snprintf(op->errmsg, sizeof(op->errmsg), "invalid slot id %d: this server has slots 0 to %d", op->slot,
+                     e->n_slots - 1);
+        } else if (e->running[op->slot]) {
+            op->status = 409;
+            snprintf(op->errmsg, sizeof(op->errmsg), "slot %d is processing a request; retry when it is idle",
+                     op->slot);
+        } else {
+            pthread_mutex_unlock(&e->mu);
+            slot_op_run(e, op);
+            pthread_mutex_lock(&e->mu);
+            const int i = op->slot;
+            e->view[i].n_past = adm_seq_n_past(e->seqs[i]);
+            if (op->status == 200) {
+                if (op->action == SRV_SLOT_SAVE) e->n_slot_saves++;
+                else if (op->action == SRV_SLOT_RESTORE) e->n_slot_restores++;
+                else e->n_slot_erases++;
+            }
+        }
+        op->done = true;
+        pthread_cond_broadcast(op->cv);
+    }
+}
+
+int srv_engine_slot_op(srv_engine *e, srv_slot_op *op) {
+    pthread_cond_t cv;
+    pthread_cond_init(&cv, NULL);
+    op->cv = &cv;
+    op->done = false;
+    op->next = NULL;
+    op->errmsg[0] = 0;
+    op->n_tokens = 0;
+    op->ms = 0;
+    pthread_mutex_lock(&e->mu);
+    if (e->stopping) {
+        op->status = 503;
+        snprintf(op->errmsg, sizeof(op->errmsg), "the server is shutting down");
+    } else {
+        if (e->optail) e->optail->next = op;
+        else e->ophead = op;
+        e->optail = op;
+        pthread_cond_signal(&e->cv);
+        /* The thread drains operations before it may quit: this ends. */
+        while (!op->done) pthread_cond_wait(&cv, &e->mu);
+    }
+    pthread_mutex_unlock(&e->mu);
+    pthread_cond_destroy(&cv);
+    return op->status;
+}
+
 /* Drops queued tasks whose connection went away (or all, when stopping),
  * then starts queued tasks while slots are free (mutex held). */
 static void start_queued_locked(srv_engine *e) {
@@ -216,7 +367,9 @@ static void start_queued_locked(srv_engine *e) {
         if (!s) break;
         const int i = slot_index(e, s);
         e->qhead = t->next;
+        if (!e->qhead) e->qtail = NULL;
         e->n_queued--;
+        if (e->dcache && !dcache_before_start_locked(e, i, t)) continue;
         adm_error err = {0};
         adm_status st = ADM_OK;
         if (e->attention != ADM_ATTN_DENSE)
@@ -231,6 +384,7 @@ static void start_queued_locked(srv_engine *e) {
         t->slot_id = i;
         e->running[i] = t;
         e->view[i] = (slot_view){.busy = true, .n_prompt = t->n_prompt, .task = ++e->n_tasks};
+        if (e->dcache) e->dc_save[i] = t->n_prompt >= srv_dcache_min_tokens(e->dcache) ? t->n_prompt : 0;
         pthread_cond_broadcast(&t->cv);
     }
     e->qtail = NULL;
@@ -254,6 +408,7 @@ static void *inference_main(void *arg) {
     srv_engine *e = arg;
     pthread_mutex_lock(&e->mu);
     for (;;) {
+        slot_ops_locked(e);
         start_queued_locked(e);
         if (!adm_sched_busy(e->sched)) {
             refresh_stats_locked(e);
@@ -268,6 +423,7 @@ static void *inference_main(void *arg) {
         if (st != ADM_OK) fprintf(stderr, "adamas serve: a batch failed: %s\n", err.msg);
         for (int i = 0; i < e->n_slots; i++)
             if (e->running[i]) collect_locked(e, i);
+        if (e->dcache) dcache_after_tick_locked(e);
         refresh_stats_locked(e);
     }
     pthread_mutex_unlock(&e->mu);
@@ -353,6 +509,9 @@ char *srv_engine_metrics(srv_engine *e, const char *model) {
     for (int i = 0; i < e->n_slots; i++) busy += e->running[i] != NULL;
     const int queued = e->n_queued;
     const uint64_t kv = e->kv_bytes, code = e->code_bytes, used = e->mem_used, done = e->n_requests_done;
+    const srv_dcache_stats d = e->dstats;
+    const bool have_dcache = e->dcache != NULL;
+    const uint64_t n_saves = e->n_slot_saves, n_restores = e->n_slot_restores, n_erases = e->n_slot_erases;
     pthread_mutex_unlock(&e->mu);
     char *buf = NULL;
     size_t len = 0;
@@ -381,6 +540,27 @@ char *srv_engine_metrics(srv_engine *e, const char *model) {
            (unsigned long long)code);
     METRIC("memory_used_bytes", "gauge", "Bytes counted against the engine's memory budget.", "%llu",
            (unsigned long long)used);
+    METRIC("slot_saves_total", "counter", "POST /slots/{id}?action=save done.", "%llu", (unsigned long long)n_saves);
+    METRIC("slot_restores_total", "counter", "POST /slots/{id}?action=restore done.", "%llu",
+           (unsigned long long)n_restores);
+    METRIC("slot_erases_total", "counter", "POST /slots/{id}?action=erase done.", "%llu", (unsigned long long)n_erases);
+    if (have_dcache) {
+        METRIC("disk_cache_files", "gauge", "Prompt snapshots in --cache-dir.", "%llu", (unsigned long long)d.n_files);
+        METRIC("disk_cache_bytes", "gauge", "Bytes of the prompt snapshots in --cache-dir.", "%llu",
+               (unsigned long long)d.bytes);
+        METRIC("disk_cache_hits_total", "counter", "Requests that started from a --cache-dir snapshot.", "%llu",
+               (unsigned long long)d.hits);
+        METRIC("disk_cache_restored_tokens_total", "counter", "Prompt tokens restored from --cache-dir.", "%llu",
+               (unsigned long long)d.restored_tokens);
+        METRIC("disk_cache_saves_total", "counter", "Prompt snapshots written to --cache-dir.", "%llu",
+               (unsigned long long)d.saves);
+        METRIC("disk_cache_saved_tokens_total", "counter", "Tokens of the prompt snapshots written.", "%llu",
+               (unsigned long long)d.saved_tokens);
+        METRIC("disk_cache_evictions_total", "counter", "Snapshots deleted as least recently used.", "%llu",
+               (unsigned long long)d.evictions);
+        METRIC("disk_cache_failures_total", "counter", "Snapshots that could not be written or were refused.",
+               "%llu", (unsigned long long)d.failures);
+    }
 #undef METRIC
     fclose(f);
     return buf;
@@ -389,6 +569,7 @@ char *srv_engine_metrics(srv_engine *e, const char *model) {
 srv_engine *srv_engine_create(adm_model *model, const srv_engine_params *p, adm_error *err) {
     srv_engine *e = calloc(1, sizeof(*e));
     if (!e) {
+        srv_dcache_free(p->dcache);
         snprintf(err->msg, sizeof(err->msg), "out of memory");
         return NULL;
     }
@@ -405,7 +586,10 @@ srv_engine *srv_engine_create(adm_model *model, const srv_engine_params *p, adm_
     e->slots = calloc((size_t)e->n_slots, sizeof(*e->slots));
     e->running = calloc((size_t)e->n_slots, sizeof(*e->running));
     e->view = calloc((size_t)e->n_slots, sizeof(*e->view));
-    if (!e->seqs || !e->dseqs || !e->slots || !e->running || !e->view) {
+    e->dc_save = calloc((size_t)e->n_slots, sizeof(*e->dc_save));
+    e->dcache = p->dcache;
+    if (e->dcache) e->dstats = srv_dcache_get_stats(e->dcache);
+    if (!e->seqs || !e->dseqs || !e->slots || !e->running || !e->view || !e->dc_save) {
         snprintf(err->msg, sizeof(err->msg), "out of memory");
         goto fail;
     }
@@ -474,6 +658,8 @@ void srv_engine_free(srv_engine *e) {
     free(e->slots);
     free(e->running);
     free(e->view);
+    free(e->dc_save);
+    srv_dcache_free(e->dcache);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
     free(e);

@@ -16,6 +16,7 @@
  */
 #include "serve.h"
 
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -202,6 +204,13 @@ static enum MHD_Result get_props(srv_http *h, struct MHD_Connection *c) {
                           h->p.alias, "chat_format", adm_chat_format_name(h->p.chat_format), "modalities", "text");
     json_object_set_new(o, "build_info", json_string("adamas 0.1.0"));
     json_object_set_new(o, "kernels", json_string(adm_isa_name()));
+    /* Where slots are saved and the prompt cache lives are the operator's
+     * business: say whether they are on, not the paths. */
+    json_object_set_new(o, "slot_save", json_boolean(h->p.slot_save_path != NULL));
+    json_object_set_new(o, "disk_cache",
+                        h->p.cache_dir ? json_pack("{s:i, s:i}", "max_mib", h->p.cache_max_mib, "min_tokens",
+                                                   h->p.cache_min_tokens)
+                                       : json_null());
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return send_json(c, 200, s);
@@ -304,6 +313,88 @@ static enum MHD_Result post_detokenize(srv_http *h, struct MHD_Connection *c, co
     char *s = json_dumps(r, JSON_COMPACT);
     json_decref(r);
     return send_json(c, 200, s);
+}
+
+/* ---- POST /slots/{id}?action=save|restore|erase (llama-server's shapes) ---- */
+
+/* A library message names the file by its full path: show the client its
+ * name only (the server's directories are none of its business). */
+static void strip_dir(char *msg, const char *dir) {
+    const size_t n = strlen(dir);
+    for (char *p; n && (p = strstr(msg, dir));) {
+        size_t skip = n;
+        if (p[skip] == '/') skip++;
+        memmove(p, p + skip, strlen(p + skip) + 1);
+    }
+}
+
+static enum MHD_Result post_slot(srv_http *h, struct MHD_Connection *c, const char *id_str, const char *body,
+                                 size_t len) {
+    const char *action = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "action");
+    char *end = NULL;
+    errno = 0;
+    const long id = strtol(id_str, &end, 10);
+    if (!id_str[0] || *end || errno || id < 0 || id >= srv_engine_n_slots(h->p.engine) || !(id_str[0] >= '0' &&
+                                                                                             id_str[0] <= '9'))
+        return send_errorf(c, 400, "invalid_request_error", "invalid slot id '%.32s': this server has slots 0 to %d",
+                           id_str, srv_engine_n_slots(h->p.engine) - 1);
+    srv_slot_op op = {.slot = (int)id};
+    if (action && !strcmp(action, "save")) op.action = SRV_SLOT_SAVE;
+    else if (action && !strcmp(action, "restore")) op.action = SRV_SLOT_RESTORE;
+    else if (action && !strcmp(action, "erase")) op.action = SRV_SLOT_ERASE;
+    else
+        return send_errorf(c, 400, "invalid_request_error", "invalid action '%.32s': expected ?action=save, restore "
+                                                            "or erase", action ? action : "");
+    char filename[SRV_SNAPSHOT_NAME_MAX + 1] = "";
+    char *path = NULL;
+    if (op.action != SRV_SLOT_ERASE) {
+        if (!h->p.slot_save_path)
+            return send_errorf(c, 501, "not_supported_error",
+                               "this server does not save or restore slots: start it with --slot-save-path DIR");
+        srv_error e;
+        json_t *o = srv_parse_body(body, len, MAX_DEPTH, &e);
+        if (!o) return send_error(c, &e);
+        const json_t *f = json_object_get(o, "filename");
+        char why[256] = "";
+        if (!json_is_string(f)) snprintf(why, sizeof(why), "expected {\"filename\": STRING}");
+        else if (strlen(json_string_value(f)) != json_string_length(f)) snprintf(why, sizeof(why), "invalid filename");
+        else if (srv_snapshot_name_ok(json_string_value(f), why, sizeof(why)))
+            snprintf(filename, sizeof(filename), "%s", json_string_value(f));
+        json_decref(o);
+        if (!filename[0]) return send_errorf(c, 400, "invalid_request_error", "%s", why);
+        const size_t n = strlen(h->p.slot_save_path) + strlen(filename) + 2;
+        if (!(path = malloc(n))) return MHD_NO;
+        snprintf(path, n, "%s/%s", h->p.slot_save_path, filename);
+        struct stat sb;
+        if (op.action == SRV_SLOT_RESTORE && stat(path, &sb) != 0) {
+            free(path);
+            return send_errorf(c, 404, "not_found_error", "no snapshot named '%s' in the slot save path", filename);
+        }
+        op.path = path;
+    }
+    srv_engine_slot_op(h->p.engine, &op);
+    uint64_t bytes = 0;
+    struct stat sb;
+    if (op.status == 200 && path && stat(path, &sb) == 0) bytes = (uint64_t)sb.st_size;
+    free(path);
+    if (op.status != 200) {
+        if (h->p.slot_save_path) strip_dir(op.errmsg, h->p.slot_save_path);
+        const char *type = op.status == 503 ? "unavailable_error" : op.status >= 500 ? "server_error"
+                                                                                      : "invalid_request_error";
+        return send_errorf(c, op.status, type, "%s", op.errmsg);
+    }
+    json_t *r;
+    if (op.action == SRV_SLOT_ERASE)
+        r = json_pack("{s:i, s:i}", "id_slot", op.slot, "n_erased", op.n_tokens);
+    else if (op.action == SRV_SLOT_SAVE)
+        r = json_pack("{s:i, s:s, s:i, s:I, s:{s:f}}", "id_slot", op.slot, "filename", filename, "n_saved", op.n_tokens,
+                      "n_written", (json_int_t)bytes, "timings", "save_ms", op.ms);
+    else
+        r = json_pack("{s:i, s:s, s:i, s:I, s:{s:f}}", "id_slot", op.slot, "filename", filename, "n_restored",
+                      op.n_tokens, "n_read", (json_int_t)bytes, "timings", "restore_ms", op.ms);
+    char *out = r ? json_dumps(r, JSON_COMPACT) : NULL;
+    json_decref(r);
+    return send_json(c, 200, out);
 }
 
 /* ---- completions ---- */
@@ -660,6 +751,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return post_completion(h, c, cs, SRV_COMPLETION);
     if (!strcmp(url, "/tokenize")) return post_tokenize(h, c, cs->body, cs->len);
     if (!strcmp(url, "/detokenize")) return post_detokenize(h, c, cs->body, cs->len);
+    if (!strncmp(url, "/slots/", 7)) return post_slot(h, c, url + 7, cs->body, cs->len);
     return send_errorf(c, 404, "not_found_error", "no such endpoint: POST %.200s", url);
 }
 
