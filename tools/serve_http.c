@@ -317,15 +317,14 @@ static enum MHD_Result post_detokenize(srv_http *h, struct MHD_Connection *c, co
 
 /* ---- POST /slots/{id}?action=save|restore|erase (llama-server's shapes) ---- */
 
-/* A library message names the file by its full path: show the client its
- * name only (the server's directories are none of its business). */
+/* A library message names the file by the path the server made, "DIR/NAME":
+ * show the client NAME only (the server's directories are none of its
+ * business). */
 static void strip_dir(char *msg, const char *dir) {
-    const size_t n = strlen(dir);
-    for (char *p; n && (p = strstr(msg, dir));) {
-        size_t skip = n;
-        if (p[skip] == '/') skip++;
-        memmove(p, p + skip, strlen(p + skip) + 1);
-    }
+    char needle[1024];
+    const int n = snprintf(needle, sizeof(needle), "%s/", dir);
+    if (n <= 0 || (size_t)n >= sizeof(needle)) return;
+    for (char *p; (p = strstr(msg, needle));) memmove(p, p + n, strlen(p + n) + 1);
 }
 
 static enum MHD_Result post_slot(srv_http *h, struct MHD_Connection *c, const char *id_str, const char *body,
@@ -334,8 +333,8 @@ static enum MHD_Result post_slot(srv_http *h, struct MHD_Connection *c, const ch
     char *end = NULL;
     errno = 0;
     const long id = strtol(id_str, &end, 10);
-    if (!id_str[0] || *end || errno || id < 0 || id >= srv_engine_n_slots(h->p.engine) || !(id_str[0] >= '0' &&
-                                                                                             id_str[0] <= '9'))
+    const bool digits = id_str[0] >= '0' && id_str[0] <= '9' && !*end; /* no sign, space or trailing text */
+    if (!digits || errno || id < 0 || id >= srv_engine_n_slots(h->p.engine))
         return send_errorf(c, 400, "invalid_request_error", "invalid slot id '%.32s': this server has slots 0 to %d",
                            id_str, srv_engine_n_slots(h->p.engine) - 1);
     srv_slot_op op = {.slot = (int)id};
