@@ -222,7 +222,7 @@ static void bench_one(const shape *sh, int ctx, const int *threads, int n_thread
     const size_t sc = adm_attn_scratch_size(kv, nh, ctx);
     uint8_t *scratch = malloc(sc * (size_t)max_threads);
     const int32_t pos = ctx - 1;
-    adm_attn_args args = {k, kv, layer, 1, nh, q, &pos, 1.0f / sqrtf((float)hd), out, scratch, sc, 0};
+    adm_attn_args args = {k, kv, layer, 1, nh, q, &pos, 1.0f / sqrtf((float)hd), out, scratch, sc, 0, 0.0f};
 
     /* The synthetic code index: random codes, tables from random query codes. */
     const int cd = hd, nblk = (ctx + ADM_CODE_BLOCK - 1) / ADM_CODE_BLOCK;

@@ -257,6 +257,8 @@ typedef struct adm_model_info {
     int n_swa;              /* sliding window of local layers (0: none) */
     int n_swa_layers;       /* how many layers are local */
     float rope_freq_base_swa; /* RoPE base of local layers */
+    float attn_softcap;     /* attention scores soft-capped at this (gemma2; 0: none) */
+    float final_softcap;    /* logits soft-capped at this (0: none) */
     int n_expert;           /* mixture of experts: experts per layer (0: dense) */
     int n_expert_used;      /* experts per token */
     int n_ff_exp;           /* feed-forward length of one expert */

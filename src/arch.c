@@ -11,6 +11,7 @@ static const adm_arch k_archs[] = {
     {"qwen2",    ADM_ARCH_QWEN2,    ADM_ROPE_NEOX, false, false,     false, false, 1000000.0f, 1e-6f},
     {"qwen3",    ADM_ARCH_QWEN3,    ADM_ROPE_NEOX, true,  false,     false, false, 1000000.0f, 1e-6f},
     {"qwen3moe", ADM_ARCH_QWEN3MOE, ADM_ROPE_NEOX, true,  false,     false, true,  1000000.0f, 1e-6f},
+    {"gemma2",   ADM_ARCH_GEMMA2,   ADM_ROPE_NEOX, false, true,      true,  false, 10000.0f,   1e-6f},
     {"gemma3",   ADM_ARCH_GEMMA3,   ADM_ROPE_NEOX, true,  true,      true,  false, 10000.0f,   1e-6f},
     {"phi3",     ADM_ARCH_PHI3,     ADM_ROPE_NEOX, false, false,     false, false, 10000.0f,   1e-5f},
 };
@@ -22,6 +23,7 @@ const adm_arch *adm_arch_find(const char *name, size_t len) {
 }
 
 const char *adm_arch_supported(void) {
-    return "llama (Llama 2/3.x, Mistral, TinyLlama, SmolLM), qwen2, qwen3, qwen3moe (Qwen3-30B-A3B), gemma3, phi3 "
+    return "llama (Llama 2/3.x, Mistral, TinyLlama, SmolLM), qwen2, qwen3, qwen3moe (Qwen3-30B-A3B), gemma2, gemma3, "
+           "phi3 "
            "(Phi-3, Phi-4-mini)";
 }

@@ -14,6 +14,7 @@ typedef enum adm_arch_id {
     ADM_ARCH_QWEN2,
     ADM_ARCH_QWEN3,
     ADM_ARCH_QWEN3MOE,
+    ADM_ARCH_GEMMA2,
     ADM_ARCH_GEMMA3,
     ADM_ARCH_PHI3,
 } adm_arch_id;

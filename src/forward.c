@@ -152,9 +152,11 @@ static void matmul_shared(adm_engine *e, adm_matmul_job *jobs, int n_jobs, const
     }
 }
 
-/* Whether a segment of n rows attends sparsely in layer il. */
+/* Whether a segment of n rows attends sparsely in layer il (never with
+ * soft-capped scores, gemma2: the sparse kernels do not cap). */
 static bool sparse(const adm_seq *s, const adm_layer *l, int il, int n, int n_kv) {
-    return s->adamas && s->attention != ADM_ATTN_DENSE && !l->swa && adm_adamas_applies(s->adamas, il, n, n_kv);
+    return s->adamas && s->attention != ADM_ATTN_DENSE && !l->swa && s->e->model->hp.attn_softcap == 0.0f &&
+           adm_adamas_applies(s->adamas, il, n, n_kv);
 }
 
 /* Stores the segments' keys and values (and codes), then runs attention:
@@ -175,7 +177,7 @@ static void attention(adm_engine *e, int il, const adm_seg *segs, int n_segs) {
          * always attend densely: their window is already short. */
         adm_attn_args a = {e->k, s->kv, il, n, hp->n_head, e->q + (size_t)r0 * nq, e->pos + r0, hp->attn_scale,
                            e->attn + (size_t)r0 * no, e->attn_scratch, e->attn_scratch_per_thread,
-                           l->swa ? hp->n_swa : 0};
+                           l->swa ? hp->n_swa : 0, hp->attn_softcap};
         if (sparse(s, l, il, n, e->pos[r0] + 1)) {
             const double t0 = adm_time_s();
             adm_adamas_attend(s->adamas, e->pool, &a);

@@ -171,12 +171,22 @@ static adm_status read_hparams(loader *L) {
         hp->embd_scale = sqrtf((float)hp->n_embd);
         /* Gemma 3 27B scales queries by its n_embd / n_head (query_pre_attn_scalar),
          * the others by the head size, as llama.cpp decides from the layer count. */
-        if (hp->n_layer == 62) hp->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));
-        INT_KEY("attention.sliding_window", false, 0, 1 << 26, 0, n_swa)
-        if ((st = get_float(L, "final_logit_softcapping", 0.0, &d)) != ADM_OK) return st;
-        hp->final_softcap = hp->n_swa > 0 ? 0.0f : (float)d; /* llama.cpp caps only models without local layers */
+        const bool g2 = m->arch->id == ADM_ARCH_GEMMA2;
+        if (hp->n_layer == (g2 ? 46 : 62)) hp->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));
+        /* Gemma 2: a 4096-token window and caps of 50 (attention) and 30
+         * (logits) unless the file says otherwise, as in llama.cpp. */
+        INT_KEY("attention.sliding_window", false, 0, 1 << 26, g2 ? 4096 : 0, n_swa)
+        if ((st = get_float(L, "final_logit_softcapping", g2 ? 30.0 : 0.0, &d)) != ADM_OK) return st;
+        /* llama.cpp's gemma3 caps only models without local layers; gemma2 always */
+        hp->final_softcap = hp->n_swa > 0 && !g2 ? 0.0f : (float)d;
         if (!(hp->final_softcap >= 0.0f))
             return adm_fail(L->err, ADM_ERR_FORMAT, "%s: final_logit_softcapping must not be negative", L->path);
+        if (g2) {
+            if ((st = get_float(L, "attn_logit_softcapping", 50.0, &d)) != ADM_OK) return st;
+            hp->attn_softcap = (float)d;
+            if (!(hp->attn_softcap >= 0.0f))
+                return adm_fail(L->err, ADM_ERR_FORMAT, "%s: attn_logit_softcapping must not be negative", L->path);
+        }
     }
     /* Experts: qwen3moe always; llama files (Mixtral) when they say so. */
     INT_KEY("expert_count", m->arch->moe, m->arch->moe ? 1 : 0, 4096, 0, n_expert)
@@ -216,8 +226,10 @@ static adm_status read_swa_layers(loader *L) {
         for (int il = 0; il < hp->n_layer; il++) m->layers[il].swa = kv->val.arr.raw[il] != 0;
         return ADM_OK;
     }
-    int64_t period;
-    adm_status st = get_int(L, "attention.sliding_window_pattern", false, 0, 4096, 6, &period);
+    int64_t period = 2; /* gemma2: every other layer, whatever the file says (as llama.cpp) */
+    adm_status st = m->arch->id == ADM_ARCH_GEMMA2
+                        ? ADM_OK
+                        : get_int(L, "attention.sliding_window_pattern", false, 0, 4096, 6, &period);
     if (st != ADM_OK) return st;
     hp->swa_period = (int)period;
     for (int il = 0; il < hp->n_layer; il++) m->layers[il].swa = period == 0 || il % period < period - 1;
@@ -305,6 +317,7 @@ static adm_status read_rope_sets(loader *L) {
         g->longrope = true;
     }
     hp->rope[1] = (adm_rope){(float)base_swa, 1.0f, (float)attn_factor, NULL, NULL, (int)orig, false};
+    if (L->m->arch->id == ADM_ARCH_GEMMA2) hp->rope[1] = *g; /* one RoPE for every layer */
     return ADM_OK;
 }
 
@@ -544,6 +557,8 @@ adm_model_info adm_model_get_info(const adm_model *m) {
                               (uint64_t)(hp->n_expert - hp->n_expert_used);
     }
     i.rope_freq_base_swa = hp->rope[1].base;
+    i.attn_softcap = hp->attn_softcap;
+    i.final_softcap = hp->final_softcap;
     i.n_expert = hp->n_expert;
     i.n_expert_used = hp->n_expert_used;
     i.n_ff_exp = hp->n_ff_exp;

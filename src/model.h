@@ -58,6 +58,7 @@ typedef struct adm_hparams {
     float attn_scale;                    /* scale of q.k before the softmax */
     float embd_scale;                    /* token embeddings are multiplied by this (gemma: sqrt(n_embd)) */
     float final_softcap;                 /* logits = c * tanh(logits / c) if > 0 */
+    float attn_softcap;                  /* attention scores = c * tanh(score / c) if > 0 (gemma2) */
     adm_ffn_act ffn_act;
     int n_expert, n_expert_used, n_ff_exp; /* MoE (n_expert 0: dense) */
     bool expert_norm;                    /* renormalize the chosen experts' weights to sum 1 */

@@ -233,7 +233,7 @@ static void test_full_budget_equals_dense(void **state) {
         int32_t pos = n - 1;
         size_t sc = adm_attn_scratch_size(kv, n_head, n);
         uint8_t *scratch = malloc(sc * 2);
-        adm_attn_args args = {adm_kernels_get(), kv, 2, 1, n_head, q, &pos, 0.125f, out_d, scratch, sc, 0};
+        adm_attn_args args = {adm_kernels_get(), kv, 2, 1, n_head, q, &pos, 0.125f, out_d, scratch, sc, 0, 0.0f};
         adm_attn_dense(pool, &args);
         args.out = out_s;
         adm_adamas_attend(a, pool, &args);
@@ -283,7 +283,7 @@ static void planted(int hd, adm_thresholds th, double min_overlap) {
     float out[2 * 128];
     size_t sc = adm_attn_scratch_size(kv, n_head, n);
     uint8_t *scratch = malloc(sc * 2);
-    adm_attn_args args = {adm_kernels_get(), kv, 2, 1, n_head, q, &pos, 1.0f / sqrtf((float)hd), out, scratch, sc, 0};
+    adm_attn_args args = {adm_kernels_get(), kv, 2, 1, n_head, q, &pos, 1.0f / sqrtf((float)hd), out, scratch, sc, 0, 0.0f};
     adm_adamas_attend(a, pool, &args);
     /* The selection is visible through the captured mass; recompute it
      * explicitly: exact scores of head 0 for every key. */

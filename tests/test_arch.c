@@ -1,5 +1,5 @@
 /*
- * test_arch.c - the gemma3, phi3 and qwen3moe forward passes beyond what
+ * test_arch.c - the gemma2, gemma3, phi3 and qwen3moe forward passes beyond what
  * tests/e2e/arch_ref.sh compares with llama.cpp (the prompt in one batch,
  * then greedy single steps): the same prompt in batches of 7 and one token
  * at a time (sliding windows crossing batch boundaries and starting inside
@@ -26,7 +26,7 @@
 
 #define ADM_MIN_T(a, b) ((a) < (b) ? (a) : (b))
 
-static const char *k_archs[] = {"gemma3", "phi3", "qwen3moe", "llama-moe"};
+static const char *k_archs[] = {"gemma2", "gemma3", "phi3", "qwen3moe", "llama-moe"};
 
 /* Writes tests/arch_ref's F32 model of an architecture into the scratch directory. */
 static const char *gen_model(const char *arch) {

@@ -1,6 +1,6 @@
 /*
  * cmd_gen_model.c - `adamas gen-model`: writes a random-weight GGUF model of
- * any llama/qwen2/qwen3/qwen3moe/gemma3/phi3 shape in any weight type,
+ * any llama/qwen2/qwen3/qwen3moe/gemma2/gemma3/phi3 shape in any weight type,
  * optionally with the real
  * vocabulary of another GGUF file. Such models run at real speed and memory
  * cost (benchmarks, memory tests) and exercise every kernel, but say
@@ -28,6 +28,8 @@ typedef struct shape {
     int n_expert, n_expert_used, n_ff_exp;
     /* phi3: rotary dimensions (0: head_dim), LongRoPE original context (0: none) */
     int n_rot, n_ctx_orig;
+    /* gemma2: attention and final logit soft-capping (0: the file omits them, llama.cpp's 50 and 30) */
+    float attn_softcap, final_softcap;
 } shape;
 
 typedef struct preset {
@@ -36,23 +38,26 @@ typedef struct preset {
 } preset;
 
 static const preset k_presets[] = {
-    {"qwen2.5-0.5b", {"qwen2", 24, 896, 14, 2, 64, 4864, 151936, 32768, 1000000.0f, 1e-6f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-    {"qwen2.5-1.5b", {"qwen2", 28, 1536, 12, 2, 128, 8960, 151936, 32768, 1000000.0f, 1e-6f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-    {"qwen3-0.6b", {"qwen3", 28, 1024, 16, 8, 128, 3072, 151936, 40960, 1000000.0f, 1e-6f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-    {"llama-3.2-1b", {"llama", 16, 2048, 32, 8, 64, 8192, 128256, 131072, 500000.0f, 1e-5f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-    {"llama-3.2-3b", {"llama", 28, 3072, 24, 8, 128, 8192, 128256, 131072, 500000.0f, 1e-5f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-    {"llama-3.1-8b", {"llama", 32, 4096, 32, 8, 128, 14336, 128256, 131072, 500000.0f, 1e-5f, false, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-    {"smollm2-135m", {"llama", 30, 576, 9, 3, 64, 1536, 49152, 8192, 100000.0f, 1e-5f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-    {"gemma-3-1b", {"gemma3", 26, 1152, 4, 1, 256, 6912, 262144, 32768, 1000000.0f, 1e-6f, true, 512, 6, 10000.0f, 0, 0, 0, 0, 0, 0}},
-    {"phi-4-mini", {"phi3", 32, 3072, 24, 8, 128, 8192, 200064, 131072, 10000.0f, 1e-5f, true, 0, 0, 0, 0, 0, 0, 0, 96, 4096}},
+    {"qwen2.5-0.5b", {"qwen2", 24, 896, 14, 2, 64, 4864, 151936, 32768, 1000000.0f, 1e-6f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"qwen2.5-1.5b", {"qwen2", 28, 1536, 12, 2, 128, 8960, 151936, 32768, 1000000.0f, 1e-6f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"qwen3-0.6b", {"qwen3", 28, 1024, 16, 8, 128, 3072, 151936, 40960, 1000000.0f, 1e-6f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"llama-3.2-1b", {"llama", 16, 2048, 32, 8, 64, 8192, 128256, 131072, 500000.0f, 1e-5f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"llama-3.2-3b", {"llama", 28, 3072, 24, 8, 128, 8192, 128256, 131072, 500000.0f, 1e-5f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"llama-3.1-8b", {"llama", 32, 4096, 32, 8, 128, 14336, 128256, 131072, 500000.0f, 1e-5f, false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"smollm2-135m", {"llama", 30, 576, 9, 3, 64, 1536, 49152, 8192, 100000.0f, 1e-5f, true, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"gemma-2-2b", {"gemma2", 26, 2304, 8, 4, 256, 9216, 256000, 8192, 10000.0f, 1e-6f, true, 4096, 2, 0, 0, 0, 0, 0, 0, 0, 50.0f, 30.0f}},
+    {"gemma-3-1b", {"gemma3", 26, 1152, 4, 1, 256, 6912, 262144, 32768, 1000000.0f, 1e-6f, true, 512, 6, 10000.0f, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"phi-4-mini", {"phi3", 32, 3072, 24, 8, 128, 8192, 200064, 131072, 10000.0f, 1e-5f, true, 0, 0, 0, 0, 0, 0, 0, 96, 4096, 0, 0}},
     /* 48 layers as released; about 17 GiB as Q4_K_M, so benchmarks may pass --n-layer 12 */
-    {"qwen3-30b-a3b", {"qwen3moe", 48, 2048, 32, 4, 128, 6144, 151936, 40960, 1000000.0f, 1e-6f, false, 0, 0, 0, 0, 128, 8, 768, 0, 0}},
+    {"qwen3-30b-a3b", {"qwen3moe", 48, 2048, 32, 4, 128, 6144, 151936, 40960, 1000000.0f, 1e-6f, false, 0, 0, 0, 0, 128, 8, 768, 0, 0, 0, 0}},
     /* tiny files of each mechanism for the reference tests (tests/arch_ref) */
-    {"tiny-gemma3", {"gemma3", 4, 256, 4, 2, 64, 768, 512, 2048, 1000000.0f, 1e-6f, true, 24, 3, 10000.0f, 8.0f, 0, 0, 0, 0, 0}},
-    {"tiny-phi3", {"phi3", 2, 256, 4, 2, 64, 768, 512, 4096, 10000.0f, 1e-5f, false, 0, 0, 0, 0, 0, 0, 0, 48, 1024}},
-    {"tiny-qwen3moe", {"qwen3moe", 2, 256, 4, 2, 64, 768, 512, 2048, 1000000.0f, 1e-6f, false, 0, 0, 0, 0, 8, 3, 256, 0, 0}},
-    {"tiny-llama-moe", {"llama", 2, 256, 4, 2, 64, 512, 512, 2048, 10000.0f, 1e-5f, false, 0, 0, 0, 0, 4, 2, 512, 0, 0}},
-    {"tiny", {"llama", 2, 256, 4, 2, 64, 768, 512, 2048, 10000.0f, 1e-5f, false, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    /* an attention cap low enough that random weights' scores reach it */
+    {"tiny-gemma2", {"gemma2", 4, 256, 4, 2, 64, 768, 512, 2048, 10000.0f, 1e-6f, true, 24, 2, 0, 0, 0, 0, 0, 0, 0, 2.0f, 30.0f}},
+    {"tiny-gemma3", {"gemma3", 4, 256, 4, 2, 64, 768, 512, 2048, 1000000.0f, 1e-6f, true, 24, 3, 10000.0f, 8.0f, 0, 0, 0, 0, 0, 0, 0}},
+    {"tiny-phi3", {"phi3", 2, 256, 4, 2, 64, 768, 512, 4096, 10000.0f, 1e-5f, false, 0, 0, 0, 0, 0, 0, 0, 48, 1024, 0, 0}},
+    {"tiny-qwen3moe", {"qwen3moe", 2, 256, 4, 2, 64, 768, 512, 2048, 1000000.0f, 1e-6f, false, 0, 0, 0, 0, 8, 3, 256, 0, 0, 0, 0}},
+    {"tiny-llama-moe", {"llama", 2, 256, 4, 2, 64, 512, 512, 2048, 10000.0f, 1e-5f, false, 0, 0, 0, 0, 4, 2, 512, 0, 0, 0, 0}},
+    {"tiny", {"llama", 2, 256, 4, 2, 64, 768, 512, 2048, 10000.0f, 1e-5f, false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
 };
 
 static void usage(FILE *f) {
@@ -65,10 +70,10 @@ static void usage(FILE *f) {
     fprintf(f, "\n"
                "  --type TYPE          weight type: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k,\n"
                "                       or the mixes q4_k_m and q5_k_m (default q8_0)\n"
-               "  --arch llama|qwen2|qwen3|qwen3moe|gemma3|phi3\n"
+               "  --arch llama|qwen2|qwen3|qwen3moe|gemma2|gemma3|phi3\n"
                "  --n-layer N --n-embd N --n-head N --n-head-kv N --head-dim N --n-ff N --n-vocab N --ctx N\n"
                "  --n-expert N --n-expert-used N --n-ff-exp N   experts (qwen3moe; llama as Mixtral)\n"
-               "  --swa N --swa-period N  sliding window; every N-th layer global (gemma3)\n"
+               "  --swa N --swa-period N  sliding window; every N-th layer global (gemma3; gemma2: every other)\n"
                "  --n-rot N            rotary dimensions (default: the head size)\n"
                "  --ctx-orig N         LongRoPE original context: writes rope_factors_long/short (phi3)\n"
                "  --rope-base F        RoPE frequency base\n"
@@ -208,8 +213,8 @@ int cmd_gen_model(int argc, char **argv) {
             s.rope_base = (float)d;
         } else if (!strcmp(a, "--arch")) {
             if (strcmp(v, "llama") && strcmp(v, "qwen2") && strcmp(v, "qwen3") && strcmp(v, "qwen3moe") &&
-                strcmp(v, "gemma3") && strcmp(v, "phi3")) {
-                args_error("gen-model", "unknown --arch '%s' (llama, qwen2, qwen3, qwen3moe, gemma3, phi3)", v);
+                strcmp(v, "gemma2") && strcmp(v, "gemma3") && strcmp(v, "phi3")) {
+                args_error("gen-model", "unknown --arch '%s' (llama, qwen2, qwen3, qwen3moe, gemma2, gemma3, phi3)", v);
                 return 2;
             }
             s.arch = v;
@@ -241,7 +246,8 @@ int cmd_gen_model(int argc, char **argv) {
         args_error("gen-model", "n_head must be a multiple of n_head_kv and head_dim even");
         return 2;
     }
-    const bool moe = s.n_expert > 0, gemma = !strcmp(s.arch, "gemma3"), phi3 = !strcmp(s.arch, "phi3");
+    const bool gemma2 = !strcmp(s.arch, "gemma2"), gemma = gemma2 || !strcmp(s.arch, "gemma3");
+    const bool moe = s.n_expert > 0, phi3 = !strcmp(s.arch, "phi3");
     const int n_rot = s.n_rot > 0 ? s.n_rot : s.head_dim;
     if (!strcmp(s.arch, "llama") && moe) s.n_ff_exp = s.n_ff; /* llama's experts use feed_forward_length */
     if (n_rot > s.head_dim || n_rot % 2 || (!strcmp(s.arch, "qwen3moe") && !moe) ||
@@ -310,7 +316,7 @@ int cmd_gen_model(int argc, char **argv) {
             n = add_plan(plan, n, NAME("attn_k.bias"), ADM_TYPE_F32, nkv, 1, 0.1f, 0);
             n = add_plan(plan, n, NAME("attn_v.bias"), ADM_TYPE_F32, nkv, 1, 0.1f, 0);
         }
-        if (!strcmp(s.arch, "qwen3") || !strcmp(s.arch, "qwen3moe") || gemma) {
+        if (!strcmp(s.arch, "qwen3") || !strcmp(s.arch, "qwen3moe") || (gemma && !gemma2)) {
             n = add_plan(plan, n, NAME("attn_q_norm.weight"), ADM_TYPE_F32, s.head_dim, 1, 0.05f, 1.0f);
             n = add_plan(plan, n, NAME("attn_k_norm.weight"), ADM_TYPE_F32, s.head_dim, 1, 0.05f, 1.0f);
         }
@@ -352,7 +358,13 @@ int cmd_gen_model(int argc, char **argv) {
     if (st == ADM_OK) st = adm_gguf_writer_set_u32(w, KEY("rope.dimension_count"), (uint32_t)n_rot);
     if (st == ADM_OK) st = adm_gguf_writer_set_f32(w, KEY("rope.freq_base"), s.rope_base);
     if (st == ADM_OK) st = adm_gguf_writer_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), s.rms_eps);
-    if (st == ADM_OK && gemma && s.n_swa > 0) {
+    if (st == ADM_OK && gemma2) { /* every other layer slides, one RoPE base */
+        st = adm_gguf_writer_set_u32(w, KEY("attention.sliding_window"), (uint32_t)s.n_swa);
+        if (st == ADM_OK && s.attn_softcap > 0)
+            st = adm_gguf_writer_set_f32(w, KEY("attn_logit_softcapping"), s.attn_softcap);
+        if (st == ADM_OK && s.final_softcap > 0)
+            st = adm_gguf_writer_set_f32(w, KEY("final_logit_softcapping"), s.final_softcap);
+    } else if (st == ADM_OK && gemma && s.n_swa > 0) {
         st = adm_gguf_writer_set_u32(w, KEY("attention.sliding_window"), (uint32_t)s.n_swa);
         if (st == ADM_OK) st = adm_gguf_writer_set_u32(w, KEY("attention.sliding_window_pattern"), (uint32_t)s.swa_period);
         if (st == ADM_OK) st = adm_gguf_writer_set_f32(w, KEY("rope.freq_base_swa"), s.rope_base_swa);

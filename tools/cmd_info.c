@@ -101,6 +101,8 @@ int cmd_info(int argc, char **argv) {
                "--swa-full: %.1f MiB saved)\n", (double)ring / 1048576.0, mi.n_ctx_train, mi.n_swa + nb + ADM_MAX_DRAFT,
                (double)full / 1048576.0, (double)(full - ring) / 1048576.0);
     }
+    if (mi.attn_softcap > 0 || mi.final_softcap > 0)
+        printf("  soft-capping    attention %g, logits %g\n", (double)mi.attn_softcap, (double)mi.final_softcap);
     if (mi.n_expert > 0)
         printf("  experts         %d, %d per token, feed-forward %d\n  decode reads    %s\n", mi.n_expert,
                mi.n_expert_used, mi.n_ff_exp, human(mi.decode_bytes, hb, sizeof(hb)));

@@ -28,6 +28,7 @@ typedef struct adm_attn_args {
     uint8_t *scratch;      /* adm_attn_scratch_size bytes per thread */
     size_t scratch_per_thread;
     int window;            /* > 0: token t attends only to pos[t] - window + 1 .. pos[t] (sliding window) */
+    float softcap;         /* > 0: scores are softcap * tanh(score / softcap) (gemma2), dense only */
 } adm_attn_args;
 
 /* The first position token t attends to. */

@@ -29,9 +29,16 @@ static size_t tiled_floats(const adm_kv_cache *kv, int group) {
     return T * hk + T * hv + hk + T * (size_t)group * (hv + 2);
 }
 
-static bool use_tiled(const adm_kv_cache *kv, int n_tok) {
-    return n_tok > 1 && (kv->type_k == ADM_TYPE_F16 || kv->type_k == ADM_TYPE_F32) &&
+static bool use_tiled(const adm_attn_args *a) {
+    const adm_kv_cache *kv = a->kv;
+    return a->n_tok > 1 && (kv->type_k == ADM_TYPE_F16 || kv->type_k == ADM_TYPE_F32) &&
            (kv->type_v == ADM_TYPE_F16 || kv->type_v == ADM_TYPE_F32);
+}
+
+/* Gemma 2's attention logit soft-capping, as llama.cpp's flash attention
+ * applies it: the product was scaled by scale / cap, then cap * tanh. */
+static void softcap_scores(float *s, int n, float cap) {
+    for (int j = 0; j < n; j++) s[j] = cap * tanhf(s[j]);
 }
 
 size_t adm_attn_scratch_size(const adm_kv_cache *kv, int n_head, int n_ctx) {
@@ -80,7 +87,8 @@ static void tiled_item(const adm_attn_args *a, int item, int ith) {
                 if (m0 >= m) continue;
                 const int r = (t - t0) * group; /* the group's query heads are consecutive rows */
                 k->attn_tile(kt, vt, m0, m, hk, hv, a->q + ((size_t)t * a->n_head + (size_t)g * group) * hk, group,
-                             a->scale, &M[r], &S[r], acc + (size_t)r * hv);
+                             a->softcap > 0.0f ? a->scale / a->softcap : a->scale, a->softcap, &M[r], &S[r],
+                             acc + (size_t)r * hv);
             }
         }
         for (int t = t0; t < t0 + nt; t++)
@@ -111,6 +119,7 @@ static void dense_item(const adm_attn_args *a, int64_t item, int ith) {
         const int first = adm_attn_first(a, t), n = a->pos[t] + 1 - first; /* keys first .. pos[t] */
         const float *qh = a->q + ((size_t)t * a->n_head + (size_t)g * group) * hk;
         float *out = a->out + ((size_t)t * a->n_head + (size_t)g * group) * hv;
+        const float scale = a->softcap > 0.0f ? a->scale / a->softcap : a->scale;
         memset(out, 0, (size_t)group * hv * sizeof(float));
         if (kv->type_k == ADM_TYPE_F16 && kv->type_v == ADM_TYPE_F16) {
             /* The fast path: one kernel call scores every key row against the
@@ -124,8 +133,10 @@ static void dense_item(const adm_attn_args *a, int64_t item, int ith) {
                 idx = slots;
                 p0 = first - s0; /* a position of slot 0 */
             }
-            k->attn_qk_f16((const adm_f16 *)adm_kv_k(kv, a->layer, g, p0), (size_t)hk, idx, n, hk, qh, group, a->scale,
+            k->attn_qk_f16((const adm_f16 *)adm_kv_k(kv, a->layer, g, p0), (size_t)hk, idx, n, hk, qh, group, scale,
                            scores, n_ctx);
+            if (a->softcap > 0.0f)
+                for (int i = 0; i < group; i++) softcap_scores(scores + (size_t)i * n_ctx, n, a->softcap);
             for (int i = 0; i < group; i++) k->softmax(scores + (size_t)i * n_ctx, n);
             k->attn_pv_f16((const adm_f16 *)adm_kv_v(kv, a->layer, g, p0), (size_t)hv, idx, n, hv, scores, group,
                            n_ctx, out);
@@ -136,8 +147,10 @@ static void dense_item(const adm_attn_args *a, int64_t item, int ith) {
             const uint8_t *krow = adm_kv_k(kv, a->layer, g, first + j);
             for (int i = 0; i < group; i++)
                 scores[(size_t)i * n_ctx + j] =
-                    adm_attn_score(k, kv->type_k, hk, krow, qh + (size_t)i * hk, qconv + (size_t)i * q_row) * a->scale;
+                    adm_attn_score(k, kv->type_k, hk, krow, qh + (size_t)i * hk, qconv + (size_t)i * q_row) * scale;
         }
+        if (a->softcap > 0.0f)
+            for (int i = 0; i < group; i++) softcap_scores(scores + (size_t)i * n_ctx, n, a->softcap);
         for (int i = 0; i < group; i++) k->softmax(scores + (size_t)i * n_ctx, n);
         for (int j = 0; j < n; j++) {
             const uint8_t *vr = adm_kv_v(kv, a->layer, g, first + j);
@@ -149,7 +162,7 @@ static void dense_item(const adm_attn_args *a, int64_t item, int ith) {
 
 static int64_t seg_items(const adm_attn_args *a) {
     const int64_t nkv = a->kv->n_head_kv;
-    return use_tiled(a->kv, a->n_tok) ? (a->n_tok + ADM_ATTN_TILE - 1) / ADM_ATTN_TILE * nkv : (int64_t)a->n_tok * nkv;
+    return use_tiled(a) ? (a->n_tok + ADM_ATTN_TILE - 1) / ADM_ATTN_TILE * nkv : (int64_t)a->n_tok * nkv;
 }
 
 typedef struct multi {
@@ -173,7 +186,7 @@ static void multi_items(void *arg, int ith, int nth) {
             n = seg_items(&m->segs[++s]);
         }
         const adm_attn_args *a = &m->segs[s];
-        if (use_tiled(a->kv, a->n_tok)) tiled_item(a, (int)(item - base), ith);
+        if (use_tiled(a)) tiled_item(a, (int)(item - base), ith);
         else dense_item(a, item - base, ith);
     }
 }

@@ -663,7 +663,7 @@ static void k_softmax(float *s, int n) {
 /* attn_tile (kernels.h): eight vectors cover the 64 key slots; every score
  * is its own chain of fused multiply-adds over d, as in scalar.c. */
 static void attn_tile_1(const float *kt, const float *vt, int m0, int m, int hk, int hv, const float *q, float scale,
-                        float *M, float *S, float *acc) {
+                        float softcap, float *M, float *S, float *acc) {
     __m256 s[8];
     for (int v = 0; v < 8; v++) s[v] = _mm256_setzero_ps();
     for (int d = 0; d < hk; d++) {
@@ -675,6 +675,7 @@ static void attn_tile_1(const float *kt, const float *vt, int m0, int m, int hk,
     for (int v = 0; v < 8; v++) _mm256_store_ps(e + 8 * v, _mm256_mul_ps(s[v], _mm256_set1_ps(scale)));
     for (int j = 0; j < ADM_ATTN_TILE; j++) {
         if (j < m0 || j >= m) e[j] = -INFINITY;
+        else if (softcap > 0.0f) e[j] = tanhf(e[j]) * softcap;
         tmax = e[j] > tmax ? e[j] : tmax;
     }
     const float mnew = adm_tile_raise_max(M, S, acc, hv, tmax);
@@ -697,9 +698,9 @@ static void attn_tile_1(const float *kt, const float *vt, int m0, int m, int hk,
 }
 
 static void k_attn_tile(const float *kt, const float *vt, int m0, int m, int hk, int hv, const float *q, int G,
-                        float scale, float *M, float *S, float *acc) {
+                        float scale, float softcap, float *M, float *S, float *acc) {
     for (int g = 0; g < G; g++)
-        attn_tile_1(kt, vt, m0, m, hk, hv, q + (size_t)g * hk, scale, M + g, S + g, acc + (size_t)g * hv);
+        attn_tile_1(kt, vt, m0, m, hk, hv, q + (size_t)g * hk, scale, softcap, M + g, S + g, acc + (size_t)g * hv);
 }
 
 static void k_swiglu(int n, const float *g, const float *u, float *out) {

@@ -664,7 +664,7 @@ static void k_softmax(float *s, int n) {
  * scores, R x 4 for the output), which changes no result. */
 #define TILE_R 4
 AI void attn_tile_r(const int R, const float *kt, const float *vt, int m0, int m, int hk, int hv, const float *q,
-                    float scale, float *M, float *S, float *acc) {
+                    float scale, float softcap, float *M, float *S, float *acc) {
     __m512 s[TILE_R][4];
     UNROLL16 for (int g = 0; g < R; g++) UNROLL16 for (int v = 0; v < 4; v++) s[g][v] = _mm512_setzero_ps();
     for (int d = 0; d < hk; d++) {
@@ -683,6 +683,13 @@ AI void attn_tile_r(const int R, const float *kt, const float *vt, int m0, int m
             __mmask16 valid = cnt >= 16 ? (__mmask16)0xFFFF : cnt <= 0 ? 0 : (__mmask16)((1u << cnt) - 1);
             if (skip > 0) valid &= skip >= 16 ? 0 : (__mmask16)~((1u << skip) - 1);
             s[g][v] = _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), valid, s[g][v], _mm512_set1_ps(scale));
+            if (softcap > 0.0f) { /* libm's tanhf lane by lane, as every table does */
+                _Alignas(64) float t[16];
+                _mm512_store_ps(t, s[g][v]);
+                for (int l = 0; l < 16; l++)
+                    if ((valid >> l) & 1) t[l] = tanhf(t[l]) * softcap;
+                s[g][v] = _mm512_load_ps(t);
+            }
             vmax = _mm512_max_ps(vmax, s[g][v]);
         }
         const float mnew = adm_tile_raise_max(M + g, S + g, acc + (size_t)g * hv, hv, _mm512_reduce_max_ps(vmax));
@@ -706,14 +713,14 @@ AI void attn_tile_r(const int R, const float *kt, const float *vt, int m0, int m
 }
 
 static void k_attn_tile(const float *kt, const float *vt, int m0, int m, int hk, int hv, const float *q, int G,
-                        float scale, float *M, float *S, float *acc) {
+                        float scale, float softcap, float *M, float *S, float *acc) {
     for (int g = 0; g < G; g += TILE_R) {
         const size_t qo = (size_t)g * hk, ao = (size_t)g * hv;
         switch (ADM_MIN(TILE_R, G - g)) {
-        case 1: attn_tile_r(1, kt, vt, m0, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
-        case 2: attn_tile_r(2, kt, vt, m0, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
-        case 3: attn_tile_r(3, kt, vt, m0, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
-        default: attn_tile_r(4, kt, vt, m0, m, hk, hv, q + qo, scale, M + g, S + g, acc + ao); break;
+        case 1: attn_tile_r(1, kt, vt, m0, m, hk, hv, q + qo, scale, softcap, M + g, S + g, acc + ao); break;
+        case 2: attn_tile_r(2, kt, vt, m0, m, hk, hv, q + qo, scale, softcap, M + g, S + g, acc + ao); break;
+        case 3: attn_tile_r(3, kt, vt, m0, m, hk, hv, q + qo, scale, softcap, M + g, S + g, acc + ao); break;
+        default: attn_tile_r(4, kt, vt, m0, m, hk, hv, q + qo, scale, softcap, M + g, S + g, acc + ao); break;
         }
     }
 }

@@ -83,9 +83,11 @@ typedef struct adm_kernels {
      * slots (empty slots are 0); acc[i] += e_j v_j[i] for j ascending,
      * one fused multiply-add each. The caller divides acc by *S at the end.
      * Slots j < m0 are empty too (a sliding window starting inside the
-     * tile), so the tile keeps llama.cpp's alignment. */
+     * tile), so the tile keeps llama.cpp's alignment. softcap > 0 (gemma2)
+     * makes each score tanhf(s_j) * softcap, as llama.cpp's soft-capping
+     * (the caller divides scale by softcap). */
     void (*attn_tile)(const float *kt, const float *vt, int m0, int m, int hk, int hv, const float *q, int G,
-                      float scale, float *M, float *S, float *acc);
+                      float scale, float softcap, float *M, float *S, float *acc);
     /* out[i] = g[i] / (1 + exp(-g[i])) * u[i] (SiLU gate, canonical exp). */
     void (*swiglu)(int n, const float *g, const float *u, float *out);
 

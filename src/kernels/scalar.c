@@ -285,7 +285,7 @@ static void k_softmax(float *s, int n) {
 }
 
 static void attn_tile_1(const float *kt, const float *vt, int m0, int m, int hk, int hv, const float *q, float scale,
-                        float *M, float *S, float *acc) {
+                        float softcap, float *M, float *S, float *acc) {
     float e[ADM_ATTN_TILE], tmax = -INFINITY;
     for (int j = 0; j < ADM_ATTN_TILE; j++) {
         if (j < m0 || j >= m) {
@@ -295,6 +295,7 @@ static void attn_tile_1(const float *kt, const float *vt, int m0, int m, int hk,
         float s = 0.0f;
         for (int d = 0; d < hk; d++) s = fmaf(kt[d * ADM_ATTN_TILE + j], q[d], s);
         e[j] = s * scale;
+        if (softcap > 0.0f) e[j] = tanhf(e[j]) * softcap;
         tmax = e[j] > tmax ? e[j] : tmax;
     }
     const float mnew = adm_tile_raise_max(M, S, acc, hv, tmax);
@@ -309,9 +310,9 @@ static void attn_tile_1(const float *kt, const float *vt, int m0, int m, int hk,
 }
 
 static void k_attn_tile(const float *kt, const float *vt, int m0, int m, int hk, int hv, const float *q, int G,
-                        float scale, float *M, float *S, float *acc) {
+                        float scale, float softcap, float *M, float *S, float *acc) {
     for (int g = 0; g < G; g++)
-        attn_tile_1(kt, vt, m0, m, hk, hv, q + (size_t)g * hk, scale, M + g, S + g, acc + (size_t)g * hv);
+        attn_tile_1(kt, vt, m0, m, hk, hv, q + (size_t)g * hk, scale, softcap, M + g, S + g, acc + (size_t)g * hv);
 }
 
 static void k_swiglu(int n, const float *g, const float *u, float *out) {

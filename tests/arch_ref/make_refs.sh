@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make_refs.sh - regenerates the llama.cpp reference files of tests/e2e/arch_ref.sh:
-# for each tiny random-weight model of the architectures gemma3, phi3 and qwen3moe
+# for each tiny random-weight model of the architectures gemma2, gemma3, phi3, qwen3moe and llama-moe
 # (written by `adamas gen-model --preset tiny-ARCH --seed 17`, deterministic) in
 # F32, F16, Q8_0 and Q4_K_M, llama.cpp's logits over an 80-token prompt
 # (ARCH-TYPE.logits) and, for F32, its greedy continuation of 64 tokens
@@ -17,7 +17,7 @@ VOCAB=${VOCAB:-../../../shared/models/stories260K.gguf}
 [ -d node_modules/node-llama-cpp ] || npm install --no-audit --no-fund --ignore-scripts
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for arch in gemma3 phi3 qwen3moe llama-moe; do
+for arch in gemma2 gemma3 phi3 qwen3moe llama-moe; do
     for type in f32 f16 q8_0 q4_k_m; do
         "$ADAMAS" gen-model --preset "tiny-$arch" --type "$type" --vocab "$VOCAB" --seed 17 -o "$tmp/$arch-$type.gguf" 2>/dev/null
         greedy=()
