@@ -5,6 +5,9 @@
  * be a 400 with a message; an accepted request must satisfy what the
  * server relies on, and its messages render in every chat format. Error
  * and response objects are built from what was parsed, as the server does.
+ * Structured-output fields (response_format, grammar, json_schema) are
+ * parsed and a schema converted to GBNF, as the server does before it
+ * compiles the grammar.
  */
 #include "adamas.h"
 #include "../tools/serve.h"
@@ -39,6 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int i = 0; i < r.n_stops; i++) check(r.stops[i] && r.stops[i][0]);
     check(r.max_tokens >= -1);
     check(r.logprobs >= -1 && r.logprobs <= ADM_MAX_LOGPROBS);
+    /* A constraint was turned into GBNF text (a schema converted here, in
+     * the parser); compiling it needs a vocabulary and is the server's. */
+    check((r.grammar_src == SRV_GRAMMAR_NONE) == (r.gbnf == NULL) && !r.grammar);
+    if (r.gbnf) check(r.gbnf_len > 0 && strlen(r.gbnf) <= r.gbnf_len && !r.ignore_eos);
     if (kind == SRV_CHAT) {
         check(r.n_msgs > 0 && r.n_msgs <= lim.max_messages);
         for (adm_chat_format f = ADM_CHAT_CHATML; f <= ADM_CHAT_PHI3; f++) {

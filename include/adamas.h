@@ -640,7 +640,8 @@ typedef struct adm_gen_params {
     bool adaptive;              /* adapt the number of guesses to acceptance and batch load (default true) */
     int n_probs;                /* record each generated token's log-probability and this many top
                                    alternatives (0..ADM_MAX_LOGPROBS); -1 = none */
-    const adm_grammar *grammar; /* optional: constrain the output (borrowed) */
+    const adm_grammar *grammar; /* optional: constrain the output (borrowed until adm_slot_release
+                                   or the slot's next start) */
     adm_sampler *sampler;       /* optional: use this sampler as it is (borrowed; its history is the
                                    caller's, e.g. across chat turns) instead of one made from
                                    `sampling` and the prompt */
@@ -704,7 +705,8 @@ ADM_API void adm_slot_cancel(adm_slot *s);
  * until they can be ruled out; borrowed until the next call on the slot). */
 ADM_API const char *adm_slot_take_text(adm_slot *s, size_t *len);
 ADM_API adm_slot_info adm_slot_get_info(const adm_slot *s);
-/* DONE -> IDLE: the sequence keeps the prompt and generated tokens. */
+/* DONE -> IDLE: the sequence keeps the prompt and generated tokens; the
+ * request's grammar (adm_gen_params.grammar) is no longer used. */
 ADM_API void adm_slot_release(adm_slot *s);
 
 /* A generated token, with log-probabilities when the request asked for them

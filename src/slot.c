@@ -247,7 +247,12 @@ adm_slot_info adm_slot_get_info(const adm_slot *s) {
 }
 
 void adm_slot_release(adm_slot *s) {
-    if (s->state == ADM_SLOT_DONE) s->state = ADM_SLOT_IDLE;
+    if (s->state != ADM_SLOT_DONE) return;
+    s->state = ADM_SLOT_IDLE;
+    /* The request's grammar is borrowed only until here: drop the
+     * sampler's position in it (and its automaton's memory), so that the
+     * caller may free the grammar now. */
+    if (s->own_smp) adm_sampler_set_grammar(s->own_smp, NULL, NULL);
 }
 
 int adm_slot_n_tokens(const adm_slot *s) { return s->n_toks; }

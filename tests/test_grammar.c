@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char *read_text(const char *rel) {
     size_t n;
@@ -377,6 +378,18 @@ static void test_limits(void **state) {
     assert_int_equal(gr_matcher_create(p, NULL, &m, &err), ADM_OK);
     for (int i = 0; i < 20000; i++) assert_true(gr_matcher_accept_bytes(m, (const uint8_t *)"q-", 2));
     assert_true(gr_matcher_can_end(m));
+    gr_matcher_free(m);
+    gr_program_free(p);
+    /* nested repetitions of what may be empty: millions of frames per step
+     * without GR_MAX_CLOSURE (minutes per token); bounded, and what is
+     * taken still matches */
+    p = compile("root ::= ((\"a\"{0,1000}){0,1000}){0,1000}\n");
+    const clock_t t0 = clock();
+    assert_int_equal(gr_matcher_create(p, NULL, &m, &err), ADM_OK);
+    for (int i = 0; i < 200; i++) assert_true(gr_matcher_accept_bytes(m, (const uint8_t *)"a", 1));
+    assert_false(gr_matcher_accept_bytes(m, (const uint8_t *)"b", 1));
+    const double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    if (secs > 5.0) fail_msg("200 bytes took %.1f s", secs);
     gr_matcher_free(m);
     gr_program_free(p);
 }

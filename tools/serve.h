@@ -32,6 +32,14 @@
 
 typedef enum srv_kind { SRV_CHAT = 0, SRV_COMPLETION } srv_kind;
 
+/* Where a request's output constraint came from (at most one per request). */
+typedef enum srv_grammar_src {
+    SRV_GRAMMAR_NONE = 0,
+    SRV_GRAMMAR_RESPONSE_FORMAT, /* response_format json_object / json_schema (OpenAI) */
+    SRV_GRAMMAR_GBNF,            /* `grammar`: GBNF text (llama-server's extension) */
+    SRV_GRAMMAR_JSON_SCHEMA,     /* `json_schema`: a schema object (llama-server's extension) */
+} srv_grammar_src;
+
 /* Bounds the parser enforces (fixed by the server's options). */
 typedef struct srv_limits {
     int max_depth;          /* JSON nesting (objects and arrays) */
@@ -74,6 +82,16 @@ typedef struct serve_req {
     adm_attention attention;
     int budget;                 /* 0: the server's */
     const char *model;          /* as the client named it (echoed back only if it is ours) */
+    /* Structured output. The parser turns a schema into GBNF (no model
+     * needed, so schema errors are 400s from the parser); serve_req_compile
+     * compiles the GBNF for the model's vocabulary before the task is
+     * queued. The compiled grammar belongs to the request until fill_gen
+     * moves it into the task, which frees it after its slot was released. */
+    srv_grammar_src grammar_src;
+    const char *gbnf;           /* the GBNF the output must match: into root, or gbnf_owned */
+    size_t gbnf_len;
+    char *gbnf_owned;           /* a converted schema */
+    adm_grammar *grammar;       /* serve_req_compile's result (owned), or NULL */
 } serve_req;
 
 /* Parses and validates a body. Returns false with *err (status 400) on any
@@ -83,6 +101,11 @@ typedef struct serve_req {
 bool serve_req_parse(srv_kind kind, const char *body, size_t len, const srv_limits *lim, serve_req *out,
                      srv_error *err);
 void serve_req_free(serve_req *r);
+/* Compiles r->gbnf (if any) into r->grammar for vocabulary v. A refusal
+ * (a GBNF syntax error, a limit) is a 400 naming the request field. The
+ * vocabulary's token trie is built on its first grammar and kept by the
+ * vocabulary, so this costs only the grammar's own compilation. */
+bool serve_req_compile(serve_req *r, const adm_vocab *v, srv_error *err);
 
 /* The body as a JSON object, after the UTF-8 and nesting checks; NULL with *err. */
 json_t *srv_parse_body(const char *body, size_t len, int max_depth, srv_error *err);
@@ -148,6 +171,8 @@ typedef struct srv_task {
     bool attention_set;
     adm_attention attention;
     char *stops[ADM_MAX_STOPS]; /* owned copies of gp.stops (the request's JSON is freed first) */
+    adm_grammar *grammar;       /* gp.grammar, owned: freed with the task, which the engine releases
+                                   only after adm_slot_release (the slot borrows it until then) */
     /* output: guarded by the engine's mutex */
     srv_task_state state;
     char *text;                 /* everything generated so far */

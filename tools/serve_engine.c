@@ -90,6 +90,7 @@ srv_task *srv_task_new(void) {
 static void task_free(srv_task *t) {
     pthread_cond_destroy(&t->cv);
     for (int i = 0; i < ADM_MAX_STOPS; i++) free(t->stops[i]);
+    adm_grammar_free(t->grammar); /* the slot let go of it in adm_slot_release */
     free(t->prompt);
     free(t->text);
     free(t->toks);

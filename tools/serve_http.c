@@ -464,7 +464,7 @@ static bool check_extensions(const srv_http *h, const serve_req *r, srv_error *e
     return true;
 }
 
-static bool fill_gen(srv_http *h, const serve_req *r, srv_task *t) {
+static bool fill_gen(srv_http *h, serve_req *r, srv_task *t) {
     adm_gen_params *gp = &t->gp;
     gp->sampling = r->sp;
     if (!r->seed_set) gp->sampling.seed = random_seed();
@@ -479,6 +479,9 @@ static bool fill_gen(srv_http *h, const serve_req *r, srv_task *t) {
     if (h->p.draft_max) gp->draft_max = h->p.draft_max;
     if (h->p.draft_p_min >= 0) gp->draft_p_min = h->p.draft_p_min;
     gp->n_probs = r->logprobs;
+    /* The compiled grammar moves to the task (freed with it). */
+    gp->grammar = t->grammar = r->grammar;
+    r->grammar = NULL;
     t->attention_set = r->attention_set;
     t->attention = r->attention;
     return true;
@@ -592,7 +595,10 @@ static enum MHD_Result post_completion(srv_http *h, struct MHD_Connection *c, co
         serve_req_free(&r);
         return send_errorf(c, 503, "server_error", "out of memory");
     }
-    if (!check_extensions(h, &r, &e) || !build_prompt(h, &r, t, &e)) {
+    /* The grammar is compiled here, before anything is queued or streamed,
+     * so that a grammar the compiler refuses is a plain 400. */
+    if (!check_extensions(h, &r, &e) || !build_prompt(h, &r, t, &e) ||
+        !serve_req_compile(&r, adm_model_vocab(h->p.model), &e)) {
         serve_req_free(&r);
         srv_task_unref(h->p.engine, t);
         return send_error(c, &e);

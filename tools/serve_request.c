@@ -5,7 +5,7 @@
  * Every field OpenAI defines is either honoured, accepted because it has
  * no effect on a local server (user, store, metadata, service_tier,
  * parallel_tool_calls), accepted in its "off" value only (n = 1, empty
- * tools, response_format text, echo false, ...), or refused with a 400
+ * tools, echo false, ...), or refused with a 400
  * that names it. A field nobody defines is refused too: a typo such as
  * "max_token" must not silently give a 2000-token answer. Every failure is
  * a 400 (the official clients retry 5xx responses), with a message that
@@ -301,8 +301,90 @@ static bool parse_prompt(const json_t *v, const srv_limits *lim, serve_req *r, s
     return true;
 }
 
+/* The fields that may constrain the output, gathered while parsing and
+ * checked together afterwards (at most one of them may be set). */
+typedef struct gram_fields {
+    bool rf;                 /* response_format asks for JSON */
+    const json_t *rf_schema; /* ... under this schema (NULL: any JSON object) */
+    bool rf_any;             /* ... json_schema without a schema: any JSON value */
+    const char *rf_where;    /* the schema's place, for messages */
+    const json_t *gbnf;      /* `grammar`: a non-empty string */
+    const json_t *schema;    /* `json_schema`: an object */
+} gram_fields;
+
+static const json_t *want_schema(const char *where, const json_t *v, srv_error *err) {
+    if (!json_is_object(v))
+        return srv_fail(err, 400, INVALID, "response_format", "%s must be a JSON schema (an object), not %s", where,
+                        type_name(v)),
+               NULL;
+    return v;
+}
+
+/* OpenAI's {"type": "text" | "json_object" | "json_schema", ...}; also
+ * llama-server's {"type": "json_object", "schema": {...}}. */
+static bool parse_response_format(const json_t *v, gram_fields *g, srv_error *err) {
+    const char *P = "response_format";
+    if (json_is_null(v)) return true;
+    if (!json_is_object(v))
+        return srv_fail(err, 400, INVALID, P,
+                        "'response_format' must be an object such as {\"type\": \"json_object\"}, not %s",
+                        type_name(v));
+    const json_t *t = json_object_get(v, "type");
+    if (!t) return srv_fail(err, 400, INVALID, P, "'response_format' has no 'type'");
+    const char *type = json_string_value(t);
+    if (!type || (strcmp(type, "text") && strcmp(type, "json_object") && strcmp(type, "json_schema")))
+        return srv_fail(err, 400, INVALID, P,
+                        "response_format.type must be 'text', 'json_object' or 'json_schema' (got %s%.40s%s)",
+                        type ? "'" : "", type ? type : type_name(t), type ? "'" : "");
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)v, key, val) {
+        if (!strcmp(key, "type")) continue;
+        if (!strcmp(type, "json_object") && !strcmp(key, "schema")) {
+            if (json_is_null(val)) continue;
+            if (!(g->rf_schema = want_schema("response_format.schema", val, err))) return false;
+            g->rf_where = "response_format.schema";
+        } else if (!strcmp(type, "json_schema") && !strcmp(key, "json_schema")) {
+            if (!json_is_object(val))
+                return srv_fail(err, 400, INVALID, P,
+                                "response_format.json_schema must be an object {\"name\", \"schema\", \"strict\", "
+                                "\"description\"}, not %s",
+                                type_name(val));
+            const char *k;
+            json_t *x;
+            json_object_foreach(val, k, x) {
+                if (!strcmp(k, "schema")) {
+                    if (!(g->rf_schema = want_schema("response_format.json_schema.schema", x, err))) return false;
+                    g->rf_where = "response_format.json_schema.schema";
+                } else if (!strcmp(k, "name") || !strcmp(k, "description")) {
+                    if (!json_is_string(x))
+                        return srv_fail(err, 400, INVALID, P, "response_format.json_schema.%s must be a string, not %s",
+                                        k, type_name(x));
+                } else if (!strcmp(k, "strict")) {
+                    /* The output follows the schema whatever strict says. */
+                    if (!json_is_null(x) && !json_is_boolean(x))
+                        return srv_fail(err, 400, INVALID, P, "response_format.json_schema.strict must be a boolean, "
+                                        "not %s", type_name(x));
+                } else {
+                    return srv_fail(err, 400, INVALID, P, "response_format.json_schema: unknown field '%.64s'", k);
+                }
+            }
+        } else {
+            return srv_fail(err, 400, INVALID, P, "response_format of type '%s': unknown field '%.64s'", type, key);
+        }
+    }
+    if (!strcmp(type, "json_schema")) {
+        if (!json_object_get(v, "json_schema"))
+            return srv_fail(err, 400, INVALID, P, "response_format of type 'json_schema' needs 'json_schema': "
+                            "{\"name\": ..., \"schema\": {...}}");
+        g->rf_any = !g->rf_schema;
+    }
+    g->rf = strcmp(type, "text") != 0;
+    return true;
+}
+
 static bool parse_field(const char *key, json_t *v, const srv_limits *lim, serve_req *r, bool *have_main,
-                        bool *logprobs_on, long long *top_logprobs, bool *top_set, srv_error *err) {
+                        bool *logprobs_on, long long *top_logprobs, bool *top_set, gram_fields *g, srv_error *err) {
     const bool chat = r->kind == SRV_CHAT;
     long long x = 0;
     bool set = false;
@@ -411,6 +493,23 @@ static bool parse_field(const char *key, json_t *v, const srv_limits *lim, serve
         if (set) r->budget = (int)x;
         return true;
     }
+    /* Structured output (both endpoints, as llama-server). */
+    if (!strcmp(key, "response_format")) return parse_response_format(v, g, err);
+    if (!strcmp(key, "grammar")) { /* llama-server's; "" means none, as there */
+        if (json_is_null(v)) return true;
+        if (!json_is_string(v))
+            return srv_fail(err, 400, INVALID, key, "'grammar' must be a string of GBNF, not %s", type_name(v));
+        if (json_string_length(v)) g->gbnf = v;
+        return true;
+    }
+    if (!strcmp(key, "json_schema")) { /* llama-server's */
+        if (json_is_null(v)) return true;
+        if (!json_is_object(v))
+            return srv_fail(err, 400, INVALID, key, "'json_schema' must be a JSON schema (an object), not %s",
+                            type_name(v));
+        g->schema = v;
+        return true;
+    }
     /* Accepted because they change nothing here. */
     if (!strcmp(key, "user") || !strcmp(key, "metadata") || !strcmp(key, "store") || !strcmp(key, "service_tier") ||
         !strcmp(key, "parallel_tool_calls") || !strcmp(key, "safety_identifier") || !strcmp(key, "prompt_cache_key"))
@@ -428,13 +527,6 @@ static bool parse_field(const char *key, json_t *v, const srv_limits *lim, serve
         const char *s = json_string_value(v);
         if (json_is_null(v) || (s && (!strcmp(s, "none") || !strcmp(s, "auto")))) return true;
         return unsupported(key, err, " (no tool calls)");
-    }
-    if (chat && !strcmp(key, "response_format")) {
-        const json_t *t = json_object_get(v, "type");
-        if (json_is_null(v) || (json_is_object(v) && json_object_size(v) == 1 && json_is_string(t) &&
-                                !strcmp(json_string_value(t), "text")))
-            return true;
-        return unsupported(key, err, " (only {\"type\": \"text\"})");
     }
     if (chat && !strcmp(key, "modalities")) {
         if (json_is_null(v) || (json_is_array(v) && json_array_size(v) == 1 &&
@@ -479,6 +571,63 @@ json_t *srv_parse_body(const char *body, size_t len, int max_depth, srv_error *e
     return root;
 }
 
+/* Checks that at most one field constrains the output and turns it into
+ * GBNF: a schema is converted here (pure text work, bounded by the
+ * converter's limits), so that a schema it refuses is a 400 naming the
+ * keyword and its JSON pointer. */
+static bool take_grammar(const gram_fields *g, serve_req *r, srv_error *err) {
+    const int n = (int)g->rf + (g->gbnf != NULL) + (g->schema != NULL);
+    if (n == 0) return true;
+    if (n > 1)
+        return srv_fail(err, 400, INVALID, g->rf ? "response_format" : "grammar",
+                        "only one of 'response_format' (json_object or json_schema), 'grammar' and 'json_schema' may "
+                        "constrain the output");
+    if (r->ignore_eos)
+        return srv_fail(err, 400, INVALID, "ignore_eos",
+                        "'ignore_eos' cannot be combined with a grammar or schema: the grammar decides where the answer "
+                        "ends");
+    if (g->gbnf) {
+        r->grammar_src = SRV_GRAMMAR_GBNF;
+        r->gbnf = json_string_value(g->gbnf);
+        r->gbnf_len = json_string_length(g->gbnf);
+        return true;
+    }
+    const char *param = g->rf ? "response_format" : "json_schema";
+    const char *where = g->rf ? (g->rf_where ? g->rf_where : "response_format") : "json_schema";
+    r->grammar_src = g->rf ? SRV_GRAMMAR_RESPONSE_FORMAT : SRV_GRAMMAR_JSON_SCHEMA;
+    const json_t *schema = g->rf ? g->rf_schema : g->schema;
+    /* response_format json_object without a schema: any JSON object;
+     * json_schema without one: any JSON value (the empty schema). */
+    char *text = schema ? json_dumps(schema, JSON_COMPACT) : strdup(g->rf_any ? "{}" : "{\"type\":\"object\"}");
+    if (!text) return srv_fail(err, 400, INVALID, param, "%s: the schema is too large", where);
+    adm_error e = {0};
+    const int64_t len = adm_json_schema_to_gbnf(text, -1, NULL, 0, &e);
+    char *gbnf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    if (gbnf && adm_json_schema_to_gbnf(text, -1, gbnf, len + 1, &e) != len) {
+        free(gbnf);
+        gbnf = NULL;
+    }
+    free(text);
+    if (!gbnf) {
+        if (len >= 0 && !e.msg[0]) snprintf(e.msg, sizeof(e.msg), "out of memory");
+        return srv_fail(err, 400, INVALID, param, "%s: %s", where, e.msg);
+    }
+    r->gbnf = r->gbnf_owned = gbnf;
+    r->gbnf_len = (size_t)len;
+    return true;
+}
+
+bool serve_req_compile(serve_req *r, const adm_vocab *v, srv_error *err) {
+    if (!r->gbnf || r->grammar) return true;
+    adm_error e = {0};
+    if (adm_grammar_create_gbnf(v, r->gbnf, (int64_t)r->gbnf_len, &r->grammar, &e) == ADM_OK) return true;
+    if (e.code == ADM_ERR_NOMEM) return srv_fail(err, 503, "server_error", NULL, "out of memory compiling the grammar");
+    if (r->grammar_src == SRV_GRAMMAR_GBNF) return srv_fail(err, 400, INVALID, "grammar", "%s", e.msg); /* "grammar: line L, column C: ..." */
+    /* The converter's output that the compiler refused: over a limit. */
+    return srv_fail(err, 400, INVALID, r->grammar_src == SRV_GRAMMAR_RESPONSE_FORMAT ? "response_format" : "json_schema",
+                    "the JSON schema converted to a grammar the grammar compiler refused: %s", e.msg);
+}
+
 bool serve_req_parse(srv_kind kind, const char *body, size_t len, const srv_limits *lim, serve_req *r,
                      srv_error *err) {
     memset(r, 0, sizeof(*r));
@@ -491,8 +640,9 @@ bool serve_req_parse(srv_kind kind, const char *body, size_t len, const srv_limi
     long long top = 0;
     const char *key;
     json_t *v;
+    gram_fields g = {0};
     json_object_foreach(r->root, key, v) {
-        if (!parse_field(key, v, lim, r, &have_main, &logprobs_on, &top, &top_set, err)) {
+        if (!parse_field(key, v, lim, r, &have_main, &logprobs_on, &top, &top_set, &g, err)) {
             serve_req_free(r);
             return false;
         }
@@ -509,6 +659,10 @@ bool serve_req_parse(srv_kind kind, const char *body, size_t len, const srv_limi
         return false;
     }
     if (logprobs_on) r->logprobs = (int)top;
+    if (!take_grammar(&g, r, err)) {
+        serve_req_free(r);
+        return false;
+    }
     return true;
 }
 
@@ -518,6 +672,8 @@ void serve_req_free(serve_req *r) {
     free(r->owned);
     free(r->msgs);
     free(r->prompt_tokens);
+    free(r->gbnf_owned);
+    adm_grammar_free(r->grammar);
     json_decref(r->root);
     memset(r, 0, sizeof(*r));
 }

@@ -22,6 +22,15 @@
 #define GR_MAX_REPEAT 100000      /* the n of x{m,n} */
 #define GR_MAX_DEPTH 2048         /* rule-call depth of one matching stack */
 #define GR_MAX_STACKS 4096        /* stacks alive at once (ambiguous grammars) */
+/* Work bounds of the matcher, so that no grammar can make one token take
+ * long (a server's inference thread serves every slot): frames expanded
+ * while computing one transition, and in all while computing one mask of
+ * allowed tokens. Nested repetitions of what may be empty, such as
+ * (("a"{0,1000}){0,1000}){0,1000}, otherwise reach millions of frames per
+ * step. Past them the parses not yet expanded are dropped: what is
+ * generated still matches the grammar. */
+#define GR_MAX_CLOSURE (1u << 16)
+#define GR_MAX_MASK_WORK (1u << 22)
 
 enum { GR_END = 0, GR_SET = 1, GR_REF = 2 };
 

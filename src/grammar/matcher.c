@@ -24,7 +24,10 @@
  * Memory is bounded: past soft limits the automaton is dropped and rebuilt
  * from the current position at the next call; past hard limits (mid-walk)
  * transitions are treated as dead without being cached. Stacks deeper than
- * GR_MAX_DEPTH and sets over GR_MAX_STACKS stacks are cut.
+ * GR_MAX_DEPTH and sets over GR_MAX_STACKS stacks are cut, and so is the
+ * work of one transition (GR_MAX_CLOSURE frames expanded) and of one mask
+ * (GR_MAX_MASK_WORK in all: transitions past it count as dead, and such a
+ * mask is not cached).
  */
 #include "grammar/grammar.h"
 
@@ -72,6 +75,7 @@ struct gr_matcher {
 
     uint32_t init, cur;
     bool overflow;    /* a limit cut something (diagnostics) */
+    uint64_t spent;   /* frames expanded by closures so far (for GR_MAX_MASK_WORK) */
     bool no_cache;    /* benchmarks: recompute every mask */
 
     uint32_t *work, cap_work;
@@ -188,7 +192,12 @@ static bool visit(gr_matcher *m, uint32_t *n_work, uint32_t pos, uint32_t parent
 /* Runs the work list; the resulting tops go to m->out[0 .. *n_out). */
 static bool closure(gr_matcher *m, uint32_t n_work, uint32_t *n_out, bool *accept) {
     const gr_program *g = m->g;
-    while (n_work) {
+    for (uint32_t done = 0; n_work; done++) {
+        if (done >= GR_MAX_CLOSURE) { /* the rest of the work list is dropped */
+            m->overflow = true;
+            break;
+        }
+        m->spent++;
         const uint32_t f = m->work[--n_work];
         const frame fr = m->fr[f];
         const gr_elem e = g->elems[fr.pos];
@@ -539,6 +548,8 @@ const uint64_t *gr_matcher_mask(gr_matcher *m) {
     }
     uint64_t *mask = m->mask;
     memset(mask, 0, (size_t)m->mask_words * sizeof(uint64_t));
+    const uint64_t budget = m->spent + GR_MAX_MASK_WORK;
+    bool cut = false;
     if (start != 0) {
         uint32_t *st = m->walk;
         st[0] = start;
@@ -550,7 +561,10 @@ const uint64_t *gr_matcher_mask(gr_matcher *m) {
             const gr_tnode *nd = &nodes[i];
             const uint32_t s = st[nd->depth - 1], c = cls[nd->byte];
             int32_t x = trans[(size_t)s * nc + c];
-            if (x < 0) {
+            if (x < 0 && m->spent >= budget) {
+                x = 0; /* over the work bound: counted as dead, not cached */
+                cut = true;
+            } else if (x < 0) {
                 x = (int32_t)step_slow(m, s, c);
                 trans = m->trans; /* may have moved */
             }
@@ -569,8 +583,10 @@ const uint64_t *gr_matcher_mask(gr_matcher *m) {
         if (st_accepts(m, start))
             for (uint32_t k = 0; k < t->n_eog; k++) mask[t->eog[k] >> 6] |= 1ull << (t->eog[k] & 63);
     }
-    /* Cache it, unless the automaton was reset meanwhile (a limit). */
-    if (m->cur == start && (uint64_t)m->n_st * m->nc < TR_SOFT) {
+    /* Cache it, unless the automaton was reset meanwhile or the work bound
+     * cut it (limits). */
+    if (cut) m->overflow = true;
+    if (m->cur == start && !cut && (uint64_t)m->n_st * m->nc < TR_SOFT) {
         if (!victim->bits) victim->bits = adm_alloc(((size_t)m->mask_words + 1) * sizeof(uint64_t));
         if (victim->bits) {
             memcpy(victim->bits, mask, (size_t)m->mask_words * sizeof(uint64_t));

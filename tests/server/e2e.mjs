@@ -233,6 +233,185 @@ await test("400s as BadRequestError: n, unknown field, wrong type, prompt too lo
   assert.equal(nf.status, 404);
 });
 
+// ---- structured output (response_format, grammar, json_schema) ----
+
+// Checks value against the subset of JSON schema the test schemas use.
+function validate(v, schema, at = "") {
+  if (schema.enum) return assert.ok(schema.enum.includes(v), `${at}: ${JSON.stringify(v)} not in the enum`);
+  switch (schema.type) {
+    case "object": {
+      assert.ok(v !== null && typeof v === "object" && !Array.isArray(v), `${at}: not an object`);
+      for (const k of schema.required || []) assert.ok(k in v, `${at}: no required property '${k}'`);
+      for (const [k, x] of Object.entries(v)) {
+        if (schema.properties && k in schema.properties) validate(x, schema.properties[k], `${at}/${k}`);
+        else assert.notEqual(schema.additionalProperties, false, `${at}: property '${k}' is not allowed`);
+      }
+      return;
+    }
+    case "array":
+      assert.ok(Array.isArray(v), `${at}: not an array`);
+      assert.ok(v.length >= (schema.minItems ?? 0) && v.length <= (schema.maxItems ?? Infinity),
+        `${at}: ${v.length} items`);
+      return v.forEach((x, i) => validate(x, schema.items, `${at}/${i}`));
+    case "string": {
+      assert.equal(typeof v, "string", `${at}: not a string`);
+      const n = [...v].length; // code points, as JSON schema counts
+      return assert.ok(n >= (schema.minLength ?? 0) && n <= (schema.maxLength ?? Infinity), `${at}: length ${n}`);
+    }
+    case "integer": return assert.ok(Number.isInteger(v), `${at}: ${v} is not an integer`);
+    case "boolean": return assert.equal(typeof v, "boolean", `${at}: not a boolean`);
+    default: assert.fail(`${at}: the checker does not know ${JSON.stringify(schema)}`);
+  }
+}
+
+// Every string and array bounded, so that even this tiny story model
+// (which never writes JSON on its own) reaches the end of the grammar.
+const person = {
+  type: "object",
+  properties: {
+    name: { type: "string", minLength: 1, maxLength: 12 },
+    age: { type: "integer" },
+    mood: { enum: ["happy", "sad", "sleepy"] },
+    tags: { type: "array", items: { type: "string", maxLength: 8 }, minItems: 1, maxItems: 3 },
+    pet: { type: "boolean" },
+  },
+  required: ["name", "age", "mood", "tags"],
+  additionalProperties: false,
+};
+const personFormat = { type: "json_schema", json_schema: { name: "person", strict: true, schema: person,
+  description: "a person" } };
+
+await test("response_format json_schema: every answer parses and is valid (chat and completions, 6 seeds)", async () => {
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    const r = await a.chat.completions.create({ messages: user("Describe a person"), temperature: 1, seed,
+      max_tokens: 200, response_format: personFormat });
+    assert.equal(r.choices[0].finish_reason, "stop", r.choices[0].message.content);
+    validate(JSON.parse(r.choices[0].message.content), person);
+  }
+  for (const seed of [7, 8]) {
+    const c = await a.completions.create({ model: "x", prompt: "Once upon a time", temperature: 1, seed,
+      max_tokens: 200, response_format: personFormat });
+    assert.equal(c.choices[0].finish_reason, "stop", c.choices[0].text);
+    validate(JSON.parse(c.choices[0].text), person);
+  }
+});
+
+await test("json_schema streamed: the deltas concatenate to the non-streamed answer, which parses", async () => {
+  const req = { messages: user("A person, please"), temperature: 1, seed: 11, max_tokens: 200,
+    response_format: personFormat };
+  const full = await a.chat.completions.create(req);
+  const chunks = await collect(await a.chat.completions.create({ ...req, stream: true }));
+  const text = chunks.map((c) => (c.choices.length && c.choices[0].delta.content) || "").join("");
+  assert.equal(text, full.choices[0].message.content);
+  validate(JSON.parse(text), person);
+  const finishes = chunks.filter((c) => c.choices.length && c.choices[0].finish_reason);
+  assert.deepEqual(finishes.map((c) => c.choices[0].finish_reason), ["stop"]);
+});
+
+// Closes a prefix of a JSON text (open string, partial literal or number,
+// a dangling key, comma or colon, open brackets) so that it parses; a text
+// that is no JSON prefix stays unparsable.
+function closeJson(t) {
+  const stack = [];
+  let inStr = false, isKey = false, last = "", esc = -1;
+  for (let i = 0; i < t.length; i++) {
+    const c = t[i];
+    if (inStr) {
+      if (c === "\\") esc = i, i += t[i + 1] === "u" ? 5 : 1;
+      else if (c === '"') inStr = false, last = isKey ? "key" : '"';
+      continue;
+    }
+    if (c === '"') inStr = true, isKey = stack.at(-1) === "{" && (last === "{" || last === ",");
+    else if ("{[".includes(c)) stack.push(c), last = c;
+    else if ("}]".includes(c)) stack.pop(), last = c;
+    else if (!" \n\r\t".includes(c)) last = c === "," || c === ":" ? c : "v";
+  }
+  let s = t;
+  if (inStr) {
+    if (esc >= 0 && t.length - esc < (t[esc + 1] === "u" ? 6 : 2)) s = s.slice(0, esc); // a cut escape
+    s += '"';
+    last = isKey ? "key" : '"';
+  }
+  const word = s.match(/(-?[0-9.eE+-]*|[a-z]+)$/)[0];
+  if (/^[a-z]+$/.test(word)) s += ["true", "false", "null"].find((w) => w.startsWith(word)).slice(word.length);
+  else if (/[-.eE+]$/.test(word)) s += "0";
+  if (last === "key") s += ":null";
+  else if (last === ":") s += "null";
+  else if (last === ",") s += stack.at(-1) === "{" ? '"k":null' : "null";
+  return s + stack.reverse().map((c) => (c === "{" ? "}" : "]")).join("");
+}
+
+await test("response_format json_object: a JSON object, or a prefix of one cut by max_tokens", async () => {
+  for (const seed of [1, 2, 3]) {
+    for (const max_tokens of [5, 40, 120]) {
+      const r = await a.chat.completions.create({ messages: user("JSON"), temperature: 1, seed, max_tokens,
+        response_format: { type: "json_object" } });
+      const { content } = r.choices[0].message, finish = r.choices[0].finish_reason;
+      const v = JSON.parse(finish === "stop" ? content : closeJson(content));
+      assert.ok(v !== null && typeof v === "object" && !Array.isArray(v), content);
+      if (finish === "length") assert.equal(r.usage.completion_tokens, max_tokens);
+      else assert.equal(finish, "stop");
+    }
+  }
+});
+
+await test("grammar (GBNF, llama-server's field) and json_schema (its other field) on both endpoints", async () => {
+  const grammar = 'root ::= "[" item (", " item){0,3} "]"\nitem ::= "\\"" ("cat" | "dog" | [a-z]{1,6}) "\\""\n';
+  for (const seed of [1, 2, 3]) {
+    const c = await a.completions.create({ model: "x", prompt: "My pets:", temperature: 1, seed, max_tokens: 100,
+      grammar });
+    assert.equal(c.choices[0].finish_reason, "stop");
+    assert.match(c.choices[0].text, /^\["[a-z]{1,6}"(, "[a-z]{1,6}"){0,3}\]$/);
+    const r = await a.chat.completions.create({ messages: user("Pets?"), temperature: 1, seed, max_tokens: 100,
+      grammar });
+    assert.match(r.choices[0].message.content, /^\["[a-z]{1,6}"(, "[a-z]{1,6}"){0,3}\]$/);
+  }
+  const schema = { type: "array", items: { enum: [1, 2, 3] }, minItems: 2, maxItems: 2 };
+  const j = await a.completions.create({ model: "x", prompt: "Two numbers:", temperature: 1, seed: 5,
+    max_tokens: 60, json_schema: schema });
+  validate(JSON.parse(j.choices[0].text), { type: "array", items: { enum: [1, 2, 3] }, minItems: 2, maxItems: 2 });
+  const t = await a.chat.completions.create({ messages: user("Hi"), max_tokens: 5, temperature: 0,
+    response_format: { type: "text" } });
+  assert.equal(t.choices[0].finish_reason, "length");
+});
+
+await test("structured output refused with 400s that name the problem (also when streaming)", async () => {
+  const bad = { type: "object", properties: { n: { type: "integer", multipleOf: 3 } } };
+  for (const stream of [false, true])
+    await rejects(a.chat.completions.create({ messages: user("x"), stream,
+      response_format: { type: "json_schema", json_schema: { name: "n", schema: bad } } }), OpenAI.BadRequestError,
+    400, (e) => {
+      assert.equal(e.type, "invalid_request_error");
+      assert.equal(e.param, "response_format");
+      assert.match(e.message, /\/properties\/n\/multipleOf: keyword 'multipleOf' is not supported/);
+    });
+  await rejects(a.completions.create({ model: "x", prompt: "x", grammar: 'root ::= "a" item\nitem ::= [a-' }),
+    OpenAI.BadRequestError, 400, (e) => {
+      assert.equal(e.param, "grammar");
+      assert.match(e.message, /line 2, column \d+/);
+    });
+  await rejects(a.completions.create({ model: "x", prompt: "x", grammar: "root ::= item" }), OpenAI.BadRequestError,
+    400, (e) => assert.match(e.message, /line 1, column 10: undefined rule 'item'/));
+  await rejects(a.chat.completions.create({ messages: user("x"), grammar: 'root ::= "a"',
+    response_format: { type: "json_object" } }), OpenAI.BadRequestError, 400,
+  (e) => assert.match(e.message, /only one of/));
+  await rejects(a.chat.completions.create({ messages: user("x"), json_schema: { type: "integer" },
+    grammar: 'root ::= "a"' }), OpenAI.BadRequestError, 400, (e) => assert.match(e.message, /only one of/));
+  await rejects(a.chat.completions.create({ messages: user("x"), response_format: { type: "xml" } }),
+    OpenAI.BadRequestError, 400, (e) => assert.equal(e.param, "response_format"));
+  await rejects(a.chat.completions.create({ messages: user("x"), ignore_eos: true,
+    response_format: { type: "json_object" } }), OpenAI.BadRequestError, 400,
+  (e) => assert.equal(e.param, "ignore_eos"));
+  // A schema nested past the body's limit (32 levels) is refused before any conversion.
+  let deep = { type: "integer" };
+  for (let i = 0; i < 40; i++) deep = { type: "object", properties: { a: deep } };
+  await rejects(a.chat.completions.create({ messages: user("x"), response_format: { type: "json_schema",
+    json_schema: { name: "deep", schema: deep } } }), OpenAI.BadRequestError, 400,
+  (e) => assert.match(e.message, /nested more than 32 levels/));
+  const ok = await a.chat.completions.create({ messages: user("x"), max_tokens: 2 });
+  assert.equal(ok.choices.length, 1);
+});
+
 await test("POST /tokenize and /detokenize round-trip", async () => {
   const t = await (await fetch(URL_A + "/tokenize", { method: "POST", body: JSON.stringify({ content: "Hello world" }) }))
     .json();

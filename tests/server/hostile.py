@@ -119,6 +119,41 @@ st, _, rest = request("POST", "/v1/completions", json.dumps(
 check(st == 200 and json.loads(rest)["choices"][0]["finish_reason"] == "length", f"max_tokens 2^31-1: {st} {rest[:200]!r}")
 alive("malformed and ill-typed requests")
 
+# Hostile grammars and schemas: compiled before anything is queued, within
+# the converter's and the GBNF compiler's limits, so each is a quick 400 or
+# a bounded answer, never a hung connection.
+def timed(body, what, want):
+    t0 = time.time()
+    st, _, rest = request("POST", "/v1/chat/completions", json.dumps(body).encode())
+    check(st in want, f"{what}: status {st}, body {rest[:300]!r}")
+    check(time.time() - t0 < 10, f"{what}: {time.time() - t0:.1f} s")
+    return st, rest
+
+
+deep = {"type": "integer"}
+for _ in range(40):
+    deep = {"type": "object", "properties": {"a": deep}, "required": ["a"]}
+timed({"messages": msg, "response_format": {"type": "json_schema", "json_schema": {"name": "d", "schema": deep}}},
+      "a schema nested 40 deep", {400})
+deep = {"type": "integer"}
+for _ in range(27):  # just under the body's nesting limit
+    deep = {"type": "array", "items": deep, "minItems": 10000, "maxItems": 10000}
+timed({"messages": msg, "max_tokens": 8, "json_schema": deep}, "arrays of 10000 nested 27 deep", {200})
+timed({"messages": msg, "max_tokens": 8, "json_schema": {"$ref": "#"}}, "a schema that is its own $ref", {400})
+timed({"messages": msg, "max_tokens": 8, "json_schema": {"anyOf": [{"$ref": "#"}, {"type": "null"}]}},
+      "a left-recursive schema", {400})
+timed({"messages": msg, "max_tokens": 8, "json_schema": {"enum": ["%05d" % i for i in range(5000)]}},
+      "an enum of 5000 strings", {200})
+timed({"messages": msg, "max_tokens": 8, "grammar": "root ::= " + "(" * 200 + '"a"' + ")" * 200},
+      "parentheses 200 deep", {400})
+timed({"messages": msg, "max_tokens": 8, "grammar": 'root ::= (("a"{0,100000}){0,100000}){0,100000}'},
+      "nested repetitions of 100000", {200, 400})
+timed({"messages": msg, "max_tokens": 8, "grammar": 'root ::= x{100000}\nx ::= y{100000}\ny ::= "a"{100000}'},
+      "repetitions of 100000 through rules", {200, 400})
+timed({"messages": msg, "max_tokens": 30, "grammar": 'root ::= (x | y)*\nx ::= [a-z ]+\ny ::= [a-z ]* [a-z ]+'},
+      "an ambiguous grammar", {200})
+alive("hostile grammars and schemas")
+
 # Headers larger than the connection's memory: refused (431) or closed.
 st, _, _ = request("GET", "/health", b"", {"X-Big": "a" * 200000})
 check(st in (0, 413, 431), f"200 KB of headers: status {st}")
