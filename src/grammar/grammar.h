@@ -114,6 +114,10 @@ bool gr_matcher_accept(gr_matcher *m, int32_t tok);
 /* Takes raw bytes (tests and reference checks); false if they leave the grammar. */
 bool gr_matcher_accept_bytes(gr_matcher *m, const uint8_t *b, size_t n);
 bool gr_matcher_can_end(const gr_matcher *m);
+/* Whether a limit (depth, stack count, closure or mask work, memory) has
+ * cut parses since the matcher was created: from then on what it accepts
+ * may depend on how the input was split into calls. */
+bool gr_matcher_cut(const gr_matcher *m);
 /* True when no token and no end is possible (only after a limit was hit). */
 bool gr_matcher_stuck(const gr_matcher *m);
 /* Bitmap (n_tokens bits) of the tokens allowed next; borrowed until the

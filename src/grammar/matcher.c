@@ -498,6 +498,8 @@ bool gr_matcher_can_end(const gr_matcher *m) { return st_accepts(m, m->cur); }
 
 bool gr_matcher_stuck(const gr_matcher *m) { return m->cur == 0; }
 
+bool gr_matcher_cut(const gr_matcher *m) { return m->overflow; }
+
 /* The state after the token's bytes from state s (0: not allowed). */
 static uint32_t run_token(gr_matcher *m, uint32_t s, int32_t tok) {
     const gr_trie *t = m->t;
