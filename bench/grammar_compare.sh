@@ -7,7 +7,7 @@
 #
 # adamas: build/bench/bench_grammar times, per token, the decode step, the
 # sampler alone and the sampler with the grammar on the same logits.
-# llama.cpp: llama-cli's own sampling and eval timings (llama_perf), without
+# llama.cpp: llama-completion's (older builds: llama-cli's) own sampling and eval timings (llama_perf), without
 # and with --grammar-file / --json-schema; overhead = the difference in
 # sampling time per token. Run it on a quiet machine.
 set -euo pipefail
@@ -26,10 +26,17 @@ ENUM=bench/enum.schema.json
 echo "== adamas ($(git rev-parse --short HEAD))"
 build/bench/bench_grammar "$M" --grammar-file $JSON -n "$N" -t "$T"
 build/bench/bench_grammar "$M" --json-schema-file $ENUM -n "$N" -t "$T"
-if [ -n "${LLAMA_CPP_BIN:-}" ] && [ -x "$LLAMA_CPP_BIN/llama-cli" ]; then
-    echo "== llama.cpp ($LLAMA_CPP_BIN)"
+# Since late 2025 llama-cli is chat-only; plain completion moved to llama-completion.
+CLI=
+if [ -n "${LLAMA_CPP_BIN:-}" ]; then
+    for c in llama-completion llama-cli; do
+        if [ -x "$LLAMA_CPP_BIN/$c" ]; then CLI=$LLAMA_CPP_BIN/$c; break; fi
+    done
+fi
+if [ -n "$CLI" ]; then
+    echo "== llama.cpp ($CLI)"
     perf() { # prints "sampling_ms_per_token eval_ms_per_token"
-        "$LLAMA_CPP_BIN/llama-cli" -m "$M" -p "x" -n "$N" --temp 1 --seed 1 -t "$T" -no-cnv "$@" \
+        "$CLI" -m "$M" -p "x" -n "$N" --temp 1 --seed 1 -t "$T" -no-cnv "$@" \
             </dev/null 2>&1 >/dev/null | awk '
             /sampling time/ { for (i = 1; i <= NF; i++) if ($i == "per") s = $(i - 2) }
             /[^t] eval time/ { for (i = 1; i <= NF; i++) if ($i == "per") e = $(i - 2) }
