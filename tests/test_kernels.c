@@ -336,6 +336,38 @@ static void test_gemm_tiles(void **state) {
                     }
                 }
             }
+            /* Prepared columns (small batches): bit-identical to the 1 x 1
+             * tile for every row count (pairs, a half pair, several
+             * 4-row tiles) and column count. */
+            if (kt->prep[t] && kt->gemm_prep[t]) {
+                const size_t ps = adm_prep_size(n) + 64; /* a stride that is not the size */
+                uint8_t *prep = xalloc(ps * COLS);
+                for (int c = 0; c < COLS; c++) kt->prep[t](n, act + c * as, prep + c * ps);
+                for (int nr = 1; nr <= ROWS; nr++) {
+                    for (int nc = 1; nc <= ADM_TILE_MAX; nc++) {
+                        const int r0 = (nr + nc) % (ROWS - nr + 1), c0 = (nr * nc) % (COLS - nc + 1);
+                        float out[COLS * LDS];
+                        for (int i = 0; i < COLS * LDS; i++) out[i] = -12345.0f;
+                        kt->gemm_prep[t](n, nr, nc, w + r0 * ws, ws, prep + c0 * ps, ps, out, LDS);
+                        for (int c = 0; c < COLS; c++)
+                            for (int rr = 0; rr < LDS; rr++) {
+                                const float v = out[c * LDS + rr];
+                                if (c >= nc || rr >= nr) {
+                                    assert_true(v == -12345.0f);
+                                    continue;
+                                }
+                                if (memcmp(&v, &one[c0 + c][r0 + rr], 4) != 0) {
+                                    print_error("%s gemm_prep %s %dx%d: output (%d,%d) = %.9g differs from the 1x1 "
+                                                "tile %.9g\n",
+                                                kt->name, adm_type_name(t), nr, nc, rr, c, (double)v,
+                                                (double)one[c0 + c][r0 + rr]);
+                                    fail();
+                                }
+                            }
+                    }
+                }
+                free(prep);
+            }
             /* vec_dot agrees with the tiles in meaning. */
             for (int c = 0; c < COLS; c++)
                 for (int rr = 0; rr < ROWS; rr++) {

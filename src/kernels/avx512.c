@@ -260,11 +260,103 @@ AI void z32_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, 
     }
 }
 
+/* Small batches (decode steps of several sequences, speculative checks):
+ * z32_tile unpacks each activation block again for every 8-row tile, and
+ * that unpacking costs about as much as the products. Prepared columns
+ * hold what z32_prep computes, once per product (adm_prep_size bytes per
+ * column: per block the codes in both halves and the start value, then
+ * the scales as floats), so a tile of row pairs x up to 8 columns spends
+ * its instructions on vpdpbusd, the conversion and two multiplies per
+ * step: the same instructions on the same values as z32_tile, so the same
+ * results bit for bit. */
+AI void z32_prep_col(const int T, int n, const void *va, void *vp) {
+    const size_t by = z32_has_min(T) ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const int nb = n / 32;
+    uint8_t *p = vp;
+    float *f = (float *)(p + (size_t)nb * 128);
+    for (int i = 0; i < nb; i++) {
+        const uint8_t *q = (const uint8_t *)va + (size_t)i * by;
+        const z32_a ya = z32_prep(T, q, q);
+        _mm512_storeu_si512(p + (size_t)i * 128, ya.y);
+        _mm512_storeu_si512(p + (size_t)i * 128 + 64, ya.start);
+        f[2 * i] = _mm512_cvtss_f32(ya.d);
+        f[2 * i + 1] = _mm512_cvtss_f32(ya.s8);
+    }
+}
+
+/* NP row pairs (nr rows, the last pair may be half) x NC prepared columns. */
+AI void z32_ptile(const int T, const int NP, const int NC, int n, int nr, const uint8_t *w, size_t ws,
+                  const uint8_t *p, size_t ps, float *s, size_t lds) {
+    const size_t bx = z32_wsize(T);
+    const int nb = n / 32;
+    __m512 acc[2][8];
+    UNROLL for (int q = 0; q < NP; q++) UNROLL for (int c = 0; c < NC; c++) acc[q][c] = _mm512_setzero_ps();
+    /* The rows of two tiles ahead, as many bytes per step as a tile reads:
+     * a tile's rows are short streams (a few KiB) that the hardware
+     * prefetchers would pick up only when they are half read. */
+    const uint8_t *pf = w + (size_t)(4 * NP) * ws;
+    for (int i = 0; i < nb; i++) {
+        const uint8_t *pfi = pf + (size_t)i * (size_t)(2 * NP) * bx;
+        UNROLL for (int l = 0; l < (int)((2 * NP * bx + 63) / 64); l++) _mm_prefetch((const char *)pfi + 64 * l, _MM_HINT_T0);
+        z32_w x[2];
+        UNROLL for (int q = 0; q < NP; q++) {
+            const uint8_t *b = w + 2 * q * ws + (size_t)i * bx;
+            x[q] = z32_decode(T, b, 2 * q + 1 < nr ? b + ws : NULL);
+        }
+        UNROLL for (int c = 0; c < NC; c++) {
+            const uint8_t *pc = p + (size_t)c * ps + (size_t)i * 128;
+            const float *fc = (const float *)(p + (size_t)c * ps + (size_t)nb * 128) + 2 * i;
+            const __m512i y = ld512(pc), start = ld512(pc + 64);
+            const __m512 d = _mm512_set1_ps(fc[0]);
+            UNROLL for (int q = 0; q < NP; q++) {
+                const __m512i sumi = _mm512_dpbusd_epi32(start, x[q].q, y);
+                acc[q][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_mul_ps(x[q].d, d), acc[q][c]);
+                if (z32_has_min(T)) acc[q][c] = _mm512_fmadd_ps(x[q].m, _mm512_set1_ps(fc[1]), acc[q][c]);
+            }
+        }
+    }
+    UNROLL for (int q = 0; q < NP; q++) UNROLL for (int c = 0; c < NC; c++) {
+        s[c * lds + 2 * q] = hsum256(_mm512_castps512_ps256(acc[q][c]));
+        if (2 * q + 1 < nr) s[c * lds + 2 * q + 1] = hsum256(_mm512_extractf32x8_ps(acc[q][c], 1));
+    }
+}
+
+AI void z32_gemm_prep(const int T, int n, int nr, int nc, const void *vw, size_t ws, const void *vp, size_t ps,
+                      float *s, size_t lds) {
+    for (int r = 0; r < nr; r += 4) {
+        const int rr = ADM_MIN(4, nr - r);
+        const uint8_t *w = (const uint8_t *)vw + (size_t)r * ws, *p = vp;
+        float *o = s + r;
+#define Z32_PT(NP)                                                                                                  \
+    switch (nc) {                                                                                                   \
+    case 1: z32_ptile(T, NP, 1, n, rr, w, ws, p, ps, o, lds); break;                                                \
+    case 2: z32_ptile(T, NP, 2, n, rr, w, ws, p, ps, o, lds); break;                                                \
+    case 3: z32_ptile(T, NP, 3, n, rr, w, ws, p, ps, o, lds); break;                                                \
+    case 4: z32_ptile(T, NP, 4, n, rr, w, ws, p, ps, o, lds); break;                                                \
+    case 5: z32_ptile(T, NP, 5, n, rr, w, ws, p, ps, o, lds); break;                                                \
+    case 6: z32_ptile(T, NP, 6, n, rr, w, ws, p, ps, o, lds); break;                                                \
+    case 7: z32_ptile(T, NP, 7, n, rr, w, ws, p, ps, o, lds); break;                                                \
+    default: z32_ptile(T, NP, 8, n, rr, w, ws, p, ps, o, lds); break;                                               \
+    }
+        if (rr > 2) {
+            Z32_PT(2)
+        } else {
+            Z32_PT(1)
+        }
+#undef Z32_PT
+    }
+}
+
 #define Z32_KERNELS(NAME, T)                                                                                        \
     static void dot_##NAME(int n, float *s, const void *x, const void *y) { *s = z32_row(T, n, x, y); }          \
     static void gemm_##NAME(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *s,   \
                             size_t lds) {                                                                           \
         z32_gemm(T, n, nr, nc, w, ws, a, as, s, lds);                                                               \
+    }                                                                                                               \
+    static void prep_##NAME(int n, const void *a, void *p) { z32_prep_col(T, n, a, p); }                          \
+    static void gemm_prep_##NAME(int n, int nr, int nc, const void *w, size_t ws, const void *p, size_t ps,         \
+                                 float *s, size_t lds) {                                                            \
+        z32_gemm_prep(T, n, nr, nc, w, ws, p, ps, s, lds);                                                          \
     }
 Z32_KERNELS(q4_0, B_Q4_0)
 Z32_KERNELS(q4_1, B_Q4_1)
@@ -675,6 +767,16 @@ void adm_kernels_init_avx512(adm_kernels *t) {
     t->gemm[ADM_TYPE_Q5_0] = gemm_q5_0;
     t->gemm[ADM_TYPE_Q5_1] = gemm_q5_1;
     t->gemm[ADM_TYPE_Q8_0] = gemm_q8_0;
+    t->prep[ADM_TYPE_Q4_0] = prep_q4_0;
+    t->prep[ADM_TYPE_Q4_1] = prep_q4_1;
+    t->prep[ADM_TYPE_Q5_0] = prep_q5_0;
+    t->prep[ADM_TYPE_Q5_1] = prep_q5_1;
+    t->prep[ADM_TYPE_Q8_0] = prep_q8_0;
+    t->gemm_prep[ADM_TYPE_Q4_0] = gemm_prep_q4_0;
+    t->gemm_prep[ADM_TYPE_Q4_1] = gemm_prep_q4_1;
+    t->gemm_prep[ADM_TYPE_Q5_0] = gemm_prep_q5_0;
+    t->gemm_prep[ADM_TYPE_Q5_1] = gemm_prep_q5_1;
+    t->gemm_prep[ADM_TYPE_Q8_0] = gemm_prep_q8_0;
     t->gemm[ADM_TYPE_Q2_K] = gemm_q2_K;
     t->gemm[ADM_TYPE_Q3_K] = gemm_q3_K;
     t->gemm[ADM_TYPE_Q4_K] = gemm_q4_K;

@@ -32,6 +32,18 @@ typedef void (*adm_vec_dot_fn)(int n, float *s, const void *x, const void *y);
 typedef void (*adm_gemm_fn)(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
                             float *s, size_t lds);
 
+/* Small batches of block-32 weights (Q4_0..Q8_0): prep turns one quantized
+ * activation row (the weight type's dot type) into at most
+ * adm_prep_size(n) bytes, once per product; gemm_prep then computes
+ *   s[c * lds + r] = dot(w + r * w_stride, column c at p + c * p_stride)
+ * for any nr and nc <= ADM_TILE_MAX, with the same sums in the same order
+ * as gemm (bit-identical results), without unpacking the activations again
+ * for every row tile. NULL where an ISA has none. */
+typedef void (*adm_prep_fn)(int n, const void *a, void *p);
+typedef void (*adm_gemm_prep_fn)(int n, int nr, int nc, const void *w, size_t w_stride, const void *p, size_t p_stride,
+                                 float *s, size_t lds);
+static inline size_t adm_prep_size(int64_t n) { return ((size_t)(n / 32) * 136 + 63) & ~(size_t)63; }
+
 /* Converts n f32 values into a row of some type. */
 typedef void (*adm_from_float_fn)(const float *x, void *y, int64_t n);
 typedef void (*adm_to_float_fn)(const void *x, float *y, int64_t n);
@@ -41,6 +53,8 @@ typedef struct adm_kernels {
     adm_vec_dot_fn vec_dot[ADM_TYPE_COUNT];     /* by weight type */
     adm_gemm_fn gemm[ADM_TYPE_COUNT];           /* by weight type */
     int gemm_nr, gemm_nc;                       /* preferred tile shape */
+    adm_prep_fn prep[ADM_TYPE_COUNT];           /* by weight type (optional) */
+    adm_gemm_prep_fn gemm_prep[ADM_TYPE_COUNT]; /* by weight type (optional) */
     adm_from_float_fn from_float[ADM_TYPE_COUNT]; /* by target (dot) type: f16, bf16, q8_0, q8_1, q8_K */
     adm_to_float_fn to_float[ADM_TYPE_COUNT];   /* by source type */
 
