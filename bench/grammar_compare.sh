@@ -38,9 +38,12 @@ if [ -n "$CLI" ]; then
     perf() { # prints "sampling_ms_per_token eval_ms_per_token"
         "$CLI" -m "$M" -p "x" -n "$N" --temp 1 --seed 1 -t "$T" -no-cnv "$@" \
             </dev/null 2>&1 >/dev/null | awk '
-            /sampling time/ { for (i = 1; i <= NF; i++) if ($i == "per") s = $(i - 2) }
+            # older builds: "sampling time = T ms / N runs (X ms per token"; newer ones print
+            # the total ("sampling time = T ms") and the count on "samplers time = t ms / N tokens"
+            /sampling time/ { for (i = 1; i <= NF; i++) { if ($i == "per") s = $(i - 2); if ($i == "=") st = $(i + 1) } }
+            /samplers time/ { for (i = 1; i <= NF; i++) if ($i == "/") nt = $(i + 1) }
             /[^t] eval time/ { for (i = 1; i <= NF; i++) if ($i == "per") e = $(i - 2) }
-            END { print s, e }'
+            END { if (s == "" && nt > 0) s = st / nt; print s, e }'
     }
     read -r s0 e0 < <(perf)
     read -r s1 e1 < <(perf --grammar-file $JSON)

@@ -9,7 +9,8 @@
 # into /tmp/q05.gguf when missing. llama-server is taken from
 # $LLAMA_CPP_BIN (default /work/llama.cpp/build/bin) and skipped when absent.
 # Both servers get 8 slots of 1024 tokens (llama-server: -c 8192 -np 8,
-# since it divides -c among slots) and the same thread count.
+# since it divides -c among slots) and the same thread count; ADAMAS_ARGS
+# adds options to adamas serve (e.g. --tick-tokens 256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ADAMAS=${ADAMAS:-build/adamas}
@@ -28,7 +29,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 echo "model $MODEL, $THREADS threads, commit $(git rev-parse --short HEAD), $(date -u +%F)"
 port=$(free_port)
-"$ADAMAS" serve -m "$MODEL" --port "$port" -np 8 -c 1024 -t "$THREADS" 2>"$LOG/adamas.log" &
+"$ADAMAS" serve -m "$MODEL" --port "$port" -np 8 -c 1024 -t "$THREADS" ${ADAMAS_ARGS:-} 2>"$LOG/adamas.log" &
 pids+=($!)
 wait_up "http://127.0.0.1:$port" || { cat "$LOG/adamas.log"; exit 1; }
 node bench/serve_load.mjs --url "http://127.0.0.1:$port" --label adamas --json >"$LOG/adamas.json"

@@ -730,7 +730,11 @@ ADM_API const adm_gen_token *adm_slot_token(const adm_slot *s, int i);
 typedef struct adm_sched adm_sched;
 
 typedef struct adm_sched_params {
-    int tick_tokens;        /* most prompt tokens fed per tick, over all slots (0: the engine's n_batch) */
+    /* Most prompt tokens fed per tick, over all slots (0: the engine's
+     * n_batch). Prompts go in chunks of this size from their start, and a
+     * chunk waits for a tick with room for all of it beside the generating
+     * slots' rows: with several slots, leave them room (n_batch - slots). */
+    int tick_tokens;
 } adm_sched_params;
 
 ADM_API adm_sched_params adm_sched_default_params(void);

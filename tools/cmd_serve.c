@@ -41,6 +41,11 @@ static void usage(FILE *f) {
                "  --alias NAME            model id reported by /v1/models and in answers (default: file name)\n"
                "  --chat-template NAME    chatml, llama3, llama2, mistral, gemma or phi3 (default: from the model)\n"
                "  --max-queue N           requests waiting for a slot before 503 + Retry-After (default 64)\n"
+               "  -b, --batch-size N      rows per forward pass, prompts and generating slots together\n"
+               "                          (default 1024 here)\n"
+               "  --tick-tokens N         most prompt tokens read per step beside the slots' next tokens:\n"
+               "                          smaller keeps answers flowing while long prompts are read, larger\n"
+               "                          reads prompts faster (default: the batch size minus one row per slot)\n"
                "  --max-body BYTES        largest request body (default 8388608)\n"
                "  --max-header BYTES      memory per connection for the request line and headers (default 65536)\n"
                "  --max-conns N           open connections at once (default 512)\n"
@@ -58,7 +63,7 @@ static void usage(FILE *f) {
                "                          It survives restarts (*.snap files; prefill -o DIR/x.snap adds one)\n"
                "  --cache-max-mib N       size of DIR's snapshots; the least recently used go first (default 4096)\n"
                "  --cache-min-tokens N    shortest prompt saved, and least gain worth a restore (default 256)\n");
-    model_opts_usage(f, 0);
+    model_opts_usage(f, USAGE_NO_BATCH);
     fprintf(f, "speculative decoding (every request):\n");
     gen_opts_usage(f);
 }
@@ -94,7 +99,7 @@ int cmd_serve(int argc, char **argv) {
     gen_params_init(&gp);
     const char *host = "127.0.0.1", *api_key = NULL, *key_file = NULL, *alias = NULL, *tmpl_name = NULL;
     long port = 8080, n_slots = 4, max_queue = 64, max_body = 8 << 20, max_header = 64 << 10, max_conns = 512,
-         timeout = 30, sse_ping = 15, mem_budget_mib = -1, cache_max_mib = 4096, cache_min_tokens = 256;
+         timeout = 30, sse_ping = 15, mem_budget_mib = -1, tick_tokens = 0, cache_max_mib = 4096, cache_min_tokens = 256;
     const char *slot_save_path = NULL, *cache_dir = NULL;
     for (int i = 1; i < argc; i++) {
         int r = model_opts_parse(&o, "serve", argc, argv, &i);
@@ -130,6 +135,7 @@ int cmd_serve(int argc, char **argv) {
         } else if (!strcmp(a, "--port")) num = &port, lo = 0, hi = 65535;
         else if (!strcmp(a, "-np") || !strcmp(a, "--parallel")) num = &n_slots, lo = 1, hi = 256;
         else if (!strcmp(a, "--max-queue")) num = &max_queue, lo = 0, hi = 1 << 20;
+        else if (!strcmp(a, "--tick-tokens")) num = &tick_tokens, lo = 1, hi = 1 << 16;
         else if (!strcmp(a, "--max-body")) num = &max_body, lo = 1024, hi = 1l << 30;
         else if (!strcmp(a, "--max-header")) num = &max_header, lo = 4096, hi = 16 << 20;
         else if (!strcmp(a, "--max-conns")) num = &max_conns, lo = 1, hi = 1 << 16;
@@ -185,10 +191,14 @@ int cmd_serve(int argc, char **argv) {
                             "use ChatML (--chat-template to choose)\n");
     }
 
-    srv_engine_params ep = {.n_slots = (int)n_slots, .max_queue = (int)max_queue, .draft_path = gp.draft_model};
+    srv_engine_params ep = {.n_slots = (int)n_slots, .max_queue = (int)max_queue, .draft_path = gp.draft_model,
+                            .tick_tokens = (int)tick_tokens};
     ep.eng = adm_engine_default_params();
     ep.eng.n_threads = o.cp.n_threads;
-    if (o.cp.n_batch > 0) ep.eng.n_batch = o.cp.n_batch;
+    /* Twice run's batch: a prompt chunk stalls every generating slot for
+     * its tick, so fewer, larger chunks keep the slowest inter-token gaps
+     * short (8 streams of 512-token prompts: p95 158 -> 82 ms). */
+    ep.eng.n_batch = o.cp.n_batch > 0 ? o.cp.n_batch : 1024;
     ep.eng.mem_budget = mem_budget_mib > 0 ? (uint64_t)mem_budget_mib << 20 : mem_available_bytes() / 4 * 3;
     ep.seq = adm_seq_default_params();
     ep.seq.n_ctx = o.cp.n_ctx;

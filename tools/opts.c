@@ -144,8 +144,8 @@ void model_opts_usage(FILE *f, unsigned omit) {
     if (!(omit & USAGE_NO_CTX))
         fprintf(f, "  -c, --ctx-size N        context size in tokens (default: the model's training length, capped\n"
                    "                          to fit in half of the free memory; warns above the training length)\n");
-    fprintf(f, "  -b, --batch-size N      prompt tokens per forward pass (default 512)\n"
-               "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0\n"
+    if (!(omit & USAGE_NO_BATCH)) fprintf(f, "  -b, --batch-size N      prompt tokens per forward pass (default 512)\n");
+    fprintf(f, "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0\n"
                "  -ctv, --cache-type-v T  V cache type: f16 (default), f32, q8_0\n"
                "attention options:\n");
     if (!(omit & USAGE_NO_ATTENTION))

@@ -32,7 +32,7 @@ void model_opts_print_stats(const model_opts *o, adm_model *m, adm_ctx *ctx);
 
 /* Help text for the shared options, but for those in `omit` (a command
  * that gives -c or --attention another meaning documents them itself). */
-enum { USAGE_NO_CTX = 1, USAGE_NO_ATTENTION = 2 };
+enum { USAGE_NO_CTX = 1, USAGE_NO_ATTENTION = 2, USAGE_NO_BATCH = 4 /* the command prints its own -b */ };
 void model_opts_usage(FILE *f, unsigned omit);
 
 /* Loads the model (progress on a terminal), printing errors as

@@ -609,6 +609,15 @@ srv_engine *srv_engine_create(adm_model *model, const srv_engine_params *p, adm_
     }
     adm_sched_params sp = adm_sched_default_params();
     sp.tick_tokens = p->tick_tokens;
+    if (sp.tick_tokens <= 0) {
+        /* A prompt chunk waits for a tick whose batch has room for all of
+         * it (chunks never move, so results do not depend on the load):
+         * with chunks of the whole batch, one generating slot would hold
+         * every new prompt back until it finished. Leave a row per slot. */
+        const int nb = p->eng.n_batch > 0 ? p->eng.n_batch : adm_engine_default_params().n_batch;
+        sp.tick_tokens = (nb - p->n_slots) / 32 * 32;
+        if (sp.tick_tokens < 32) sp.tick_tokens = 32;
+    }
     if (adm_sched_create(e->eng, &sp, &e->sched, err) != ADM_OK) goto fail;
     for (int i = 0; i < e->n_slots; i++) {
         if (adm_seq_create(e->eng, &p->seq, &e->seqs[i], err) != ADM_OK) goto fail;
