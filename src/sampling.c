@@ -6,6 +6,7 @@
  */
 #include "base.h"
 #include "grammar/grammar.h"
+#include "sampling.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ struct adm_sampler {
     adm_sampler_params p;
     int n_vocab;
     cand *c;              /* (n_vocab) working candidates */
+    cand *pen;            /* (penalty_last_n) the penalized tokens, in id order */
     float *probs;         /* (n_vocab) */
     int32_t *hist;        /* ring buffer of the last penalty_last_n tokens */
     int n_hist, hist_pos;
@@ -73,7 +75,8 @@ adm_status adm_sampler_create(const adm_sampler_params *params, int n_vocab, adm
     s->c = adm_alloc((size_t)n_vocab * sizeof(cand));
     s->probs = adm_alloc((size_t)n_vocab * sizeof(float));
     s->hist = adm_alloc((size_t)(p.penalty_last_n > 0 ? p.penalty_last_n : 1) * sizeof(int32_t));
-    if (!s->c || !s->probs || !s->hist) {
+    s->pen = adm_alloc((size_t)(p.penalty_last_n > 0 ? p.penalty_last_n : 1) * sizeof(cand));
+    if (!s->c || !s->probs || !s->hist || !s->pen) {
         adm_sampler_free(s);
         return adm_fail(err, ADM_ERR_NOMEM, "out of memory");
     }
@@ -87,6 +90,7 @@ void adm_sampler_free(adm_sampler *s) {
     adm_free(s->c);
     adm_free(s->probs);
     adm_free(s->hist);
+    adm_free(s->pen);
     adm_grammar_state_free(s->gs);
     adm_free(s);
 }
@@ -193,6 +197,88 @@ static void fill_candidates(adm_sampler *s, const float *logits) {
     apply_penalties(s, c, s->n_vocab);
 }
 
+/* Heap of the k best so far, the worst at the root (cand_before order). */
+static void heap_sift_down(cand *h, int n, int i) {
+    for (;;) {
+        int w = i;
+        const int l = 2 * i + 1, r = l + 1;
+        if (l < n && cand_before(&h[w], &h[l])) w = l;
+        if (r < n && cand_before(&h[w], &h[r])) w = r;
+        if (w == i) return;
+        const cand t = h[i];
+        h[i] = h[w];
+        h[w] = t;
+        i = w;
+    }
+}
+
+static void heap_push(cand *h, int *n, cand x) {
+    int i = (*n)++;
+    h[i] = x;
+    while (i > 0 && cand_before(&h[(i - 1) / 2], &h[i])) {
+        const cand t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static void heap_offer(cand *h, int *n, int k, cand x) {
+    if (*n < k) {
+        heap_push(h, n, x);
+    } else if (cand_before(&x, &h[0])) {
+        h[0] = x;
+        heap_sift_down(h, k, 0);
+    }
+}
+
+static bool penalized(const cand *pen, int m, int32_t id) {
+    int lo = 0, hi = m;
+    while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (pen[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < m && pen[lo].id == id;
+}
+
+/* The k best tokens of the whole vocabulary (penalties applied) into
+ * c[0..k), best first: one pass over the logits against the worst of the
+ * k best so far, instead of filling, partitioning and sorting n_vocab
+ * candidates (1.2 ms -> ~0.2 ms per token with a 151,936-token
+ * vocabulary). Logit-then-id is a total order, so the k best are one set
+ * and the result is that of the full selection (test_sampling compares
+ * the two). */
+static void top_sorted(adm_sampler *s, const float *logits, int k) {
+    const adm_sampler_params *p = &s->p;
+    cand *h = s->c, *pen = s->pen;
+    int m = 0, n = 0;
+    if (s->n_hist > 0 && (p->repeat_penalty != 1.0f || p->freq_penalty != 0.0f || p->presence_penalty != 0.0f)) {
+        /* the distinct recent tokens, in id order, with penalized logits */
+        for (int i = 0; i < s->n_hist; i++) {
+            const int32_t t = s->hist[i];
+            if (t < 0 || t >= s->n_vocab || penalized(pen, m, t)) continue;
+            int j = m++;
+            for (; j > 0 && pen[j - 1].id > t; j--) pen[j] = pen[j - 1];
+            pen[j] = (cand){t, isnan(logits[t]) ? -INFINITY : logits[t]};
+        }
+        apply_penalties(s, pen, m);
+        for (int i = 0; i < m; i++) heap_offer(h, &n, k, pen[i]);
+    }
+    for (int i = 0; i < s->n_vocab; i++) {
+        float v = logits[i];
+        if (n == k) {
+            /* the common case: not above the worst kept (NaN never is) */
+            if (!(v > h[0].logit || (v == h[0].logit && i < h[0].id))) continue;
+        } else if (isnan(v)) {
+            v = -INFINITY;
+        }
+        if (m > 0 && penalized(pen, m, i)) continue;
+        heap_offer(h, &n, k, (cand){i, v});
+    }
+    qsort(h, (size_t)n, sizeof(cand), cand_cmp);
+}
+
 static int32_t chain_sorted(adm_sampler *s, cand *c, int n);
 
 /* The sampling chain over candidates c[0..n) (n >= 1), penalties applied. */
@@ -265,17 +351,37 @@ static int32_t chain_sorted(adm_sampler *s, cand *c, int n) {
  * when fewer are allowed is the full mask computed. */
 #define GRAMMAR_WIDE 4
 
+/* The whole vocabulary's chain. fast: top_sorted where only the best few
+ * matter (greedy, top-k); otherwise (and for the tests' reference) every
+ * candidate is filled and selected. */
+static int32_t sample_plain(adm_sampler *s, const float *logits, bool fast) {
+    const adm_sampler_params *p = &s->p;
+    if (fast && p->temp <= 0.0f) {
+        top_sorted(s, logits, 1);
+        return s->c[0].id;
+    }
+    if (fast && p->top_k > 0 && p->top_k < s->n_vocab) {
+        top_sorted(s, logits, p->top_k);
+        return chain_sorted(s, s->c, p->top_k);
+    }
+    fill_candidates(s, logits);
+    return pick(s, s->c, s->n_vocab);
+}
+
+int32_t adm_sampler_sample_reference(adm_sampler *s, const float *logits) {
+    if (s->gs) return adm_sampler_sample(s, logits);
+    return sample_plain(s, logits, false);
+}
+
 int32_t adm_sampler_sample(adm_sampler *s, const float *logits) {
     const adm_sampler_params *p = &s->p;
     cand *c = s->c;
-    fill_candidates(s, logits);
-    if (!s->gs) return pick(s, c, s->n_vocab);
+    if (!s->gs) return sample_plain(s, logits, true);
     int32_t tok;
     const int k = p->top_k;
     if (p->temp > 0.0f && k > 0 && (int64_t)k * GRAMMAR_WIDE < s->n_vocab) {
         const int wide = k * GRAMMAR_WIDE;
-        select_top(c, s->n_vocab, wide);
-        qsort(c, (size_t)wide, sizeof(cand), cand_cmp);
+        top_sorted(s, logits, wide);
         /* The cheap path: most of the time the token drawn freely is one
          * the grammar allows, and checking it costs a few table lookups. */
         tok = chain_sorted(s, c, k);
@@ -289,6 +395,7 @@ int32_t adm_sampler_sample(adm_sampler *s, const float *logits) {
             return tok;
         }
     } else {
+        fill_candidates(s, logits);
         tok = pick(s, c, s->n_vocab);
         if (adm_grammar_state_accept(s->gs, tok)) return tok;
     }

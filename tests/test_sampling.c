@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "adamas.h"
+#include "sampling.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -53,6 +54,42 @@ static void test_greedy_equivalences(void **state) {
     }
     adm_sampler_free(g);
     adm_sampler_free(k1);
+}
+
+/* The fast selection of the best few (greedy, top-k) picks what filling
+ * and sorting every candidate picks: ties (coarse logits), NaN and
+ * infinities, penalties on recent tokens, every filter after top-k. */
+static void test_fast_selection_matches_reference(void **state) {
+    (void)state;
+    float l[NV];
+    uint64_t rng = 7;
+    for (int cfg = 0; cfg < 8; cfg++) {
+        adm_sampler_params p = adm_sampler_default_params();
+        p.seed = 100 + (uint64_t)cfg;
+        p.temp = cfg == 0 ? 0.0f : 0.3f + 0.4f * (float)cfg;
+        p.top_k = (int[]){0, 1, 5, 40, NV - 1, 40, 2, 40}[cfg];
+        p.top_p = cfg == 5 ? 0.5f : 0.95f;
+        p.min_p = cfg == 6 ? 0.2f : 0.05f;
+        if (cfg >= 3) {
+            p.penalty_last_n = 16;
+            p.repeat_penalty = 1.3f;
+            p.freq_penalty = cfg == 7 ? 0.8f : 0.0f;
+            p.presence_penalty = cfg == 7 ? 0.5f : 0.0f;
+        }
+        adm_sampler *fast = make(p), *ref = make(p);
+        for (int t = 0; t < 300; t++) {
+            for (int i = 0; i < NV; i++) l[i] = floorf(8.0f * tu_randf(&rng)) * 0.5f; /* many ties */
+            if (t % 7 == 0) l[(t * 13) % NV] = NAN;
+            if (t % 11 == 0) l[(t * 17) % NV] = INFINITY;
+            if (t % 5 == 0) l[(t * 19) % NV] = -INFINITY;
+            const int32_t a = adm_sampler_sample(fast, l), b = adm_sampler_sample_reference(ref, l);
+            if (a != b) fail_msg("config %d, step %d: fast path %d, reference %d", cfg, t, a, b);
+            adm_sampler_accept(fast, a);
+            adm_sampler_accept(ref, b);
+        }
+        adm_sampler_free(fast);
+        adm_sampler_free(ref);
+    }
 }
 
 static void test_seeded_reproducible(void **state) {
@@ -190,6 +227,7 @@ static void test_nan_logits(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_equivalences), cmocka_unit_test(test_seeded_reproducible),
+        cmocka_unit_test(test_fast_selection_matches_reference),
         cmocka_unit_test(test_filters),             cmocka_unit_test(test_penalties),
         cmocka_unit_test(test_nan_logits),
     };
