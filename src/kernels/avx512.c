@@ -321,29 +321,34 @@ AI void z32_ptile(const int T, const int NP, const int NC, int n, int nr, const 
     }
 }
 
+/* Columns in groups of 8, 4, 2 and 1 (four tile widths, not eight: clang
+ * with the sanitizers spends minutes on every instantiated tile). */
 AI void z32_gemm_prep(const int T, int n, int nr, int nc, const void *vw, size_t ws, const void *vp, size_t ps,
                       float *s, size_t lds) {
     for (int r = 0; r < nr; r += 4) {
         const int rr = ADM_MIN(4, nr - r);
-        const uint8_t *w = (const uint8_t *)vw + (size_t)r * ws, *p = vp;
-        float *o = s + r;
-#define Z32_PT(NP)                                                                                                  \
-    switch (nc) {                                                                                                   \
-    case 1: z32_ptile(T, NP, 1, n, rr, w, ws, p, ps, o, lds); break;                                                \
-    case 2: z32_ptile(T, NP, 2, n, rr, w, ws, p, ps, o, lds); break;                                                \
-    case 3: z32_ptile(T, NP, 3, n, rr, w, ws, p, ps, o, lds); break;                                                \
-    case 4: z32_ptile(T, NP, 4, n, rr, w, ws, p, ps, o, lds); break;                                                \
-    case 5: z32_ptile(T, NP, 5, n, rr, w, ws, p, ps, o, lds); break;                                                \
-    case 6: z32_ptile(T, NP, 6, n, rr, w, ws, p, ps, o, lds); break;                                                \
-    case 7: z32_ptile(T, NP, 7, n, rr, w, ws, p, ps, o, lds); break;                                                \
-    default: z32_ptile(T, NP, 8, n, rr, w, ws, p, ps, o, lds); break;                                               \
-    }
-        if (rr > 2) {
-            Z32_PT(2)
-        } else {
-            Z32_PT(1)
+        const uint8_t *w = (const uint8_t *)vw + (size_t)r * ws;
+        for (int c = 0; c < nc;) {
+            const int g = nc - c >= 8 ? 8 : nc - c >= 4 ? 4 : nc - c >= 2 ? 2 : 1;
+            const uint8_t *p = (const uint8_t *)vp + (size_t)c * ps;
+            float *o = s + (size_t)c * lds + r;
+            if (rr > 2) {
+                switch (g) {
+                case 8: z32_ptile(T, 2, 8, n, rr, w, ws, p, ps, o, lds); break;
+                case 4: z32_ptile(T, 2, 4, n, rr, w, ws, p, ps, o, lds); break;
+                case 2: z32_ptile(T, 2, 2, n, rr, w, ws, p, ps, o, lds); break;
+                default: z32_ptile(T, 2, 1, n, rr, w, ws, p, ps, o, lds); break;
+                }
+            } else {
+                switch (g) {
+                case 8: z32_ptile(T, 1, 8, n, rr, w, ws, p, ps, o, lds); break;
+                case 4: z32_ptile(T, 1, 4, n, rr, w, ws, p, ps, o, lds); break;
+                case 2: z32_ptile(T, 1, 2, n, rr, w, ws, p, ps, o, lds); break;
+                default: z32_ptile(T, 1, 1, n, rr, w, ws, p, ps, o, lds); break;
+                }
+            }
+            c += g;
         }
-#undef Z32_PT
     }
 }
 
@@ -352,7 +357,10 @@ AI void z32_gemm_prep(const int T, int n, int nr, int nc, const void *vw, size_t
     static void gemm_##NAME(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *s,   \
                             size_t lds) {                                                                           \
         z32_gemm(T, n, nr, nc, w, ws, a, as, s, lds);                                                               \
-    }                                                                                                               \
+    }
+/* Prepared columns for Q8_0 only (the weights of Q8_0 files and the mixes'
+ * short rows): clang with the sanitizers took half an hour over five types. */
+#define Z32_PREP_KERNELS(NAME, T)                                                                                   \
     static void prep_##NAME(int n, const void *a, void *p) { z32_prep_col(T, n, a, p); }                          \
     static void gemm_prep_##NAME(int n, int nr, int nc, const void *w, size_t ws, const void *p, size_t ps,         \
                                  float *s, size_t lds) {                                                            \
@@ -363,6 +371,8 @@ Z32_KERNELS(q4_1, B_Q4_1)
 Z32_KERNELS(q5_0, B_Q5_0)
 Z32_KERNELS(q5_1, B_Q5_1)
 Z32_KERNELS(q8_0, B_Q8_0)
+Z32_PREP_KERNELS(q8_0, B_Q8_0)
+#undef Z32_PREP_KERNELS
 #undef Z32_KERNELS
 
 /* ---- K-quants (dot type Q8_K) ----
@@ -767,15 +777,7 @@ void adm_kernels_init_avx512(adm_kernels *t) {
     t->gemm[ADM_TYPE_Q5_0] = gemm_q5_0;
     t->gemm[ADM_TYPE_Q5_1] = gemm_q5_1;
     t->gemm[ADM_TYPE_Q8_0] = gemm_q8_0;
-    t->prep[ADM_TYPE_Q4_0] = prep_q4_0;
-    t->prep[ADM_TYPE_Q4_1] = prep_q4_1;
-    t->prep[ADM_TYPE_Q5_0] = prep_q5_0;
-    t->prep[ADM_TYPE_Q5_1] = prep_q5_1;
     t->prep[ADM_TYPE_Q8_0] = prep_q8_0;
-    t->gemm_prep[ADM_TYPE_Q4_0] = gemm_prep_q4_0;
-    t->gemm_prep[ADM_TYPE_Q4_1] = gemm_prep_q4_1;
-    t->gemm_prep[ADM_TYPE_Q5_0] = gemm_prep_q5_0;
-    t->gemm_prep[ADM_TYPE_Q5_1] = gemm_prep_q5_1;
     t->gemm_prep[ADM_TYPE_Q8_0] = gemm_prep_q8_0;
     t->gemm[ADM_TYPE_Q2_K] = gemm_q2_K;
     t->gemm[ADM_TYPE_Q3_K] = gemm_q3_K;
