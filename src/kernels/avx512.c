@@ -260,8 +260,8 @@ AI void z32_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, 
     }
 }
 
-/* Small batches (decode steps of several sequences, speculative checks):
- * z32_tile unpacks each activation block again for every 8-row tile, and
+/* Batches of 2+ columns (decode steps of several sequences, speculative
+ * checks, prompts): z32_tile unpacks each activation block again for every 8-row tile, and
  * that unpacking costs about as much as the products. Prepared columns
  * hold what z32_prep computes, once per product (adm_prep_size bytes per
  * column: per block the codes in both halves and the start value, then

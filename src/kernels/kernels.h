@@ -32,7 +32,7 @@ typedef void (*adm_vec_dot_fn)(int n, float *s, const void *x, const void *y);
 typedef void (*adm_gemm_fn)(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
                             float *s, size_t lds);
 
-/* Small batches of block-32 weights (Q4_0..Q8_0): prep turns one quantized
+/* Batches of 2+ columns of block-32 weights (AVX-512: Q8_0): prep turns one quantized
  * activation row (the weight type's dot type) into at most
  * adm_prep_size(n) bytes, once per product; gemm_prep then computes
  *   s[c * lds + r] = dot(w + r * w_stride, column c at p + c * p_stride)
