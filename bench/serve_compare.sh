@@ -10,7 +10,8 @@
 # $LLAMA_CPP_BIN (default /work/llama.cpp/build/bin) and skipped when absent.
 # Both servers get 8 slots of 1024 tokens (llama-server: -c 8192 -np 8,
 # since it divides -c among slots) and the same thread count; ADAMAS_ARGS
-# adds options to adamas serve (e.g. --tick-tokens 256).
+# adds options to adamas serve (e.g. --tick-tokens 256), LOAD_ARGS to the load
+# generator (e.g. "--n 8 --rounds 1").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ADAMAS=${ADAMAS:-build/adamas}
@@ -32,22 +33,22 @@ port=$(free_port)
 "$ADAMAS" serve -m "$MODEL" --port "$port" -np 8 -c 1024 -t "$THREADS" ${ADAMAS_ARGS:-} 2>"$LOG/adamas.log" &
 pids+=($!)
 wait_up "http://127.0.0.1:$port" || { cat "$LOG/adamas.log"; exit 1; }
-node bench/serve_load.mjs --url "http://127.0.0.1:$port" --label adamas --json >"$LOG/adamas.json"
+node bench/serve_load.mjs --url "http://127.0.0.1:$port" --label adamas --json ${LOAD_ARGS:-} >"$LOG/adamas.json"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 if [ -x "$LLAMA" ]; then
     port=$(free_port)
     "$LLAMA" -m "$MODEL" --port "$port" -np 8 -c 8192 -t "$THREADS" --cont-batching 2>"$LOG/llama.log" &
     pids+=($!)
     wait_up "http://127.0.0.1:$port" || { tail -20 "$LOG/llama.log"; exit 1; }
-    node bench/serve_load.mjs --url "http://127.0.0.1:$port" --label llama-server --json >"$LOG/llama.json"
+    node bench/serve_load.mjs --url "http://127.0.0.1:$port" --label llama-server --json ${LOAD_ARGS:-} >"$LOG/llama.json"
 else
     echo "[]" >"$LOG/llama.json"
     echo "($LLAMA not found: adamas only)"
 fi
 node -e '
 const rows = [...JSON.parse(require("fs").readFileSync(process.argv[1])), ...JSON.parse(require("fs").readFileSync(process.argv[2]))];
-console.log("| server | N | requests/s | tokens/s | TTFT median ms | TTFT p95 ms | ITL median ms | ITL p95 ms |");
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+console.log("| server | N | requests/s | tokens/s | TTFT median ms | TTFT p95 ms | ITL median ms | ITL p95 ms | ITL p99 ms | text chunks / answer |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of rows.sort((a, b) => a.n - b.n))
-  console.log(`| ${r.server} | ${r.n} | ${r.requests_per_s.toFixed(3)} | ${r.tokens_per_s.toFixed(1)} | ${r.ttft_median_ms.toFixed(0)} | ${r.ttft_p95_ms.toFixed(0)} | ${r.itl_median_ms.toFixed(1)} | ${r.itl_p95_ms.toFixed(1)} |`);
+  console.log(`| ${r.server} | ${r.n} | ${r.requests_per_s.toFixed(3)} | ${r.tokens_per_s.toFixed(1)} | ${r.ttft_median_ms.toFixed(0)} | ${r.ttft_p95_ms.toFixed(0)} | ${r.itl_median_ms.toFixed(1)} | ${r.itl_p95_ms.toFixed(1)} | ${r.itl_p99_ms.toFixed(1)} | ${r.chunks_per_answer.toFixed(1)} |`);
 ' "$LOG/adamas.json" "$LOG/llama.json"

@@ -85,7 +85,7 @@ for (const n of levels) {
   for (let i = 0; i < n * rounds + 1; i++) prompts.push(await promptTokens());
   await one(prompts.pop()); // warm-up (pages the weights in)
   const ttft = [], itl = [];
-  let tokens = 0, wall = 0, requests = 0;
+  let tokens = 0, wall = 0, requests = 0, chunks = 0;
   for (let r = 0; r < rounds; r++) {
     const batch = prompts.splice(0, n);
     const start = performance.now();
@@ -94,6 +94,7 @@ for (const n of levels) {
     for (const x of res) {
       requests++;
       tokens += G; // ignore_eos: every answer is G tokens (chunks may carry several)
+      chunks += x.times.length;
       if (x.times.length) ttft.push(x.times[0] - x.t0);
       // the gaps between text chunks as a client sees them (one token each,
       // unless text was held back: an incomplete UTF-8 character, a possible stop)
@@ -101,7 +102,8 @@ for (const n of levels) {
     }
   }
   rows.push({ server: label, n, requests_per_s: requests / wall, tokens_per_s: tokens / wall,
-    ttft_median_ms: pct(ttft, 0.5), ttft_p95_ms: pct(ttft, 0.95), itl_median_ms: pct(itl, 0.5), itl_p95_ms: pct(itl, 0.95) });
+    ttft_median_ms: pct(ttft, 0.5), ttft_p95_ms: pct(ttft, 0.95), itl_median_ms: pct(itl, 0.5), itl_p95_ms: pct(itl, 0.95),
+    chunks_per_answer: chunks / requests, itl_p99_ms: pct(itl, 0.99), itl_max_ms: pct(itl, 1) });
 }
 if (args.json) {
   console.log(JSON.stringify(rows));

@@ -79,6 +79,7 @@ int model_opts_parse(model_opts *o, const char *cmd, int argc, char **argv, int 
     } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
         if (!(v = args_value(cmd, argc, argv, i)) || !args_int(cmd, a, v, 1, 1 << 20, &n)) return -1;
         o->cp.n_batch = (int)n;
+        o->batch_set = true;
     } else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) {
         if (!(v = args_value(cmd, argc, argv, i)) || !parse_kv_type(cmd, a, v, &o->cp.type_k)) return -1;
     } else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) {

@@ -16,6 +16,7 @@ typedef struct model_opts {
     const char *model;
     adm_ctx_params cp;
     bool ctx_set;       /* -c given */
+    bool batch_set;     /* -b given (serve's default batch differs) */
     bool adamas_stats;
     progress_state prefill; /* drawn during long prompt evaluation (progress_init before, progress_done after) */
 } model_opts;

@@ -225,6 +225,9 @@ void srv_task_wait(srv_engine *e, srv_task *t, int ms);
 
 int srv_engine_n_slots(const srv_engine *e);
 int srv_engine_n_ctx(const srv_engine *e);
+/* The batch's rows and the prompt tokens a tick may carry (GET /props). */
+int srv_engine_n_batch(const srv_engine *e);
+int srv_engine_tick_tokens(const srv_engine *e);
 /* GET /slots and GET /metrics bodies (malloc'd). */
 char *srv_engine_slots_json(srv_engine *e);
 char *srv_engine_metrics(srv_engine *e, const char *model);

@@ -42,6 +42,7 @@ struct srv_engine {
     adm_engine *deng;
     adm_sched *sched;
     int n_slots, n_ctx;
+    int n_batch, tick_tokens;   /* for GET /props */
     adm_seq **seqs, **dseqs;
     adm_slot **slots;
     srv_task **running;         /* per slot */
@@ -477,6 +478,8 @@ void srv_engine_shutdown(srv_engine *e) {
 }
 
 int srv_engine_n_slots(const srv_engine *e) { return e->n_slots; }
+int srv_engine_n_batch(const srv_engine *e) { return e->n_batch; }
+int srv_engine_tick_tokens(const srv_engine *e) { return e->tick_tokens; }
 int srv_engine_n_ctx(const srv_engine *e) { return e->n_ctx; }
 
 int srv_engine_n_idle(srv_engine *e) {
@@ -618,6 +621,8 @@ srv_engine *srv_engine_create(adm_model *model, const srv_engine_params *p, adm_
         sp.tick_tokens = (nb - p->n_slots) / 32 * 32;
         if (sp.tick_tokens < 32) sp.tick_tokens = 32;
     }
+    e->n_batch = p->eng.n_batch > 0 ? p->eng.n_batch : adm_engine_default_params().n_batch;
+    e->tick_tokens = sp.tick_tokens;
     if (adm_sched_create(e->eng, &sp, &e->sched, err) != ADM_OK) goto fail;
     for (int i = 0; i < e->n_slots; i++) {
         if (adm_seq_create(e->eng, &p->seq, &e->seqs[i], err) != ADM_OK) goto fail;

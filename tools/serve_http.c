@@ -204,6 +204,8 @@ static enum MHD_Result get_props(srv_http *h, struct MHD_Connection *c) {
                           h->p.alias, "chat_format", adm_chat_format_name(h->p.chat_format), "modalities", "text");
     json_object_set_new(o, "build_info", json_string("adamas 0.1.0"));
     json_object_set_new(o, "kernels", json_string(adm_isa_name()));
+    json_object_set_new(o, "n_batch", json_integer(srv_engine_n_batch(h->p.engine)));
+    json_object_set_new(o, "tick_tokens", json_integer(srv_engine_tick_tokens(h->p.engine)));
     /* Where slots are saved and the prompt cache lives are the operator's
      * business: say whether they are on, not the paths. */
     json_object_set_new(o, "slot_save", json_boolean(h->p.slot_save_path != NULL));

@@ -11,7 +11,13 @@ if [ ! -d tests/server/node_modules/openai ]; then
     echo "skip: the openai client is not installed (run 'npm ci' in tests/server)"; exit 0
 fi
 start_server A -m "$MODEL" -np 4 -c 256 -t 1
-start_server B -m "$MODEL" -np 1 -c 2048 -t 1 --max-queue 0 --api-key sekrit
+start_server B -m "$MODEL" -np 1 -c 2048 -t 1 --max-queue 0 --api-key sekrit -b 256
+# The server's batch defaults to 1024 rows (run's is 512); -b chooses it.
+# A tick leaves a row per slot beside its prompt chunks.
+props=$(curl -sf "$A_URL/props")
+echo "$props" | grep -q '"n_batch":1024,"tick_tokens":992' || fail "/props of -np 4 without -b: $props"
+props=$(curl -sf -H "Authorization: Bearer sekrit" "$B_URL/props")
+echo "$props" | grep -q '"n_batch":256,"tick_tokens":224' || fail "/props with -b 256: $props"
 URL_A=$A_URL URL_B=$B_URL KEY=sekrit ADAMAS=$ADAMAS MODEL=$MODEL node tests/server/e2e.mjs || fail "e2e.mjs"
 
 # SIGTERM during a stream: the stream ends with an error event (no [DONE])
