@@ -209,7 +209,9 @@ static void layer_forward(adm_engine *e, int il, const adm_seg *segs, int n_segs
 
     tok_op op = {e, n_tok, il, op_rmsnorm, l->attn_norm, e->x, e->xn, n_embd};
     run_tokens(&op);
-    adm_matmul_job qkv[3] = {{&l->wq, e->q, (size_t)nq}, {&l->wk, e->kcur, (size_t)nk}, {&l->wv, e->vcur, (size_t)nv}};
+    adm_matmul_job qkv[3] = {{&l->wq, e->q, (size_t)nq, 0, 0},
+                             {&l->wk, e->kcur, (size_t)nk, 0, 0},
+                             {&l->wv, e->vcur, (size_t)nv, 0, 0}};
     matmul_shared(e, qkv, 3, e->xn, n_tok);
     op.fn = op_qk;
     run_tokens(&op);
@@ -230,7 +232,8 @@ static void layer_forward(adm_engine *e, int il, const adm_seg *segs, int n_segs
         adm_moe_forward(e->pool, e->k, m, l, e->moe, e->xn, n_tok, e->attn, e->mm_scratch);
         memcpy(e->xn, e->attn, (size_t)n_tok * (size_t)n_embd * sizeof(float));
     } else {
-        adm_matmul_job ffn[2] = {{&l->w_gate, e->gate, (size_t)hp->n_ff}, {&l->w_up, e->up, (size_t)hp->n_ff}};
+        adm_matmul_job ffn[2] = {{&l->w_gate, e->gate, (size_t)hp->n_ff, 0, 0},
+                                 {&l->w_up, e->up, (size_t)hp->n_ff, 0, 0}};
         matmul_shared(e, ffn, 2, e->xn, n_tok);
         op = (tok_op){e, n_tok, il, op_ffn_act, NULL, NULL, NULL, hp->n_ff};
         run_tokens(&op);

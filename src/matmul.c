@@ -56,26 +56,29 @@ static void run_rows(const mm_ctx *c, const adm_matmul_job *job, int64_t r0, int
     adm_gemm_fn gemm = k->gemm[w->type];
     adm_vec_dot_fn dot = k->vec_dot[w->type];
     const int n = (int)c->n_in;
-    if (c->n_tok == 1) {
+    const int n_tok = job->n_tok ? job->n_tok : c->n_tok;
+    const uint8_t *q = c->q + (size_t)job->x0 * c->q_row;
+    if (n_tok == 1) {
         float *out = job->out;
         if (gemm) {
             for (int64_t r = r0; r < r1; r += k->gemm_nr) {
                 int nr = (int)ADM_MIN((int64_t)k->gemm_nr, r1 - r);
-                gemm(n, nr, 1, w->data + (size_t)r * w->row_size, w->row_size, c->q, c->q_row, out + r, 0);
+                gemm(n, nr, 1, w->data + (size_t)r * w->row_size, w->row_size, q, c->q_row, out + r, 0);
             }
         } else {
-            for (int64_t r = r0; r < r1; r++) dot(n, out + r, w->data + (size_t)r * w->row_size, c->q);
+            for (int64_t r = r0; r < r1; r++) dot(n, out + r, w->data + (size_t)r * w->row_size, q);
         }
         return;
     }
     if (c->prep && w->type == c->prep_type) {
-        for (int t0 = 0; t0 < c->n_tok; t0 += PREP_TB) {
-            const int t1 = ADM_MIN(c->n_tok, t0 + PREP_TB);
+        const uint8_t *prep = c->prep + (size_t)job->x0 * c->prep_stride;
+        for (int t0 = 0; t0 < n_tok; t0 += PREP_TB) {
+            const int t1 = ADM_MIN(n_tok, t0 + PREP_TB);
             for (int64_t r = r0; r < r1; r += ROW_CHUNK) {
                 const int nr = (int)ADM_MIN((int64_t)ROW_CHUNK, r1 - r);
                 for (int t = t0; t < t1; t += ADM_TILE_MAX)
                     k->gemm_prep[w->type](n, nr, ADM_MIN(ADM_TILE_MAX, t1 - t), w->data + (size_t)r * w->row_size,
-                                          w->row_size, c->prep + (size_t)t * c->prep_stride, c->prep_stride,
+                                          w->row_size, prep + (size_t)t * c->prep_stride, c->prep_stride,
                                           job->out + (size_t)t * job->ldo + (size_t)r, job->ldo);
             }
         }
@@ -88,14 +91,14 @@ static void run_rows(const mm_ctx *c, const adm_matmul_job *job, int64_t r0, int
      * re-read from L3 for every row tile. The block is a multiple of tc,
      * so the tiles (and results) are the same as without blocking. */
     const int tb = (int)ADM_MAX((size_t)tc, ACT_BLOCK_BYTES / c->q_row / (size_t)tc * (size_t)tc);
-    for (int t0 = 0; t0 < c->n_tok; t0 += tb) {
-        const int t1 = ADM_MIN(c->n_tok, t0 + tb);
+    for (int t0 = 0; t0 < n_tok; t0 += tb) {
+        const int t1 = ADM_MIN(n_tok, t0 + tb);
         for (int64_t r = r0; r < r1; r += tr) {
             int nr = (int)ADM_MIN((int64_t)tr, r1 - r);
             for (int t = t0; t < t1; t += tc) {
                 int nc = ADM_MIN(tc, t1 - t);
                 float *out = job->out + (size_t)t * job->ldo + (size_t)r;
-                const uint8_t *a = c->q + (size_t)t * c->q_row;
+                const uint8_t *a = q + (size_t)t * c->q_row;
                 const uint8_t *wr = w->data + (size_t)r * w->row_size;
                 if (gemm) gemm(n, nr, nc, wr, w->row_size, a, c->q_row, out, job->ldo);
                 else adm_gemm_from_vec_dot(dot, n, nr, nc, wr, w->row_size, a, c->q_row, out, job->ldo);
@@ -136,8 +139,12 @@ void adm_matmul_multi(adm_pool *pool, const adm_kernels *k, const adm_matmul_job
     c.dot_type = adm_type_get_traits(jobs[0].w->type)->dot_type;
     c.q_row = adm_row_size(c.dot_type, c.n_in);
     c.q = scratch;
-    for (int j = 0; j < n_jobs; j++) c.total_rows += jobs[j].w->n_out;
-    if (n_tok >= 2 && k->prep[jobs[0].w->type] && k->gemm_prep[jobs[0].w->type]) {
+    bool wide = false; /* a job of 2+ columns: prepared columns pay */
+    for (int j = 0; j < n_jobs; j++) {
+        c.total_rows += jobs[j].w->n_out;
+        wide |= (jobs[j].n_tok ? jobs[j].n_tok : n_tok) >= 2;
+    }
+    if (wide && k->prep[jobs[0].w->type] && k->gemm_prep[jobs[0].w->type]) {
         c.prep_type = jobs[0].w->type;
         c.prep_stride = adm_prep_size(c.n_in);
         c.prep = (uint8_t *)scratch + (((size_t)n_tok * c.q_row + 63) & ~(size_t)63);
@@ -149,6 +156,6 @@ void adm_matmul_multi(adm_pool *pool, const adm_kernels *k, const adm_matmul_job
 
 void adm_matmul(adm_pool *pool, const adm_kernels *k, const adm_weight *w, const float *x, int n_tok, float *out,
                 size_t ldo, void *scratch) {
-    adm_matmul_job job = {w, out, ldo};
+    adm_matmul_job job = {w, out, ldo, 0, 0};
     adm_matmul_multi(pool, k, &job, 1, x, n_tok, scratch);
 }

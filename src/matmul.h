@@ -23,21 +23,26 @@ typedef struct adm_weight {
     const uint8_t *data;
 } adm_weight;
 
-/* One product of a batch: out[t * ldo + o] for t < n_tok, o < w->n_out. */
+/* One product of a batch: out[t * ldo + o] for t < n_tok, o < w->n_out.
+ * With n_tok 0 the job takes every row of the call's X; else rows x0 to
+ * x0 + n_tok - 1 only (the chosen experts of a mixture each take their
+ * own tokens' rows, and all of them run in one parallel pass). */
 typedef struct adm_matmul_job {
     const adm_weight *w;
     float *out;
     size_t ldo;
+    int x0, n_tok;
 } adm_matmul_job;
 
 /* Bytes of scratch needed to hold n_tok activation rows of n_in values in
  * any dot type (the largest over all types). */
 size_t adm_matmul_scratch_size(int64_t n_in, int n_tok);
 
-/* Computes several products that share the same input X (e.g. Q, K and V, or
- * gate and up) in one parallel pass. All weights must have n_in == the row
- * length of X and the same dot type. `scratch` holds adm_matmul_scratch_size
- * bytes. */
+/* Computes several products over the same input X of n_tok rows (e.g. Q,
+ * K and V, or gate and up, or the experts of a mixture on their rows) in
+ * one parallel pass. All weights must have n_in == the row length of X and
+ * the same dot type. `scratch` holds adm_matmul_scratch_size(n_in, n_tok)
+ * bytes. Each output value is the same whichever call computes it. */
 void adm_matmul_multi(adm_pool *pool, const adm_kernels *k, const adm_matmul_job *jobs, int n_jobs, const float *x,
                       int n_tok, void *scratch);
 

@@ -18,6 +18,9 @@ struct adm_moe_scratch {
     float *gate, *up; /* (n_batch, n_ff_exp) */
     float *de;        /* (n_batch, n_embd) one expert's outputs */
     float *slots;     /* (n_batch, n_used, n_embd) every (token, slot) output */
+    int n_batch;
+    adm_weight *views;     /* (3, n_expert) the experts' gate, up and down matrices */
+    adm_matmul_job *jobs;  /* (2 * n_expert) one pass's products */
 };
 
 adm_status adm_moe_scratch_create(const adm_model *model, int n_batch, adm_moe_scratch **out, uint64_t *bytes,
@@ -33,7 +36,9 @@ adm_status adm_moe_scratch_create(const adm_model *model, int n_batch, adm_moe_s
     const size_t ints = nb * nu * 2 + 2 * ne + 1;
     s->probs = adm_alloc(floats * sizeof(float));
     s->sel = adm_alloc(ints * sizeof(int32_t));
-    if (!s->probs || !s->sel) {
+    s->views = adm_alloc(3 * ne * sizeof(adm_weight));
+    s->jobs = adm_alloc(2 * ne * sizeof(adm_matmul_job));
+    if (!s->probs || !s->sel || !s->views || !s->jobs) {
         adm_moe_scratch_free(s);
         return adm_fail(err, ADM_ERR_NOMEM, "cannot allocate %.1f MiB of expert scratch memory",
                         (double)(floats * sizeof(float)) / (1024.0 * 1024.0));
@@ -47,7 +52,9 @@ adm_status adm_moe_scratch_create(const adm_model *model, int n_batch, adm_moe_s
     s->rows = s->sel + nb * nu;
     s->start = s->rows + nb * nu;
     s->fill = s->start + ne + 1;
-    *bytes += floats * sizeof(float) + ints * sizeof(int32_t);
+    s->n_batch = n_batch;
+    *bytes += floats * sizeof(float) + ints * sizeof(int32_t) + 3 * ne * sizeof(adm_weight) +
+              2 * ne * sizeof(adm_matmul_job);
     *out = s;
     return ADM_OK;
 }
@@ -56,6 +63,8 @@ void adm_moe_scratch_free(adm_moe_scratch *s) {
     if (!s) return;
     adm_free(s->probs);
     adm_free(s->sel);
+    adm_free(s->views);
+    adm_free(s->jobs);
     adm_free(s);
 }
 
@@ -123,21 +132,12 @@ static adm_weight expert_view(const adm_experts *x, int e) {
     return w;
 }
 
-void adm_moe_forward(adm_pool *pool, const adm_kernels *k, const adm_model *model, const adm_layer *l,
-                     adm_moe_scratch *s, const float *x, int n_tok, float *out, void *mm_scratch) {
+/* A long batch (prompt processing): expert by expert, each expert's rows
+ * gathered into one matrix. */
+static void experts_one_by_one(adm_pool *pool, const adm_kernels *k, const adm_model *model, const adm_layer *l,
+                               adm_moe_scratch *s, const float *x, void *mm_scratch) {
     const adm_hparams *hp = &model->hp;
     const int ne = hp->n_expert, nu = hp->n_expert_used, ed = hp->n_embd, nf = hp->n_ff_exp;
-    adm_matmul(pool, k, &l->router, x, n_tok, s->probs, (size_t)ne, mm_scratch);
-    for (int t = 0; t < n_tok; t++)
-        route_token(hp, s->probs + (size_t)t * ne, s->sel + (size_t)t * nu, s->w + (size_t)t * nu);
-
-    /* Group the (token, slot) pairs by expert, in token order within one. */
-    for (int e = 0; e <= ne; e++) s->start[e] = 0;
-    for (int i = 0; i < n_tok * nu; i++) s->start[s->sel[i] + 1]++;
-    for (int e = 0; e < ne; e++) s->start[e + 1] += s->start[e];
-    for (int e = 0; e < ne; e++) s->fill[e] = s->start[e];
-    for (int i = 0; i < n_tok * nu; i++) s->rows[s->fill[s->sel[i]]++] = i;
-
     for (int e = 0; e < ne; e++) {
         const int r0 = s->start[e], cnt = s->start[e + 1] - r0;
         if (cnt == 0) continue; /* a decode step reads only the chosen experts */
@@ -146,7 +146,7 @@ void adm_moe_forward(adm_pool *pool, const adm_kernels *k, const adm_model *mode
         const adm_weight wg = expert_view(&l->gate_exps, e), wu = expert_view(&l->up_exps, e);
         const adm_weight wd = expert_view(&l->down_exps, e);
         if (adm_type_get_traits(wg.type)->dot_type == adm_type_get_traits(wu.type)->dot_type) {
-            adm_matmul_job jobs[2] = {{&wg, s->gate, (size_t)nf}, {&wu, s->up, (size_t)nf}};
+            adm_matmul_job jobs[2] = {{&wg, s->gate, (size_t)nf, 0, 0}, {&wu, s->up, (size_t)nf, 0, 0}};
             adm_matmul_multi(pool, k, jobs, 2, s->xe, cnt, mm_scratch);
         } else {
             adm_matmul(pool, k, &wg, s->xe, cnt, s->gate, (size_t)nf, mm_scratch);
@@ -158,6 +158,77 @@ void adm_moe_forward(adm_pool *pool, const adm_kernels *k, const adm_model *mode
         for (int r = 0; r < cnt; r++)
             memcpy(s->slots + (size_t)s->rows[r0 + r] * ed, s->de + (size_t)r * ed, (size_t)ed * sizeof(float));
     }
+}
+
+/* A batch whose (token, expert) pairs fit the scratch (a decode step, a
+ * few sequences): every chosen expert in the same two parallel passes
+ * (gate and up, then down), each expert's job on its own rows. Expert by
+ * expert, a decode step would run 16 passes of small matrices (Qwen3-
+ * 30B-A3B: 768 x 2048), each with its barrier and its thread start-up,
+ * and read the weights below the memory's rate. The values are the same
+ * either way (matmul.h). */
+static void experts_together(adm_pool *pool, const adm_kernels *k, const adm_model *model, const adm_layer *l,
+                             adm_moe_scratch *s, const float *x, int n_tok, void *mm_scratch) {
+    const adm_hparams *hp = &model->hp;
+    const int ne = hp->n_expert, nu = hp->n_expert_used, ed = hp->n_embd, nf = hp->n_ff_exp;
+    const int n_pairs = n_tok * nu;
+    /* One token: every expert reads its one row in place. */
+    const float *xin = x;
+    if (n_tok > 1) {
+        for (int i = 0; i < n_pairs; i++)
+            memcpy(s->xe + (size_t)i * ed, x + (size_t)(s->rows[i] / nu) * ed, (size_t)ed * sizeof(float));
+        xin = s->xe;
+    }
+    adm_weight *vg = s->views, *vu = s->views + ne, *vd = s->views + 2 * ne;
+    int n_act = 0;
+    for (int e = 0; e < ne; e++) {
+        const int r0 = s->start[e], cnt = s->start[e + 1] - r0;
+        if (cnt == 0) continue;
+        vg[e] = expert_view(&l->gate_exps, e);
+        vu[e] = expert_view(&l->up_exps, e);
+        vd[e] = expert_view(&l->down_exps, e);
+        const int x0 = n_tok > 1 ? r0 : 0;
+        s->jobs[n_act] = (adm_matmul_job){&vg[e], s->gate + (size_t)r0 * nf, (size_t)nf, x0, cnt};
+        s->jobs[ne + n_act] = (adm_matmul_job){&vu[e], s->up + (size_t)r0 * nf, (size_t)nf, x0, cnt};
+        n_act++;
+    }
+    const int n_in_rows = n_tok > 1 ? n_pairs : 1;
+    if (adm_type_get_traits(l->gate_exps.w.type)->dot_type == adm_type_get_traits(l->up_exps.w.type)->dot_type) {
+        memmove(s->jobs + n_act, s->jobs + ne, (size_t)n_act * sizeof(adm_matmul_job));
+        adm_matmul_multi(pool, k, s->jobs, 2 * n_act, xin, n_in_rows, mm_scratch);
+    } else {
+        adm_matmul_multi(pool, k, s->jobs, n_act, xin, n_in_rows, mm_scratch);
+        adm_matmul_multi(pool, k, s->jobs + ne, n_act, xin, n_in_rows, mm_scratch);
+    }
+    for (int i = 0; i < n_pairs; i++)
+        adm_ffn_activate(k, model, nf, s->gate + (size_t)i * nf, s->up + (size_t)i * nf, s->gate + (size_t)i * nf);
+    n_act = 0;
+    for (int e = 0; e < ne; e++) {
+        const int r0 = s->start[e], cnt = s->start[e + 1] - r0;
+        if (cnt) s->jobs[n_act++] = (adm_matmul_job){&vd[e], s->de + (size_t)r0 * ed, (size_t)ed, r0, cnt};
+    }
+    adm_matmul_multi(pool, k, s->jobs, n_act, s->gate, n_pairs, mm_scratch);
+    for (int i = 0; i < n_pairs; i++)
+        memcpy(s->slots + (size_t)s->rows[i] * ed, s->de + (size_t)i * ed, (size_t)ed * sizeof(float));
+}
+
+void adm_moe_forward(adm_pool *pool, const adm_kernels *k, const adm_model *model, const adm_layer *l,
+                     adm_moe_scratch *s, const float *x, int n_tok, float *out, void *mm_scratch) {
+    const adm_hparams *hp = &model->hp;
+    const int ne = hp->n_expert, nu = hp->n_expert_used, ed = hp->n_embd;
+    adm_matmul(pool, k, &l->router, x, n_tok, s->probs, (size_t)ne, mm_scratch);
+    for (int t = 0; t < n_tok; t++)
+        route_token(hp, s->probs + (size_t)t * ne, s->sel + (size_t)t * nu, s->w + (size_t)t * nu);
+
+    /* Group the (token, slot) pairs by expert, in token order within one. */
+    for (int e = 0; e <= ne; e++) s->start[e] = 0;
+    for (int i = 0; i < n_tok * nu; i++) s->start[s->sel[i] + 1]++;
+    for (int e = 0; e < ne; e++) s->start[e + 1] += s->start[e];
+    for (int e = 0; e < ne; e++) s->fill[e] = s->start[e];
+    for (int i = 0; i < n_tok * nu; i++) s->rows[s->fill[s->sel[i]]++] = i;
+
+    if (n_tok * nu <= s->n_batch) experts_together(pool, k, model, l, s, x, n_tok, mm_scratch);
+    else experts_one_by_one(pool, k, model, l, s, x, mm_scratch);
     for (int t = 0; t < n_tok; t++) {
         float *o = out + (size_t)t * ed;
         const float *w = s->w + (size_t)t * nu;

@@ -5,11 +5,13 @@
  *   w_j = p[E_j] (/ sum over E when the file normalizes) * expert_scale
  *   out = sum_j w_j * ( act(x Wgate[E_j]) * (x Wup[E_j]) ) Wdown[E_j]
  *
- * A batch is computed expert by expert: the rows routed to one expert are
- * gathered into one matrix, so each expert's weights are read once per
- * batch (prompt processing, several sequences) and a single-token step
- * reads only the chosen experts. The per-token sums run over j in order, as
- * ggml adds its expert views.
+ * The rows routed to one expert are gathered into one matrix, so each
+ * expert's weights are read once per batch and a single-token step reads
+ * only the chosen experts. A batch whose (token, expert) pairs fit the
+ * batch scratch (decode steps, a few sequences) runs all chosen experts in
+ * two parallel passes (gate and up, then down); a longer one (prompt
+ * processing) expert by expert. The per-token sums run over j in order,
+ * as ggml adds its expert views.
  */
 #ifndef ADM_MOE_H
 #define ADM_MOE_H

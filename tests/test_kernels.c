@@ -568,7 +568,8 @@ static void test_matmul(void **state) {
                     for (int rep = 0; rep < 2; rep++) {
                         float *out = xalloc(sizeof(float) * (ldo[0] + ldo[1]) * (size_t)n_tok);
                         memset(out, 0, sizeof(float) * (ldo[0] + ldo[1]) * (size_t)n_tok);
-                        adm_matmul_job jobs[2] = {{&w[0], out, ldo[0]}, {&w[1], out + ldo[0] * (size_t)n_tok, ldo[1]}};
+                        adm_matmul_job jobs[2] = {{&w[0], out, ldo[0], 0, 0},
+                                                  {&w[1], out + ldo[0] * (size_t)n_tok, ldo[1], 0, 0}};
                         adm_matmul_multi(pools[p], tables[k], jobs, 2, x, n_tok, scratch);
                         for (int tk = 0; tk < n_tok; tk++)
                             for (int j = 0, o = 0; j < 2; j++)
@@ -584,6 +585,21 @@ static void test_matmul(void **state) {
                             free(out);
                         }
                     }
+                }
+                /* Jobs on their own rows of X (a mixture's experts): the
+                 * same bits as the same rows computed in one product. */
+                if (n_tok >= 2) {
+                    float *o0 = xalloc(sizeof(float) * ldo[0] * (size_t)n_tok);
+                    float *o1 = xalloc(sizeof(float) * ldo[1]);
+                    adm_matmul_job part[2] = {{&w[0], o0, ldo[0], 1, n_tok - 1}, {&w[1], o1, ldo[1], n_tok - 1, 1}};
+                    adm_matmul_multi(pools[2], tables[k], part, 2, x, n_tok, scratch);
+                    for (int tk = 1; tk < n_tok; tk++)
+                        assert_memory_equal(o0 + (size_t)(tk - 1) * ldo[0], first + (size_t)tk * ldo[0],
+                                            sizeof(float) * (size_t)n_out[0]);
+                    assert_memory_equal(o1, first + ldo[0] * (size_t)n_tok + (size_t)(n_tok - 1) * ldo[1],
+                                        sizeof(float) * (size_t)n_out[1]);
+                    free(o0);
+                    free(o1);
                 }
                 free(first);
             }
