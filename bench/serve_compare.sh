@@ -29,26 +29,21 @@ wait_up() { for _ in $(seq 600); do curl -sf "$1/health" >/dev/null 2>&1 && retu
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 echo "model $MODEL, $THREADS threads, commit $(git rev-parse --short HEAD), $(date -u +%F)"
+# Both servers stay up and the load generator alternates its rounds
+# between them (bench/serve_load.mjs --targets): a slow phase of a shared
+# machine then falls on both alike. An idle server sleeps.
 port=$(free_port)
 "$ADAMAS" serve -m "$MODEL" --port "$port" -np 8 -c 1024 -t "$THREADS" ${ADAMAS_ARGS:-} 2>"$LOG/adamas.log" &
 pids+=($!)
 wait_up "http://127.0.0.1:$port" || { cat "$LOG/adamas.log"; exit 1; }
-node bench/serve_load.mjs --url "http://127.0.0.1:$port" --label adamas --json ${LOAD_ARGS:-} >"$LOG/adamas.json"
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+targets="adamas=http://127.0.0.1:$port"
 if [ -x "$LLAMA" ]; then
     port=$(free_port)
     "$LLAMA" -m "$MODEL" --port "$port" -np 8 -c 8192 -t "$THREADS" --cont-batching 2>"$LOG/llama.log" &
     pids+=($!)
     wait_up "http://127.0.0.1:$port" || { tail -20 "$LOG/llama.log"; exit 1; }
-    node bench/serve_load.mjs --url "http://127.0.0.1:$port" --label llama-server --json ${LOAD_ARGS:-} >"$LOG/llama.json"
+    targets="$targets,llama-server=http://127.0.0.1:$port"
 else
-    echo "[]" >"$LOG/llama.json"
     echo "($LLAMA not found: adamas only)"
 fi
-node -e '
-const rows = [...JSON.parse(require("fs").readFileSync(process.argv[1])), ...JSON.parse(require("fs").readFileSync(process.argv[2]))];
-console.log("| server | N | requests/s | tokens/s | TTFT median ms | TTFT p95 ms | ITL median ms | ITL p95 ms | ITL p99 ms | text chunks / answer |");
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-for (const r of rows.sort((a, b) => a.n - b.n))
-  console.log(`| ${r.server} | ${r.n} | ${r.requests_per_s.toFixed(3)} | ${r.tokens_per_s.toFixed(1)} | ${r.ttft_median_ms.toFixed(0)} | ${r.ttft_p95_ms.toFixed(0)} | ${r.itl_median_ms.toFixed(1)} | ${r.itl_p95_ms.toFixed(1)} | ${r.itl_p99_ms.toFixed(1)} | ${r.chunks_per_answer.toFixed(1)} |`);
-' "$LOG/adamas.json" "$LOG/llama.json"
+node bench/serve_load.mjs --targets "$targets" ${LOAD_ARGS:-}
