@@ -1,12 +1,12 @@
 /*
  * threadpool.c - see threadpool.h.
  *
- * A job is nth slices. `work` holds the job's number (high 32 bits) and the
- * next unclaimed slice (low 32 bits); every thread, the driver included,
- * claims slices with one fetch_add until none is left, so no thread waits
- * for another to *start*: only a thread preempted in the middle of a slice
- * can hold a job up. `done` counts finished slices; the driver returns when
- * it reaches nth.
+ * A job is n slices (the pool's size, or more). `work` holds the job's
+ * slice count (high 32 bits) and the next unclaimed slice (low 32 bits);
+ * every thread, the driver included, claims slices with one fetch_add until
+ * none is left, so no thread waits for another to *start*: only a thread
+ * preempted in the middle of a slice can hold a job up. `done` counts
+ * finished slices; the driver returns when it reaches n.
  *
  * Waiting is bounded (see backoff_step): workers waiting for a job and the
  * driver waiting for the last slice spin briefly, then yield the CPU, then
@@ -77,6 +77,7 @@ struct adm_pool {
     uint32_t job;     /* the driver's job counter */
     adm_pool_fn fn;   /* the current job, written before it is published */
     void *arg;
+    uint32_t n_slices; /* its slice count (the driver's copy; claims read it from work) */
     bool sync_ok;
 #ifndef __linux__
     pthread_mutex_t mutex;
@@ -127,12 +128,15 @@ static void word_wake(adm_pool *pool, _Atomic uint32_t *w, int n) {
 /* Claims and runs slices of the current job until none is left. The job
  * cannot complete while a claimed slice runs, so fn and arg are that job's. */
 static void run_slices(adm_pool *pool) {
-    const uint32_t n = (uint32_t)pool->n;
     for (;;) {
         /* A plain load first: once the job is exhausted, late threads do not
          * write the line everyone claims from. */
-        if ((uint32_t)atomic_load_explicit(&pool->work, memory_order_relaxed) >= n) return;
-        const uint32_t i = (uint32_t)atomic_fetch_add_explicit(&pool->work, 1, memory_order_acquire);
+        const uint64_t w = atomic_load_explicit(&pool->work, memory_order_relaxed);
+        if ((uint32_t)w >= (uint32_t)(w >> 32)) return;
+        /* The claim carries the slice count of the job it claims from: a
+         * late thread may claim from the next job. */
+        const uint64_t c = atomic_fetch_add_explicit(&pool->work, 1, memory_order_acquire);
+        const uint32_t i = (uint32_t)c, n = (uint32_t)(c >> 32);
         if (i >= n) return;
         pool->fn(pool->arg, (int)i, (int)n);
         /* seq_cst, paired with the driver's store to driver_asleep and load
@@ -161,7 +165,7 @@ static uint32_t wait_for_job(adm_pool *pool, uint32_t seen) {
 }
 
 static void wait_until_done(adm_pool *pool) {
-    const uint32_t n = (uint32_t)pool->n;
+    const uint32_t n = pool->n_slices;
     uint32_t d;
     backoff b = {0, 0};
     bool sleep = false;
@@ -201,16 +205,19 @@ static void *worker_main(void *p) {
     }
 }
 
-void adm_pool_run(adm_pool *pool, adm_pool_fn fn, void *arg) {
+void adm_pool_run(adm_pool *pool, adm_pool_fn fn, void *arg) { adm_pool_run_n(pool, fn, arg, pool->n); }
+
+void adm_pool_run_n(adm_pool *pool, adm_pool_fn fn, void *arg, int n_slices) {
     if (pool->n == 1) {
-        fn(arg, 0, 1);
+        for (int i = 0; i < n_slices; i++) fn(arg, i, n_slices);
         return;
     }
     pool->fn = fn;
     pool->arg = arg;
+    pool->n_slices = (uint32_t)n_slices;
     atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
     const uint32_t job = ++pool->job;
-    atomic_store_explicit(&pool->work, (uint64_t)job << 32, memory_order_release);
+    atomic_store_explicit(&pool->work, (uint64_t)pool->n_slices << 32, memory_order_release);
     atomic_store(&pool->seq, job); /* seq_cst: pairs with the sleepers count in wait_for_job */
     if (atomic_load(&pool->sleepers) > 0) word_wake(pool, &pool->seq, INT_MAX);
     run_slices(pool);

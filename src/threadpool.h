@@ -26,6 +26,11 @@ adm_status adm_pool_create(int n_threads, adm_pool **out, adm_error *err);
 void adm_pool_free(adm_pool *pool);
 int adm_pool_size(const adm_pool *pool);
 void adm_pool_run(adm_pool *pool, adm_pool_fn fn, void *arg);
+/* The same with n_slices slices (>= 1), claimed in order by whichever
+ * thread is free: more slices than threads even out threads that run at
+ * different speeds (a VM's vCPUs, a core shared with another process),
+ * for jobs whose slices need no per-thread scratch. */
+void adm_pool_run_n(adm_pool *pool, adm_pool_fn fn, void *arg, int n_slices);
 
 /* Test hook: worker `ith` (1..n-1) takes no work until called again with
  * ith = 0, as if the OS never scheduled it; jobs must still complete. */

@@ -22,14 +22,15 @@
 #include <unistd.h>
 
 #define MAX_N 8
+#define MAX_SLICES 32
 #define N_JOBS 3000
 
 typedef struct job_log {
     int n;                        /* the pool's size */
     int job;                      /* the job being run */
     _Atomic int bad_nth;          /* calls with nth != n or ith out of range */
-    _Atomic int hits[MAX_N];      /* calls per slice in the current job */
-    int64_t out[MAX_N];           /* a result that depends only on (ith, nth) */
+    _Atomic int hits[MAX_SLICES]; /* calls per slice in the current job */
+    int64_t out[MAX_SLICES];      /* a result that depends only on (ith, nth) */
 } job_log;
 
 static void record(void *arg, int ith, int nth) {
@@ -45,22 +46,30 @@ static void record(void *arg, int ith, int nth) {
 }
 
 /* Runs jobs on pool and checks each: every slice once, results as if run
- * one slice after the other. */
-static void run_jobs(adm_pool *pool, int n, int n_jobs) {
-    job_log l = {.n = n};
+ * one slice after the other. With vary, the slice count changes from job to
+ * job (adm_pool_run_n, 1 to MAX_SLICES): a thread still claiming from the
+ * previous job must not run a slice the next job does not have. */
+static void run_jobs_vary(adm_pool *pool, int n_threads, int n_jobs, bool vary) {
+    job_log l = {.n = n_threads};
     for (int j = 0; j < n_jobs; j++) {
         l.job = j;
-        for (int i = 0; i < MAX_N; i++) atomic_store(&l.hits[i], 0);
-        adm_pool_run(pool, record, &l);
+        l.n = vary ? 1 + (j * 7 + j / 3) % MAX_SLICES : n_threads;
+        const int n = l.n;
+        for (int i = 0; i < MAX_SLICES; i++) atomic_store(&l.hits[i], 0);
+        if (vary) adm_pool_run_n(pool, record, &l, n);
+        else adm_pool_run(pool, record, &l);
         assert_int_equal(atomic_load(&l.bad_nth), 0);
-        for (int i = 0; i < n; i++) {
-            assert_int_equal(atomic_load(&l.hits[i]), 1);
+        for (int i = 0; i < MAX_SLICES; i++) {
+            assert_int_equal(atomic_load(&l.hits[i]), i < n ? 1 : 0);
+            if (i >= n) continue;
             int64_t want = 0;
             for (int k = i; k < 1000; k += n) want += (int64_t)k * (j + 1);
             assert_int_equal(l.out[i], want);
         }
     }
 }
+
+static void run_jobs(adm_pool *pool, int n, int n_jobs) { run_jobs_vary(pool, n, n_jobs, false); }
 
 static void test_every_slice_once(void **state) {
     (void)state;
@@ -71,6 +80,7 @@ static void test_every_slice_once(void **state) {
         assert_int_equal(adm_pool_create(n, &pool, &err), ADM_OK);
         assert_int_equal(adm_pool_size(pool), n);
         run_jobs(pool, n, n > 2 ? N_JOBS / 4 : N_JOBS);
+        run_jobs_vary(pool, n, n > 2 ? N_JOBS / 4 : N_JOBS, true);
         adm_pool_free(pool);
     }
     alarm(0);
