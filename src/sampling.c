@@ -6,6 +6,7 @@
  */
 #include "base.h"
 #include "grammar/grammar.h"
+#include "kernels/kernels.h"
 #include "sampling.h"
 
 #include <math.h>
@@ -25,6 +26,7 @@ struct adm_sampler {
     int32_t *hist;        /* ring buffer of the last penalty_last_n tokens */
     int n_hist, hist_pos;
     uint64_t rng[4];
+    const adm_kernels *kern;    /* next_above */
     const adm_grammar *grammar; /* optional, borrowed */
     adm_grammar_state *gs;      /* its position (owned) */
 };
@@ -72,6 +74,7 @@ adm_status adm_sampler_create(const adm_sampler_params *params, int n_vocab, adm
     if (!s) return adm_fail(err, ADM_ERR_NOMEM, "out of memory");
     s->p = p;
     s->n_vocab = n_vocab;
+    s->kern = adm_kernels_get();
     s->c = adm_alloc((size_t)n_vocab * sizeof(cand));
     s->probs = adm_alloc((size_t)n_vocab * sizeof(float));
     s->hist = adm_alloc((size_t)(p.penalty_last_n > 0 ? p.penalty_last_n : 1) * sizeof(int32_t));
@@ -242,9 +245,10 @@ static void heap_offer(cand *h, int *n, int k, cand x) {
  * c[0..k), best first: one pass over the logits against the worst of the
  * k best so far, instead of filling, partitioning and sorting n_vocab
  * candidates (1.1-1.5 ms -> 0.3 ms per token with the 151,669-token
- * Qwen2 vocabulary, bench_grammar). Logit-then-id is a total order, so the k best are one set
- * and the result is that of the full selection (test_sampling compares
- * the two). */
+ * Qwen2 vocabulary, bench_grammar; 0.06 ms with the kernel's scan for
+ * the next logit above the worst kept). Logit-then-id is a total order,
+ * so the k best are one set and the result is that of the full selection
+ * (test_sampling compares the two). */
 static void top_sorted(adm_sampler *s, const float *logits, int k) {
     const adm_sampler_params *p = &s->p;
     cand *h = s->c, *pen = s->pen;
@@ -264,7 +268,15 @@ static void top_sorted(adm_sampler *s, const float *logits, int k) {
     for (int i = 0; i < s->n_vocab; i++) {
         float v = logits[i];
         if (n == k) {
-            /* the common case: not above the worst kept (NaN never is) */
+            /* The common case: not above the worst kept (NaN never is).
+             * Without penalized entries every kept id is below i, so a tie
+             * never displaces one and the kernel skips to the next logit
+             * strictly above it (most of the vocabulary, 16 at a time). */
+            if (m == 0) {
+                i = s->kern->next_above(logits, i, s->n_vocab, h[0].logit);
+                if (i == s->n_vocab) break;
+                v = logits[i];
+            }
             if (!(v > h[0].logit || (v == h[0].logit && i < h[0].id))) continue;
         } else if (isnan(v)) {
             v = -INFINITY;

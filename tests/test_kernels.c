@@ -525,6 +525,38 @@ static void test_float_helpers(void **state) {
 
 /* ---- 3: adm_matmul_multi, threaded, vs a double reference ---- */
 
+/* next_above on every table: the first index from i0 with x > t, NaN and
+ * ties never above, at every start and length around the vector widths. */
+static void test_next_above(void **state) {
+    (void)state;
+    rng r = {11};
+    const adm_kernels *sc = adm_kernels_scalar(), *simd[2];
+    const int n_simd = simd_tables(simd);
+    enum { NMAX = 300 };
+    float x[NMAX];
+    for (int trial = 0; trial < 400; trial++) {
+        const int n = trial % 7 == 0 ? NMAX : (int)(rng_u32(&r) % NMAX);
+        fill(&r, x, n, D_NORMAL);
+        /* a few values at or above the threshold, some NaN and infinities */
+        const float t = 2.0f + (float)(trial % 3);
+        for (int j = 0; j < n; j++) {
+            const uint32_t u = rng_u32(&r) % 97;
+            if (u == 0) x[j] = t;
+            else if (u == 1) x[j] = NAN;
+            else if (u == 2) x[j] = -INFINITY;
+            else if (u == 3 && trial % 5 == 0) x[j] = INFINITY;
+            else if (u == 4) x[j] = nextafterf(t, INFINITY);
+        }
+        for (int i0 = 0; i0 <= n; i0 += 1 + (int)(rng_u32(&r) % 23)) {
+            const int want = sc->next_above(x, i0, n, t);
+            int lin = i0;
+            while (lin < n && !(x[lin] > t)) lin++;
+            assert_int_equal(want, lin);
+            for (int k = 0; k < n_simd; k++) assert_int_equal(simd[k]->next_above(x, i0, n, t), want);
+        }
+    }
+}
+
 static void test_matmul(void **state) {
     (void)state;
     rng r = {6};
@@ -777,6 +809,7 @@ int main(void) {
         cmocka_unit_test(test_vec_dot),          cmocka_unit_test(test_gemm_tiles),
         cmocka_unit_test(test_from_float),       cmocka_unit_test(test_convert_simd),
         cmocka_unit_test(test_float_helpers),    cmocka_unit_test(test_matmul),
+        cmocka_unit_test(test_next_above),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

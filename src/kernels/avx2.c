@@ -744,6 +744,22 @@ static void k_axpy_f16(int n, float a, const adm_f16 *x, float *y) {
     for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
 }
 
+/* 32 values per step (four compares, one test of the ORed masks): nearly
+ * every logit is below the threshold once the sampler's heap is full. */
+static int k_next_above(const float *x, int i0, int n, float t) {
+    const __m256 vt = _mm256_set1_ps(t);
+    int i = i0;
+    for (; i + 32 <= n; i += 32) {
+        const uint32_t m = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), vt, _CMP_GT_OQ)) |
+                           (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), vt, _CMP_GT_OQ)) << 8 |
+                           (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 16), vt, _CMP_GT_OQ)) << 16 |
+                           (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 24), vt, _CMP_GT_OQ)) << 24;
+        if (m) return i + __builtin_ctz(m);
+    }
+    while (i < n && !(x[i] > t)) i++;
+    return i;
+}
+
 static void k_scale_f32(int n, float a, float *y) {
     const __m256 va = _mm256_set1_ps(a);
     int i = 0;
@@ -800,4 +816,5 @@ void adm_kernels_init_avx2(adm_kernels *t) {
     t->axpy_f32 = k_axpy_f32;
     t->axpy_f16 = k_axpy_f16;
     t->scale_f32 = k_scale_f32;
+    t->next_above = k_next_above;
 }

@@ -64,6 +64,9 @@ typedef struct adm_kernels {
     void (*axpy_f32)(int n, float a, const float *x, float *y);    /* y += a * x */
     void (*axpy_f16)(int n, float a, const adm_f16 *x, float *y);  /* y += a * (float)x */
     void (*scale_f32)(int n, float a, float *y);                   /* y *= a */
+    /* The first i in [i0, n) with x[i] > t (NaN never is), or n: the
+     * sampler's scan for logits above the worst of its best k so far. */
+    int (*next_above)(const float *x, int i0, int n, float t);
 
     /* Attention over an f16 KV cache (attention/dense.c, attention/adamas.c).
      * Row j is base + idx[j] * stride (idx NULL: base + j * stride; stride in

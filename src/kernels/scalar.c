@@ -235,6 +235,12 @@ static void k_axpy_f16(int n, float a, const adm_f16 *x, float *y) {
     for (int i = 0; i < n; i++) y[i] += a * adm_f16_to_f32(x[i]);
 }
 
+static int k_next_above(const float *x, int i0, int n, float t) {
+    int i = i0;
+    while (i < n && !(x[i] > t)) i++;
+    return i;
+}
+
 static void k_scale_f32(int n, float a, float *y) {
     for (int i = 0; i < n; i++) y[i] *= a;
 }
@@ -403,6 +409,7 @@ void adm_kernels_fill_scalar(adm_kernels *t) {
     t->axpy_f32 = k_axpy_f32;
     t->axpy_f16 = k_axpy_f16;
     t->scale_f32 = k_scale_f32;
+    t->next_above = k_next_above;
     t->attn_qk_f16 = k_attn_qk_f16;
     t->attn_pv_f16 = k_attn_pv_f16;
     t->softmax = k_softmax;
