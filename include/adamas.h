@@ -279,6 +279,13 @@ ADM_API uint64_t adm_model_kv_bytes_per_token(const adm_model *model, adm_type t
  * memory budget counts for a full context). */
 ADM_API uint64_t adm_model_kv_bytes(const adm_model *model, adm_type type_k, adm_type type_v, int n_ctx, int n_batch,
                                     bool swa_full);
+/* The longest context, a multiple of 256 from 256 up to the model's
+ * training length, whose KV cache (adm_model_kv_bytes with these
+ * settings) fits in `bytes`; 256 when even that does not fit. Sliding-
+ * window layers count as their rings, so a gemma3 file gets a context
+ * about six times longer than a full cache per layer would allow. */
+ADM_API int adm_model_ctx_for_memory(const adm_model *model, adm_type type_k, adm_type type_v, int n_batch,
+                                     bool swa_full, uint64_t bytes);
 /* Looks up a metadata string value (e.g. "tokenizer.chat_template").
  * Returns a borrowed NUL-terminated string, or NULL if absent or not a string. */
 ADM_API const char *adm_model_meta_str(const adm_model *model, const char *key);

@@ -588,6 +588,21 @@ uint64_t adm_model_kv_bytes(const adm_model *m, adm_type type_k, adm_type type_v
     return rows * (uint64_t)hp->n_head_kv * (adm_row_size(type_k, hp->head_dim) + adm_row_size(type_v, hp->head_dim_v));
 }
 
+int adm_model_ctx_for_memory(const adm_model *m, adm_type type_k, adm_type type_v, int n_batch, bool swa_full,
+                             uint64_t bytes) {
+    const int train = m->hp.n_ctx_train > 0 ? m->hp.n_ctx_train : 4096;
+    if (train <= 256 || adm_model_kv_bytes(m, type_k, type_v, train, n_batch, swa_full) <= bytes) return train;
+    /* The bytes grow with the context (rings stop growing at their
+     * window): the largest fitting multiple of 256 by bisection. */
+    int lo = 0, hi = train / 256; /* lo * 256 fits (or is 0), hi * 256 does not */
+    while (hi - lo > 1) {
+        const int mid = lo + (hi - lo) / 2;
+        if (adm_model_kv_bytes(m, type_k, type_v, mid * 256, n_batch, swa_full) <= bytes) lo = mid;
+        else hi = mid;
+    }
+    return lo > 0 ? lo * 256 : 256;
+}
+
 uint64_t adm_model_kv_bytes_per_token(const adm_model *m, adm_type type_k, adm_type type_v) {
     const adm_hparams *hp = &m->hp;
     return (uint64_t)hp->n_layer * (uint64_t)hp->n_head_kv *

@@ -423,6 +423,22 @@ static void test_ring_memory_gemma3_1b(void **state) {
     assert_int_equal(bytes[0], budget[0]);
     assert_int_equal(bytes[1], budget[1]);
     assert_true(bytes[0] * 5 < bytes[1]);
+    /* The longest context that fits a memory budget counts the rings: with
+     * the budget of a full 8192-token cache, over five times as long. */
+    const adm_model_info mi = adm_model_get_info(m);
+    for (int full = 0; full < 2; full++) {
+        const uint64_t want = adm_model_kv_bytes(m, ADM_TYPE_F16, ADM_TYPE_F16, 8192, ep.n_batch, true);
+        const int n = adm_model_ctx_for_memory(m, ADM_TYPE_F16, ADM_TYPE_F16, ep.n_batch, full, want);
+        assert_int_equal(n % 256, 0);
+        assert_true(adm_model_kv_bytes(m, ADM_TYPE_F16, ADM_TYPE_F16, n, ep.n_batch, full) <= want);
+        if (n < mi.n_ctx_train)
+            assert_true(adm_model_kv_bytes(m, ADM_TYPE_F16, ADM_TYPE_F16, n + 256, ep.n_batch, full) > want);
+        if (full) assert_int_equal(n, 8192);
+        else assert_true(n > 5 * 8192 || n == mi.n_ctx_train);
+    }
+    assert_int_equal(adm_model_ctx_for_memory(m, ADM_TYPE_F16, ADM_TYPE_F16, ep.n_batch, false, 1), 256);
+    assert_int_equal(adm_model_ctx_for_memory(m, ADM_TYPE_F16, ADM_TYPE_F16, ep.n_batch, false, UINT64_MAX),
+                     mi.n_ctx_train);
     adm_engine_free(e);
     adm_model_free(m);
 }

@@ -68,17 +68,6 @@ static void usage(FILE *f) {
     gen_opts_usage(f);
 }
 
-static uint64_t mem_available_bytes(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f) return 0;
-    char line[256];
-    unsigned long long kb = 0;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-    fclose(f);
-    return (uint64_t)kb * 1024;
-}
-
 static char *read_key_file(const char *path) {
     size_t len;
     char *s = args_read_file("serve", path, &len);

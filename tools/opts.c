@@ -337,16 +337,15 @@ void sample_opts_finish(sample_opts *o, const char *cmd) {
     if (o->sp.temp > 0) fprintf(stderr, "adamas %s: seed %llu\n", cmd, (unsigned long long)o->sp.seed);
 }
 
-/* MemAvailable from /proc/meminfo, in bytes (0 if unknown). */
-static uint64_t mem_available(void) {
+uint64_t mem_available_bytes(void) {
     FILE *f = fopen("/proc/meminfo", "r");
     if (!f) return 0;
     char line[256];
-    uint64_t kb = 0;
+    unsigned long long kb = 0;
     while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "MemAvailable: %llu kB", (unsigned long long *)&kb) == 1) break;
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
     fclose(f);
-    return kb * 1024;
+    return (uint64_t)kb * 1024;
 }
 
 int default_ctx_size(const char *cmd, adm_model *m, const model_opts *o, bool say) {
@@ -358,12 +357,15 @@ int default_ctx_size(const char *cmd, adm_model *m, const model_opts *o, bool sa
                     cmd, o->cp.n_ctx, mi.n_ctx_train);
         return o->cp.n_ctx;
     }
-    const uint64_t per_tok = adm_model_kv_bytes_per_token(m, o->cp.type_k, o->cp.type_v);
-    const uint64_t avail = mem_available();
+    const uint64_t avail = mem_available_bytes();
     int n = mi.n_ctx_train;
-    if (avail && per_tok && (uint64_t)n * per_tok > avail / 2) {
-        n = (int)(avail / 2 / per_tok) / 256 * 256;
-        if (n < 256) n = 256;
+    /* What the cache of that context takes with these settings (a sliding-
+     * window layer holds only its ring). */
+    const int fit = avail ? adm_model_ctx_for_memory(m, o->cp.type_k, o->cp.type_v, o->cp.n_batch, o->cp.swa_full,
+                                                     avail / 2)
+                          : n;
+    if (n > 0 && fit < n) {
+        n = fit;
         if (say) fprintf(stderr, "adamas %s: context %d tokens (the model's %d capped to fit in half of the %.1f GiB of free "
                         "memory; -c to change)\n", cmd, n, mi.n_ctx_train, (double)avail / (double)(1ull << 30));
     } else if (say) {

@@ -79,5 +79,7 @@ int32_t *tokenize_alloc(const char *cmd, const adm_vocab *v, const char *text, s
  * length), or by default the model's training length capped to what fits
  * in half of the free memory; with `say`, says what it chose. */
 int default_ctx_size(const char *cmd, adm_model *m, const model_opts *o, bool say);
+/* MemAvailable from /proc/meminfo, in bytes (0 if unknown). */
+uint64_t mem_available_bytes(void);
 
 #endif
