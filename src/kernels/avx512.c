@@ -561,29 +561,46 @@ AI __m256 zk_pair(const int T, const zk_dec *x, const block_q8_K *y, __m256 acc)
     return zk_finish(T, sumi, x->mn, x->d, x->dmin, y, acc);
 }
 
-/* One column: rows one after another (sequential stream); several: decode
- * each row's super-block once for all columns. */
+/* One row against NC columns (NC constant, so the decoded super-block and
+ * the NC accumulators stay in registers): each super-block is decoded once
+ * and run against every column, in the order of zk_row. */
+AI void zk_rowcols(const int T, const int NC, int n, const uint8_t *x, const uint8_t *a, size_t as, float *s,
+                   size_t lds) {
+    const size_t bx = zk_size(T);
+    __m256 acc[ADM_TILE_MAX];
+    UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        zk_dec d;
+        zk_decode(T, x + (size_t)i * bx, &d);
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = zk_pair(T, &d, (const block_q8_K *)(a + c * as) + i, acc[c]);
+    }
+    UNROLL for (int c = 0; c < NC; c++) s[c * lds] = hsum256(acc[c]);
+}
+
+/* Rows one after another in every case: one sequential weight stream per
+ * thread (what the DRAM prefetchers follow; a tile interleaving 4 rows
+ * reads 4 short streams), the columns in groups of 8, 4 or 2 per decoded
+ * super-block. A tile with runtime-sized loops kept its decoded rows and
+ * 8 x 8 accumulators in memory: 2 columns ran slower than 1 (Llama-3.2-1B
+ * Q4_K_M: 16.4 t/s for 2 sequences against 22.2 for one). */
 AI void zk_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, const void *va, size_t as, float *s,
                 size_t lds) {
     const uint8_t *w = vw, *a = va;
-    if (nc == 1) {
-        for (int r = 0; r < nr; r++) s[r] = zk_row(T, n, w + r * ws, (const block_q8_K *)a);
-        return;
-    }
-    const size_t bx = zk_size(T);
-    __m256 acc[ADM_TILE_MAX][ADM_TILE_MAX];
-    zk_dec dec[ADM_TILE_MAX];
-    for (int c = 0; c < nc; c++)
-        for (int r = 0; r < nr; r++) acc[c][r] = _mm256_setzero_ps();
-    for (int i = 0; i < n / QK_K; i++) {
-        for (int r = 0; r < nr; r++) zk_decode(T, w + r * ws + (size_t)i * bx, &dec[r]);
-        for (int c = 0; c < nc; c++) {
-            const block_q8_K *y = (const block_q8_K *)(a + c * as) + i;
-            for (int r = 0; r < nr; r++) acc[c][r] = zk_pair(T, &dec[r], y, acc[c][r]);
+    for (int r = 0; r < nr; r++) {
+        const uint8_t *x = w + r * ws;
+        for (int c = 0; c < nc;) {
+            const int g = nc - c >= 8 ? 8 : nc - c >= 4 ? 4 : nc - c >= 2 ? 2 : 1;
+            const uint8_t *ac = a + c * as;
+            float *o = s + (size_t)c * lds + r;
+            switch (g) {
+            case 8: zk_rowcols(T, 8, n, x, ac, as, o, lds); break;
+            case 4: zk_rowcols(T, 4, n, x, ac, as, o, lds); break;
+            case 2: zk_rowcols(T, 2, n, x, ac, as, o, lds); break;
+            default: *o = zk_row(T, n, x, (const block_q8_K *)ac); break;
+            }
+            c += g;
         }
     }
-    for (int c = 0; c < nc; c++)
-        for (int r = 0; r < nr; r++) s[c * lds + r] = hsum256(acc[c][r]);
 }
 
 #define ZK_KERNELS(NAME, T)                                                                                         \
