@@ -434,32 +434,45 @@ AI __m256 kq_pair(const int T, const kq_dec *x, const block_q8_K *y, __m256 acc)
     return kq_finish(T, sumi, x->mn, x->d, x->dmin, y, acc);
 }
 
-/* Any nr x nc <= ADM_TILE_MAX. One column: rows one after another, so a
- * thread reads its weights as one sequential stream (interleaving rows
- * halves the DRAM throughput the prefetchers reach). Several columns:
- * decode the nr rows' super-block once, run every (row, column) pair on it;
- * the pair work (16 multiplies) dwarfs the loop overhead. */
+/* One row against NC columns (NC constant, so the NC accumulators stay in
+ * registers; a decoded super-block is 16 registers, all AVX2 has, so it
+ * lives in L1): each super-block is decoded once and run against every
+ * column, in the order of kq_row. */
+AI void kq_rowcols(const int T, const int NC, int n, const uint8_t *x, const uint8_t *a, size_t as, float *s,
+                   size_t lds) {
+    const size_t bx = kq_size(T);
+    __m256 acc[ADM_TILE_MAX];
+    UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        kq_dec d;
+        kq_decode(T, x + (size_t)i * bx, &d);
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = kq_pair(T, &d, (const block_q8_K *)(a + c * as) + i, acc[c]);
+    }
+    UNROLL for (int c = 0; c < NC; c++) s[c * lds] = hsum_ps(acc[c]);
+}
+
+/* Any nr x nc <= ADM_TILE_MAX, rows one after another: a thread reads its
+ * weights as one sequential stream (interleaving rows halves the DRAM
+ * throughput the prefetchers reach), the columns in groups of 8, 4 or 2
+ * per decoded super-block (as avx512.c's zk_gemm). */
 AI void kq_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, const void *va, size_t as, float *s,
                 size_t lds) {
     const uint8_t *w = vw, *a = va;
-    if (nc == 1) {
-        for (int r = 0; r < nr; r++) s[r] = kq_row(T, n, w + r * ws, (const block_q8_K *)a);
-        return;
-    }
-    const size_t bx = kq_size(T);
-    __m256 acc[ADM_TILE_MAX][ADM_TILE_MAX];
-    kq_dec dec[ADM_TILE_MAX];
-    for (int c = 0; c < nc; c++)
-        for (int r = 0; r < nr; r++) acc[c][r] = _mm256_setzero_ps();
-    for (int i = 0; i < n / QK_K; i++) {
-        for (int r = 0; r < nr; r++) kq_decode(T, w + r * ws + (size_t)i * bx, &dec[r]);
-        for (int c = 0; c < nc; c++) {
-            const block_q8_K *y = (const block_q8_K *)(a + c * as) + i;
-            for (int r = 0; r < nr; r++) acc[c][r] = kq_pair(T, &dec[r], y, acc[c][r]);
+    for (int r = 0; r < nr; r++) {
+        const uint8_t *x = w + r * ws;
+        for (int c = 0; c < nc;) {
+            const int g = nc - c >= 8 ? 8 : nc - c >= 4 ? 4 : nc - c >= 2 ? 2 : 1;
+            const uint8_t *ac = a + c * as;
+            float *o = s + (size_t)c * lds + r;
+            switch (g) {
+            case 8: kq_rowcols(T, 8, n, x, ac, as, o, lds); break;
+            case 4: kq_rowcols(T, 4, n, x, ac, as, o, lds); break;
+            case 2: kq_rowcols(T, 2, n, x, ac, as, o, lds); break;
+            default: *o = kq_row(T, n, x, (const block_q8_K *)ac); break;
+            }
+            c += g;
         }
     }
-    for (int c = 0; c < nc; c++)
-        for (int r = 0; r < nr; r++) s[c * lds + r] = hsum_ps(acc[c][r]);
 }
 
 #define KQ_KERNELS(NAME, T)                                                                                         \
