@@ -748,6 +748,9 @@ ADM_API adm_sched_params adm_sched_default_params(void);
 ADM_API adm_status adm_sched_create(adm_engine *e, const adm_sched_params *params, adm_sched **out, adm_error *err);
 /* Frees the scheduler (not its slots). */
 ADM_API void adm_sched_free(adm_sched *s);
+/* The prompt tokens a tick may carry (the parameter as clamped to the
+ * engine's batch). */
+ADM_API int adm_sched_tick_tokens(const adm_sched *s);
 /* Attaches a slot (its sequence must belong to the scheduler's engine). */
 ADM_API adm_status adm_sched_add(adm_sched *s, adm_slot *slot, adm_error *err);
 ADM_API void adm_sched_remove(adm_sched *s, adm_slot *slot);

@@ -71,6 +71,8 @@ adm_status adm_sched_create(adm_engine *e, const adm_sched_params *params, adm_s
     return ADM_OK;
 }
 
+int adm_sched_tick_tokens(const adm_sched *s) { return s->p.tick_tokens; }
+
 void adm_sched_free(adm_sched *s) {
     if (!s) return;
     adm_free(s->slots);

@@ -42,7 +42,6 @@ struct srv_engine {
     adm_engine *deng;
     adm_sched *sched;
     int n_slots, n_ctx;
-    int n_batch, tick_tokens;   /* for GET /props */
     adm_seq **seqs, **dseqs;
     adm_slot **slots;
     srv_task **running;         /* per slot */
@@ -478,8 +477,8 @@ void srv_engine_shutdown(srv_engine *e) {
 }
 
 int srv_engine_n_slots(const srv_engine *e) { return e->n_slots; }
-int srv_engine_n_batch(const srv_engine *e) { return e->n_batch; }
-int srv_engine_tick_tokens(const srv_engine *e) { return e->tick_tokens; }
+int srv_engine_n_batch(const srv_engine *e) { return adm_engine_n_batch(e->eng); }
+int srv_engine_tick_tokens(const srv_engine *e) { return adm_sched_tick_tokens(e->sched); }
 int srv_engine_n_ctx(const srv_engine *e) { return e->n_ctx; }
 
 int srv_engine_n_idle(srv_engine *e) {
@@ -617,12 +616,9 @@ srv_engine *srv_engine_create(adm_model *model, const srv_engine_params *p, adm_
          * it (chunks never move, so results do not depend on the load):
          * with chunks of the whole batch, one generating slot would hold
          * every new prompt back until it finished. Leave a row per slot. */
-        const int nb = p->eng.n_batch > 0 ? p->eng.n_batch : adm_engine_default_params().n_batch;
-        sp.tick_tokens = (nb - p->n_slots) / 32 * 32;
+        sp.tick_tokens = (adm_engine_n_batch(e->eng) - p->n_slots) / 32 * 32;
         if (sp.tick_tokens < 32) sp.tick_tokens = 32;
     }
-    e->n_batch = p->eng.n_batch > 0 ? p->eng.n_batch : adm_engine_default_params().n_batch;
-    e->tick_tokens = sp.tick_tokens;
     if (adm_sched_create(e->eng, &sp, &e->sched, err) != ADM_OK) goto fail;
     for (int i = 0; i < e->n_slots; i++) {
         if (adm_seq_create(e->eng, &p->seq, &e->seqs[i], err) != ADM_OK) goto fail;
