@@ -17,11 +17,6 @@
  * Zen 4 against 32 and 64 (pp512 of Qwen2.5-0.5B Q8_0: 274 t/s, the tiles
  * 219). */
 #define PREP_TB 16
-/* Slices per thread of a product: threads claim them as they come free, so
- * one running slower (a VM's vCPU, a core shared with another process)
- * takes fewer instead of holding the others at the end of every product.
- * Each slice is a contiguous range of rows (one stream for the prefetchers). */
-#define SLICES_PER_THREAD 4
 
 size_t adm_matmul_scratch_size(int64_t n_in, int n_tok) {
     /* Q8_0/Q8_1/Q8_K rows are at most 36/32 bytes per value; f32 is 4. */
@@ -39,6 +34,7 @@ typedef struct mm_ctx {
     size_t q_row;
     adm_type dot_type;
     int64_t total_rows;
+    int64_t n_chunks;   /* of ROW_CHUNK rows, split among the slices */
     uint8_t *prep;      /* prepared columns (NULL: not used), for weights of prep_type */
     size_t prep_stride;
     adm_type prep_type;
@@ -113,13 +109,12 @@ static void run_rows(const mm_ctx *c, const adm_matmul_job *job, int64_t r0, int
 }
 
 static void compute_rows(void *arg, int ith, int nth) {
-    mm_ctx *c = arg;
-    int64_t n_chunks = (c->total_rows + ROW_CHUNK - 1) / ROW_CHUNK;
+    const mm_ctx *c = arg;
     /* Contiguous chunk ranges per slice keep a thread streaming one part of
      * the weights at a time (better for the hardware prefetcher than
      * striding). */
     int64_t lo, hi;
-    adm_split_range(n_chunks, ith, nth, &lo, &hi);
+    adm_split_range(c->n_chunks, ith, nth, &lo, &hi);
     int64_t row = lo * ROW_CHUNK, end = ADM_MIN(hi * ROW_CHUNK, c->total_rows);
     int64_t base = 0;
     for (int j = 0; j < c->n_jobs && row < end; j++) {
@@ -157,8 +152,9 @@ void adm_matmul_multi(adm_pool *pool, const adm_kernels *k, const adm_matmul_job
     }
     if (n_tok >= 4 && adm_pool_size(pool) > 1) adm_pool_run(pool, quantize_rows, &c);
     else quantize_rows(&c, 0, 1);
-    const int64_t n_chunks = (c.total_rows + ROW_CHUNK - 1) / ROW_CHUNK;
-    adm_pool_run_n(pool, compute_rows, &c, (int)ADM_MIN(n_chunks, (int64_t)adm_pool_size(pool) * SLICES_PER_THREAD));
+    c.n_chunks = (c.total_rows + ROW_CHUNK - 1) / ROW_CHUNK;
+    adm_pool_run_n(pool, compute_rows, &c,
+                   (int)ADM_MIN(c.n_chunks, (int64_t)adm_pool_size(pool) * ADM_SLICES_PER_THREAD));
 }
 
 void adm_matmul(adm_pool *pool, const adm_kernels *k, const adm_weight *w, const float *x, int n_tok, float *out,

@@ -94,10 +94,10 @@ void adm_membw_free(adm_membw *b) {
 size_t adm_membw_size(const adm_membw *b) { return b->size; }
 
 double adm_membw_pass(adm_membw *b, adm_pool *pool) {
-    /* Slices as the products use them (matmul.c): a pass reads at the rate
-     * the weights can be read, not at the slowest thread's. Each slice has
-     * its own sink while there are at most MAX_SINK. */
-    const int n_slices = ADM_MIN(MAX_SINK, adm_pool_size(pool) * 4);
+    /* Slices as the products take them: a pass reads at the rate the
+     * weights can be read, not at the slowest thread's. Each slice has its
+     * own sink while there are at most MAX_SINK. */
+    const int n_slices = ADM_MIN(MAX_SINK, adm_pool_size(pool) * ADM_SLICES_PER_THREAD);
     const double t0 = adm_time_s();
     adm_pool_run_n(pool, read_part, b, n_slices);
     return adm_time_s() - t0;

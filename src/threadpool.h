@@ -31,6 +31,11 @@ void adm_pool_run(adm_pool *pool, adm_pool_fn fn, void *arg);
  * different speeds (a VM's vCPUs, a core shared with another process),
  * for jobs whose slices need no per-thread scratch. */
 void adm_pool_run_n(adm_pool *pool, adm_pool_fn fn, void *arg, int n_slices);
+/* The slices per thread that reading jobs (products, the bandwidth pass)
+ * take: a thread running slower then takes fewer instead of holding the
+ * others at the end of every job, and each slice is still a contiguous
+ * range long enough for the hardware prefetchers. */
+#define ADM_SLICES_PER_THREAD 4
 
 /* Test hook: worker `ith` (1..n-1) takes no work until called again with
  * ith = 0, as if the OS never scheduled it; jobs must still complete. */

@@ -461,7 +461,7 @@ AI void kq_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, c
     for (int r = 0; r < nr; r++) {
         const uint8_t *x = w + r * ws;
         for (int c = 0; c < nc;) {
-            const int g = nc - c >= 8 ? 8 : nc - c >= 4 ? 4 : nc - c >= 2 ? 2 : 1;
+            const int g = adm_col_group(nc - c);
             const uint8_t *ac = a + c * as;
             float *o = s + (size_t)c * lds + r;
             switch (g) {

@@ -329,7 +329,7 @@ AI void z32_gemm_prep(const int T, int n, int nr, int nc, const void *vw, size_t
         const int rr = ADM_MIN(4, nr - r);
         const uint8_t *w = (const uint8_t *)vw + (size_t)r * ws;
         for (int c = 0; c < nc;) {
-            const int g = nc - c >= 8 ? 8 : nc - c >= 4 ? 4 : nc - c >= 2 ? 2 : 1;
+            const int g = adm_col_group(nc - c);
             const uint8_t *p = (const uint8_t *)vp + (size_t)c * ps;
             float *o = s + (size_t)c * lds + r;
             if (rr > 2) {
@@ -589,7 +589,7 @@ AI void zk_gemm(const int T, int n, int nr, int nc, const void *vw, size_t ws, c
     for (int r = 0; r < nr; r++) {
         const uint8_t *x = w + r * ws;
         for (int c = 0; c < nc;) {
-            const int g = nc - c >= 8 ? 8 : nc - c >= 4 ? 4 : nc - c >= 2 ? 2 : 1;
+            const int g = adm_col_group(nc - c);
             const uint8_t *ac = a + c * as;
             float *o = s + (size_t)c * lds + r;
             switch (g) {

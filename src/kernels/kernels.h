@@ -42,6 +42,11 @@ typedef void (*adm_gemm_fn)(int n, int nr, int nc, const void *w, size_t w_strid
 typedef void (*adm_prep_fn)(int n, const void *a, void *p);
 typedef void (*adm_gemm_prep_fn)(int n, int nr, int nc, const void *w, size_t w_stride, const void *p, size_t p_stride,
                                  float *s, size_t lds);
+/* Tiles of several columns go 8, 4, 2 or 1 columns wide (each width is
+ * compiled once per type; more widths made clang with the sanitizers take
+ * minutes per file): the width for `left` columns still to do. */
+static inline int adm_col_group(int left) { return left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1; }
+
 static inline size_t adm_prep_size(int64_t n) { return ((size_t)(n / 32) * 136 + 63) & ~(size_t)63; }
 
 /* Converts n f32 values into a row of some type. */
