@@ -59,7 +59,8 @@ static void run_rows(const mm_ctx *c, const adm_matmul_job *job, int64_t r0, int
     const int n = (int)c->n_in;
     const int n_tok = job->n_tok ? job->n_tok : c->n_tok;
     const uint8_t *q = c->q + (size_t)job->x0 * c->q_row;
-    if (n_tok == 1) {
+    const bool prepped = c->prep && w->type == c->prep_type;
+    if (n_tok == 1 && !(prepped && k->block_sums)) {
         float *out = job->out;
         if (gemm) {
             for (int64_t r = r0; r < r1; r += k->gemm_nr) {
@@ -71,7 +72,7 @@ static void run_rows(const mm_ctx *c, const adm_matmul_job *job, int64_t r0, int
         }
         return;
     }
-    if (c->prep && w->type == c->prep_type) {
+    if (prepped) {
         const uint8_t *prep = c->prep + (size_t)job->x0 * c->prep_stride;
         for (int t0 = 0; t0 < n_tok; t0 += PREP_TB) {
             const int t1 = ADM_MIN(n_tok, t0 + PREP_TB);
@@ -145,6 +146,7 @@ void adm_matmul_multi(adm_pool *pool, const adm_kernels *k, const adm_matmul_job
         c.total_rows += jobs[j].w->n_out;
         wide |= (jobs[j].n_tok ? jobs[j].n_tok : n_tok) >= 2;
     }
+    wide |= k->block_sums; /* one order for every column count */
     if (wide && k->prep[jobs[0].w->type] && k->gemm_prep[jobs[0].w->type]) {
         c.prep_type = jobs[0].w->type;
         c.prep_stride = adm_prep_size(c.n_in);

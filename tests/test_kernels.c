@@ -387,6 +387,75 @@ static void test_gemm_tiles(void **state) {
 /* Inputs that hit the rounding rules: ties at +-k.5 (amax 127 gives scale
  * 1), both signs of the largest magnitude, zero blocks and super-blocks,
  * huge and subnormal values. */
+/* Block-sum order (kernels.h): every table that has it gives the scalar
+ * definition's bits for every row count (one 16-row tile, a partial one,
+ * two) and column count, and the value agrees with the exact product. */
+static void test_gemm_bsum(void **state) {
+    (void)state;
+    rng r = {12};
+    const adm_kernels *sc = adm_kernels_scalar(), *simd[2];
+    const int n_simd = simd_tables(simd);
+    enum { ROWS = 37, COLS = 11, LDS = 41 };
+    const adm_type t = ADM_TYPE_Q8_0;
+    assert_non_null(sc->prep_bsum[t]);
+    assert_non_null(sc->gemm_bsum[t]);
+    const int sizes[] = {1, 2, 28, 33, 152};
+    for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+        const int n = 32 * sizes[si];
+        const size_t ws = adm_row_size(t, n), as = adm_row_size(ADM_TYPE_Q8_0, n);
+        const size_t ps = adm_prep_size(n) + 64;
+        uint8_t *w = make_weights(&r, t, ROWS, n, D_MIXED, si % 2 == 1);
+        float *x = xalloc((size_t)n * COLS * sizeof(float));
+        uint8_t *act = xalloc(as * COLS), *prep = xalloc(ps * COLS);
+        fill(&r, x, (int64_t)n * COLS, si == 2 ? D_HUGE : D_NORMAL);
+        for (int c = 0; c < COLS; c++) sc->from_float[ADM_TYPE_Q8_0](x + (size_t)c * n, act + c * as, n);
+        /* The definition, column by column, row by row. */
+        float want[COLS][ROWS];
+        for (int c = 0; c < COLS; c++) sc->prep_bsum[t](n, act + c * as, prep + c * ps);
+        for (int c = 0; c < COLS; c++)
+            for (int rr = 0; rr < ROWS; rr++) sc->gemm_bsum[t](n, 1, 1, w + rr * ws, ws, prep + c * ps, ps, &want[c][rr], 1);
+        for (int c = 0; c < COLS; c++)
+            for (int rr = 0; rr < ROWS; rr++) {
+                double ref, mag;
+                ref_dot(t, w + rr * ws, act + c * as, n, &ref, &mag);
+                check_close((double)want[c][rr], ref, mag, n / 32, "scalar gemm_bsum", t, n);
+            }
+        for (int k = -1; k < n_simd; k++) {
+            const adm_kernels *kt = k < 0 ? sc : simd[k];
+            if (!kt->gemm_bsum[t]) continue;
+            assert_non_null(kt->prep_bsum[t]);
+            for (int c = 0; c < COLS; c++) kt->prep_bsum[t](n, act + c * as, prep + c * ps);
+            const int nrs[] = {1, 2, 7, 15, 16, 17, 31, 32, 37};
+            for (size_t ri = 0; ri < sizeof(nrs) / sizeof(nrs[0]); ri++) {
+                const int nr = nrs[ri];
+                for (int nc = 1; nc <= ADM_TILE_MAX; nc++) {
+                    const int r0 = (nr + nc) % (ROWS - nr + 1), c0 = (nr * nc) % (COLS - nc + 1);
+                    float out[COLS * LDS];
+                    for (int i = 0; i < COLS * LDS; i++) out[i] = -12345.0f;
+                    kt->gemm_bsum[t](n, nr, nc, w + r0 * ws, ws, prep + c0 * ps, ps, out, LDS);
+                    for (int c = 0; c < COLS; c++)
+                        for (int rr = 0; rr < LDS; rr++) {
+                            const float v = out[c * LDS + rr];
+                            if (c >= nc || rr >= nr) {
+                                assert_true(v == -12345.0f); /* wrote outside its tile */
+                                continue;
+                            }
+                            if (memcmp(&v, &want[c0 + c][r0 + rr], 4) != 0) {
+                                print_error("%s gemm_bsum n=%d %dx%d: output (%d,%d) = %.9g, the definition %.9g\n",
+                                            kt->name, n, nr, nc, rr, c, (double)v, (double)want[c0 + c][r0 + rr]);
+                                fail();
+                            }
+                        }
+                }
+            }
+        }
+        free(w);
+        free(x);
+        free(act);
+        free(prep);
+    }
+}
+
 static void fill_activation_cases(rng *r, float *x, int n, int variant) {
     fill(r, x, n, variant % D_COUNT);
     if (variant == D_COUNT) {
@@ -560,7 +629,14 @@ static void test_next_above(void **state) {
 static void test_matmul(void **state) {
     (void)state;
     rng r = {6};
-    const adm_kernels *tables[3] = {adm_kernels_scalar(), adm_kernels_avx2(), adm_kernels_avx512()};
+    /* Each table, and the scalar and AVX-512 ones with their block-sum
+     * products (every column count through gemm_bsum). */
+    static adm_kernels bsum[2];
+    adm_kernels_with_block_sums(adm_kernels_scalar(), &bsum[0]);
+    if (adm_kernels_avx512()) adm_kernels_with_block_sums(adm_kernels_avx512(), &bsum[1]);
+    const adm_kernels *tables[5] = {adm_kernels_scalar(), adm_kernels_avx2(), adm_kernels_avx512(), &bsum[0],
+                                    adm_kernels_avx512() ? &bsum[1] : NULL};
+    assert_true(bsum[0].block_sums && (!adm_kernels_avx512() || bsum[1].block_sums));
     const int n_tok_list[] = {1, 3, 5, 17};
     const int n_out[2] = {37, 29};
     adm_pool *pools[3];
@@ -590,7 +666,7 @@ static void test_matmul(void **state) {
             for (int j = 0, o = 0; j < 2; j++)
                 for (int rr = 0; rr < n_out[j]; rr++, o++)
                     ref_dot(t, wd[j] + rr * w[j].row_size, act + tk * as, n_in, &want[tk * 66 + o], &mag[tk * 66 + o]);
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 5; k++) {
             if (!tables[k]) continue;
             for (size_t ni = 0; ni < sizeof(n_tok_list) / sizeof(n_tok_list[0]); ni++) {
                 const int n_tok = n_tok_list[ni];
@@ -809,7 +885,7 @@ int main(void) {
         cmocka_unit_test(test_vec_dot),          cmocka_unit_test(test_gemm_tiles),
         cmocka_unit_test(test_from_float),       cmocka_unit_test(test_convert_simd),
         cmocka_unit_test(test_float_helpers),    cmocka_unit_test(test_matmul),
-        cmocka_unit_test(test_next_above),
+        cmocka_unit_test(test_next_above),       cmocka_unit_test(test_gemm_bsum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

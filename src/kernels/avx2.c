@@ -787,6 +787,11 @@ void adm_kernels_init_avx2(adm_kernels *t) {
     t->name = "avx2";
     t->gemm_nr = 4;
     t->gemm_nc = 8;
+    /* No block-sum kernels: without vpdpbusd the 16-rows-in-lanes layout
+     * does not pay, and scalar.c's definition would be slower than the
+     * canonical tiles. */
+    t->prep_bsum[ADM_TYPE_Q8_0] = NULL;
+    t->gemm_bsum[ADM_TYPE_Q8_0] = NULL;
 
     t->vec_dot[ADM_TYPE_F32] = dot_f32;
     t->vec_dot[ADM_TYPE_F16] = dot_f16;

@@ -94,3 +94,13 @@ const adm_kernels *adm_kernels_avx512(void) {
 }
 
 const char *adm_isa_name(void) { return adm_kernels_get()->name; }
+
+void adm_kernels_with_block_sums(const adm_kernels *k, adm_kernels *out) {
+    *out = *k;
+    for (int t = 0; t < ADM_TYPE_COUNT; t++)
+        if (k->prep_bsum[t] && k->gemm_bsum[t]) {
+            out->prep[t] = k->prep_bsum[t];
+            out->gemm_prep[t] = k->gemm_bsum[t];
+            out->block_sums = true;
+        }
+}

@@ -49,6 +49,20 @@ static inline int adm_col_group(int left) { return left >= 8 ? 8 : left >= 4 ? 4
 
 static inline size_t adm_prep_size(int64_t n) { return ((size_t)(n / 32) * 136 + 63) & ~(size_t)63; }
 
+/* Block-sum order (batches that mix sequences, when the engine allows it):
+ * s[c * lds + r] = sum over blocks i ascending of fmaf((float)(exact
+ * integer sum of block i's 32 products), dw_i * dx_i, acc), one
+ * accumulator per output, no lanes. Not llama.cpp's order (gemm's eight
+ * lanes per output), so results differ from gemm's in the last bits, but
+ * they are the same on every table that has the entries (scalar.c
+ * defines them) and do not depend on nr, nc or the batch. It lets
+ * AVX-512 hold 16 rows in the lanes of one register and spend one
+ * conversion and one multiply-add per block of 16 rows instead of per row.
+ * prep_bsum writes at most adm_prep_size(n) bytes per column; gemm_bsum
+ * takes any nr and nc <= ADM_TILE_MAX. NULL where a table has none. */
+typedef adm_prep_fn adm_prep_bsum_fn;
+typedef adm_gemm_prep_fn adm_gemm_bsum_fn;
+
 /* Converts n f32 values into a row of some type. */
 typedef void (*adm_from_float_fn)(const float *x, void *y, int64_t n);
 typedef void (*adm_to_float_fn)(const void *x, float *y, int64_t n);
@@ -60,6 +74,10 @@ typedef struct adm_kernels {
     int gemm_nr, gemm_nc;                       /* preferred tile shape */
     adm_prep_fn prep[ADM_TYPE_COUNT];           /* by weight type (optional) */
     adm_gemm_prep_fn gemm_prep[ADM_TYPE_COUNT]; /* by weight type (optional) */
+    adm_prep_bsum_fn prep_bsum[ADM_TYPE_COUNT]; /* block-sum order (optional, Q8_0) */
+    adm_gemm_bsum_fn gemm_bsum[ADM_TYPE_COUNT];
+    bool block_sums;                            /* set by adm_kernels_with_block_sums: prep and gemm_prep
+                                                   are the block-sum entries, for every column count */
     adm_from_float_fn from_float[ADM_TYPE_COUNT]; /* by target (dot) type: f16, bf16, q8_0, q8_1, q8_K */
     adm_to_float_fn to_float[ADM_TYPE_COUNT];   /* by source type */
 
@@ -151,6 +169,12 @@ const adm_kernels *adm_kernels_get(void);
 const adm_kernels *adm_kernels_scalar(void);
 const adm_kernels *adm_kernels_avx2(void);
 const adm_kernels *adm_kernels_avx512(void);
+
+/* A copy of k whose prepared-column entries (prep, gemm_prep) are its
+ * block-sum ones where it has them: the table the products of batches
+ * that mix sequences use unless the engine is batch-invariant. Through it
+ * gemm_prep is no longer bit-identical to gemm (kernels.h, block-sum order). */
+void adm_kernels_with_block_sums(const adm_kernels *k, adm_kernels *out);
 
 /* Fills the scalar entries into t (SIMD tables start from the scalar table
  * and override what they implement). */

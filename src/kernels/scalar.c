@@ -88,6 +88,49 @@ static void dot_q5_0(int n, float *s, const void *x, const void *y) { b32_dot(AD
 static void dot_q5_1(int n, float *s, const void *x, const void *y) { b32_dot(ADM_TYPE_Q5_1, n, s, x, y); }
 static void dot_q8_0(int n, float *s, const void *x, const void *y) { b32_dot(ADM_TYPE_Q8_0, n, s, x, y); }
 
+/* Q8_0 in block-sum order (kernels.h): the plain definition every table's
+ * gemm_bsum must reproduce bit for bit. A prepared column is the codes of
+ * its nb blocks (32 bytes each), then nb int32 values -128 * (sum of the
+ * block's codes) (what the SIMD kernels need when they make the weights
+ * unsigned), then the nb scales as floats. */
+static void prep_bsum_q8_0(int n, const void *va, void *vp) {
+    const int nb = n / 32;
+    uint8_t *p = vp;
+    for (int i = 0; i < nb; i++) {
+        const uint8_t *b = (const uint8_t *)va + (size_t)i * sizeof(block_q8_0);
+        int sum = 0;
+        for (int j = 0; j < 32; j++) sum += (int8_t)b[2 + j];
+        memcpy(p + (size_t)i * 32, b + 2, 32);
+        const int32_t corr = -128 * sum;
+        const float d = adm_f16_to_f32(adm_rd_u16(b));
+        memcpy(p + (size_t)nb * 32 + (size_t)i * 4, &corr, 4);
+        memcpy(p + (size_t)nb * 36 + (size_t)i * 4, &d, 4);
+    }
+}
+
+static void gemm_bsum_q8_0(int n, int nr, int nc, const void *vw, size_t ws, const void *vp, size_t ps, float *s,
+                           size_t lds) {
+    const int nb = n / 32;
+    for (int c = 0; c < nc; c++) {
+        const uint8_t *p = (const uint8_t *)vp + (size_t)c * ps;
+        for (int r = 0; r < nr; r++) {
+            const uint8_t *w = (const uint8_t *)vw + (size_t)r * ws;
+            float acc = 0.0f;
+            for (int i = 0; i < nb; i++) {
+                const uint8_t *wb = w + (size_t)i * sizeof(block_q8_0);
+                const int8_t *x = (const int8_t *)(p + (size_t)i * 32);
+                int sumi = 0;
+                for (int j = 0; j < 32; j++) sumi += (int8_t)wb[2 + j] * x[j];
+                float dx;
+                memcpy(&dx, p + (size_t)nb * 36 + (size_t)i * 4, 4);
+                const float d = adm_f16_to_f32(adm_rd_u16(wb)) * dx;
+                acc = fmaf((float)sumi, d, acc);
+            }
+            s[(size_t)c * lds + r] = acc;
+        }
+    }
+}
+
 /* The K-quant dots below share one shape: per super-block, an exact integer
  * sum over sub-blocks of (sub-block scale) * (codes . activations), scaled
  * by d_x * d_y; types with a min subtract dmin * (mins . activation sums),
@@ -380,6 +423,8 @@ void adm_kernels_fill_scalar(adm_kernels *t) {
     t->vec_dot[ADM_TYPE_Q5_0] = dot_q5_0;
     t->vec_dot[ADM_TYPE_Q5_1] = dot_q5_1;
     t->vec_dot[ADM_TYPE_Q8_0] = dot_q8_0;
+    t->prep_bsum[ADM_TYPE_Q8_0] = prep_bsum_q8_0;
+    t->gemm_bsum[ADM_TYPE_Q8_0] = gemm_bsum_q8_0;
     t->vec_dot[ADM_TYPE_Q2_K] = dot_q2_K;
     t->vec_dot[ADM_TYPE_Q3_K] = dot_q3_K;
     t->vec_dot[ADM_TYPE_Q4_K] = dot_q4_K;
