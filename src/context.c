@@ -11,6 +11,7 @@ adm_ctx_params adm_ctx_default_params(void) {
     adm_ctx_params p;
     memset(&p, 0, sizeof(p));
     p.n_batch = adm_engine_default_params().n_batch;
+    p.llama_order = true; /* one sequence: run, chat and perplexity reproduce llama.cpp */
     p.type_k = sp.type_k;
     p.type_v = sp.type_v;
     p.attention = sp.attention;
@@ -36,6 +37,7 @@ adm_status adm_ctx_create(const adm_model *model, const adm_ctx_params *params, 
     ep.n_batch = p.n_batch;
     ep.n_threads = p.n_threads;
     ep.threads_from = p.threads_from ? p.threads_from->e : NULL;
+    ep.llama_order = p.llama_order;
     adm_seq_params sp = {p.n_ctx,  p.type_k, p.type_v,     p.attention,  p.budget,        p.dense_layers,
                          p.sink,   p.window, p.thresholds, p.group_select, p.collect_stats, p.swa_full};
     adm_status st = adm_engine_create(model, &ep, &ctx->e, err);

@@ -38,7 +38,8 @@ adm_status adm_engine_create(const adm_model *model, const adm_engine_params *pa
     adm_engine *e = adm_calloc(1, sizeof(*e));
     if (!e) return adm_fail(err, ADM_ERR_NOMEM, "out of memory");
     e->model = model;
-    e->k = adm_kernels_get();
+    adm_kernels_with_block_sums(adm_kernels_get(), &e->k_bsum);
+    e->k = p.llama_order ? adm_kernels_get() : &e->k_bsum;
     e->n_batch = p.n_batch;
     e->n_threads = p.n_threads;
     e->mem_budget = p.mem_budget;

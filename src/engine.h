@@ -22,7 +22,10 @@ typedef struct adm_seg {
 
 struct adm_engine {
     const adm_model *model;
+    /* The CPU's kernel table, or k_bsum: the same with its block-sum
+     * products (adm_kernels_with_block_sums) unless params.llama_order. */
     const adm_kernels *k;
+    adm_kernels k_bsum;
     adm_pool *pool;
     bool pool_owned;     /* false: params.threads_from's */
     int n_batch, n_threads;

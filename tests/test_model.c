@@ -102,9 +102,12 @@ static void test_stories_greedy_256(void **state) {
     adm_model_free(m);
 }
 
-/* Runs a .logits reference prompt through a model in one batch. */
-static float *eval_all(const adm_model *m, const tu_logits *ref, int n_threads, int n_batch, adm_type kv) {
+/* Runs a .logits reference prompt through a model in one batch (in
+ * llama.cpp's summation order, or the default one). */
+static float *eval_order(const adm_model *m, const tu_logits *ref, int n_threads, int n_batch, adm_type kv,
+                         bool llama_order) {
     adm_ctx_params p = adm_ctx_default_params();
+    p.llama_order = llama_order;
     p.n_ctx = ref->n;
     p.n_threads = n_threads;
     p.n_batch = n_batch;
@@ -119,6 +122,10 @@ static float *eval_all(const adm_model *m, const tu_logits *ref, int n_threads, 
     return out;
 }
 
+static float *eval_all(const adm_model *m, const tu_logits *ref, int n_threads, int n_batch, adm_type kv) {
+    return eval_order(m, ref, n_threads, n_batch, kv, true);
+}
+
 static double rms_diff(const float *a, const float *b, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += ((double)a[i] - (double)b[i]) * ((double)a[i] - (double)b[i]);
@@ -126,10 +133,18 @@ static double rms_diff(const float *a, const float *b, size_t n) {
 }
 
 /* Files whose weights are all F32, F16, BF16 or Q8_0 must reproduce
- * llama.cpp's logits bit for bit: for those types our kernels follow the
- * summation order of llama.cpp's batched products (llamafile's sgemm),
- * of its tiled flash attention, its exp and its fused RoPE, on every ISA
- * (docs/correctness.md). The others (block formats and K-quants, whose
+ * llama.cpp's logits bit for bit in llama.cpp's order (llama_order, the
+ * default of a context): for those types our kernels follow the summation
+ * order of llama.cpp's batched products (llamafile's sgemm), of its tiled
+ * flash attention, its exp and its fused RoPE, on every ISA
+ * (docs/correctness.md). In the block order (Q8_0 blocks summed in
+ * integers first where the CPU has those kernels, an engine's default)
+ * the first 8 positions must agree to 1e-4 (rounding: ~2e-6 measured) and
+ * all of them within half the quantization error: these random-weight
+ * models amplify a rounding difference of 1e-7 into logit differences of
+ * ~0.1 once an activation code or an attention winner flips (peer-llama-
+ * q8_0 from position 16 on: rms 0.22 of the quantization error, qwen2
+ * 0.28; docs/kernels.md). The others (block formats and K-quants, whose
  * kernels keep their own order) must stay within a quarter of the
  * quantization error, as the issue asks; a wrong block layout or scale
  * gives ratios of 1 or more. */
@@ -163,6 +178,18 @@ static void test_peer_logits(void **state) {
         double d = rms_diff(ours, ref.logits, n), q = rms_diff(ref.logits, master.logits, n);
         printf("    peer-%-14s rms vs llama.cpp %.6f, llama.cpp quantization rms %.5f, ratio %.3f\n", name, d, q,
                q > 0 ? d / q : 0.0);
+        float *blocks = eval_order(m, &ref, 2, 512, ADM_TYPE_F16, false);
+        const double db = rms_diff(blocks, ref.logits, n);
+        double early = 0.0;
+        for (size_t j = 0; j < (size_t)8 * (size_t)ref.n_vocab && j < n; j++)
+            early = fmax(early, fabs((double)blocks[j] - (double)ours[j]));
+        printf("    %-19s block order: rms vs llama.cpp %.6f, ratio %.3f; positions 0-7 within %.2g\n", "", db,
+               q > 0 ? db / q : 0.0, early);
+        if (early > 1e-4) fail_msg("peer-%s, block order: positions 0-7 differ by %.3g", name, early);
+        if (q > 0 && db > 0.5 * q)
+            fail_msg("peer-%s, block order: rms %.5f is %.3f of the quantization rms %.5f (limit 0.5)", name, db,
+                     db / q, q);
+        free(blocks);
         if (must_be_exact(type)) {
             for (size_t j = 0; j < n; j++)
                 if (memcmp(&ours[j], &ref.logits[j], sizeof(float)))

@@ -64,12 +64,14 @@ typedef struct script {
 /* Runs the script; `together` puts every sequence's rows of a step in one
  * batch, otherwise each sequence gets batches of its own. logits[i][step]
  * holds the sequence's last-row logits after each of its batches. */
-static void run_script(adm_model *m, const script *sc, bool together, int cache_kind_base, float *logits) {
+static void run_script(adm_model *m, const script *sc, bool together, bool llama_order, int cache_kind_base,
+                       float *logits) {
     const int nv = adm_model_n_vocab(m);
     adm_error err;
     adm_engine_params ep = adm_engine_default_params();
     ep.n_batch = 256;
     ep.n_threads = 2;
+    ep.llama_order = llama_order;
     adm_engine *e;
     assert_int_equal(adm_engine_create(m, &ep, &e, &err), ADM_OK);
     adm_seq *s[NSEQ];
@@ -114,8 +116,9 @@ static void run_script(adm_model *m, const script *sc, bool together, int cache_
 /* Dense, Adamas, q8_0-cache and window sequences, prompts of different
  * lengths starting at different steps (so prompt chunks share batches with
  * other sequences' decode rows): every logit equals the sequence's own
- * run, bit for bit. */
-static void check_mixed(const char *model) {
+ * run, bit for bit, in both summation orders (llama.cpp's, and the block
+ * order of Q8_0 products, kernels.h). */
+static void check_mixed(const char *model, bool llama_order) {
     adm_model *m = load(model);
     const int nv = adm_model_n_vocab(m);
     script sc;
@@ -132,8 +135,8 @@ static void check_mixed(const char *model) {
         float *alone = calloc(n, sizeof(float)), *mixed = calloc(n, sizeof(float));
         assert_non_null(alone);
         assert_non_null(mixed);
-        run_script(m, &sc, false, base, alone);
-        run_script(m, &sc, true, base, mixed);
+        run_script(m, &sc, false, llama_order, base, alone);
+        run_script(m, &sc, true, llama_order, base, mixed);
         for (int i = 0; i < NSEQ; i++)
             for (int k = 0; k <= NSTEP; k++) {
                 const float *a = alone + ((size_t)i * (NSTEP + 1) + k) * nv, *b = mixed + ((size_t)i * (NSTEP + 1) + k) * nv;
@@ -148,12 +151,13 @@ static void check_mixed(const char *model) {
 
 static void test_mixed_batches_stories(void **state) {
     (void)state;
-    check_mixed("models/stories260K.gguf");
+    check_mixed("models/stories260K.gguf", false);
 }
 
 static void test_mixed_batches_qwen2(void **state) {
     (void)state;
-    check_mixed("peer/peer-qwen2-q8_0.gguf");
+    check_mixed("peer/peer-qwen2-q8_0.gguf", false);
+    check_mixed("peer/peer-qwen2-q8_0.gguf", true);
 }
 
 /* ---- slots and the scheduler ---- */

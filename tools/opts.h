@@ -17,6 +17,7 @@ typedef struct model_opts {
     adm_ctx_params cp;
     bool ctx_set;       /* -c given */
     bool batch_set;     /* -b given (serve's default batch differs) */
+    bool order_set;     /* --sum-order given (cp.llama_order; engines default to the block order) */
     bool adamas_stats;
     progress_state prefill; /* drawn during long prompt evaluation (progress_init before, progress_done after) */
 } model_opts;
