@@ -694,7 +694,14 @@ AI void zk_rowcols(const int T, const int NC, int n, const uint8_t *x, const uin
     const size_t bx = zk_size(T);
     __m256 acc[ADM_TILE_MAX];
     UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
+    /* The rows four ahead into L2, as many bytes per super-block as
+     * this row reads: with 8 columns the stream is slow enough that the
+     * hardware prefetchers fall behind (Q6_K from DRAM 5.4-6.2 ns per
+     * row-column-super-block against 3.3-3.5 in cache). */
+    const uint8_t *pf = x + 4 * (size_t)(n / QK_K) * bx;
     for (int i = 0; i < n / QK_K; i++) {
+        UNROLL for (int l = 0; l < (int)((bx + 63) / 64); l++)
+            _mm_prefetch((const char *)pf + (size_t)i * bx + 64 * l, _MM_HINT_T1);
         zk_dec d;
         zk_decode(T, x + (size_t)i * bx, &d);
         UNROLL for (int c = 0; c < NC; c++) acc[c] = zk_pair(T, &d, (const block_q8_K *)(a + c * as) + i, acc[c]);
