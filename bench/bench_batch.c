@@ -35,26 +35,6 @@ static int parse_ints(const char *s, int *out) {
     return n;
 }
 
-/* rows x n_in weights: 256 distinct rows quantized from gaussian data, repeated. */
-static uint8_t *make_matrix(adm_type t, int64_t n_in, int64_t rows, rng *r) {
-    const size_t rs = adm_row_size(t, n_in);
-    uint8_t *w = adm_alloc(rs * (size_t)rows);
-    float *x = malloc((size_t)n_in * sizeof(float));
-    if (!w || !x) {
-        adm_free(w);
-        free(x);
-        return NULL;
-    }
-    const int64_t distinct = rows < 256 ? rows : 256;
-    for (int64_t i = 0; i < distinct; i++) {
-        for (int64_t j = 0; j < n_in; j++) x[j] = rng_normal(r) * 0.02f;
-        adm_quantize_row(t, x, w + (size_t)i * rs, n_in);
-    }
-    for (int64_t i = distinct; i < rows; i++) memcpy(w + (size_t)i * rs, w + (size_t)(i % distinct) * rs, rs);
-    free(x);
-    return w;
-}
-
 int main(int argc, char **argv) {
     adm_type types[MAX_LIST] = {ADM_TYPE_Q8_0};
     int n_types = 1, cols[MAX_LIST] = {1, 2, 4, 8, 16}, n_cols = 5, n_ins[MAX_LIST] = {896, 4864}, n_n = 2;

@@ -34,29 +34,6 @@ static const adm_type k_types[] = {ADM_TYPE_F32,  ADM_TYPE_F16,  ADM_TYPE_BF16, 
                                    ADM_TYPE_Q4_K, ADM_TYPE_Q5_K, ADM_TYPE_Q6_K};
 #define N_TYPES ((int)(sizeof(k_types) / sizeof(k_types[0])))
 
-/* ---- matrices ---- */
-
-/* rows x n_in weights of type t: 256 distinct rows quantized from gaussian
- * data (real codes and scales), repeated to fill the matrix. */
-static uint8_t *make_matrix(adm_type t, int64_t n_in, int64_t rows, rng *r) {
-    const size_t rs = adm_row_size(t, n_in);
-    uint8_t *w = adm_alloc(rs * (size_t)rows);
-    if (!w) return NULL;
-    float *x = malloc((size_t)n_in * sizeof(float));
-    if (!x) {
-        adm_free(w);
-        return NULL;
-    }
-    const int64_t distinct = rows < 256 ? rows : 256;
-    for (int64_t i = 0; i < distinct; i++) {
-        for (int64_t j = 0; j < n_in; j++) x[j] = rng_normal(r) * 0.02f;
-        adm_quantize_row(t, x, w + (size_t)i * rs, n_in);
-    }
-    for (int64_t i = distinct; i < rows; i++) memcpy(w + (size_t)i * rs, w + (size_t)(i % distinct) * rs, rs);
-    free(x);
-    return w;
-}
-
 /* Median seconds of one adm_matmul call. */
 static double time_matmul(adm_pool *pool, const adm_kernels *k, const adm_weight *w, const float *x, int n_tok,
                           float *out, void *scratch, int reps) {

@@ -1,13 +1,17 @@
 /*
  * bench_util.h - the small helpers every benchmark program needs: a
- * seeded generator (so runs measure the same data) and the median.
+ * seeded generator (so runs measure the same data), the median, and
+ * weight matrices of real codes and scales.
  * Header-only: every benchmark is a program of one .c file.
  */
 #ifndef ADM_BENCH_UTIL_H
 #define ADM_BENCH_UTIL_H
 
+#include "quant.h"
+
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     uint64_t s;
@@ -37,6 +41,28 @@ static inline int cmp_double(const void *a, const void *b) {
 static inline double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof(double), cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* rows x n_in weights of type t: 256 distinct rows quantized from gaussian
+ * data (real codes and scales), repeated to fill the matrix. NULL when out
+ * of memory; free with adm_free. */
+static inline uint8_t *make_matrix(adm_type t, int64_t n_in, int64_t rows, rng *r) {
+    const size_t rs = adm_row_size(t, n_in);
+    uint8_t *w = adm_alloc(rs * (size_t)rows);
+    if (!w) return NULL;
+    float *x = malloc((size_t)n_in * sizeof(float));
+    if (!x) {
+        adm_free(w);
+        return NULL;
+    }
+    const int64_t distinct = rows < 256 ? rows : 256;
+    for (int64_t i = 0; i < distinct; i++) {
+        for (int64_t j = 0; j < n_in; j++) x[j] = rng_normal(r) * 0.02f;
+        adm_quantize_row(t, x, w + (size_t)i * rs, n_in);
+    }
+    for (int64_t i = distinct; i < rows; i++) memcpy(w + (size_t)i * rs, w + (size_t)(i % distinct) * rs, rs);
+    free(x);
+    return w;
 }
 
 #endif
