@@ -278,6 +278,27 @@ static void test_vec_dot(void **state) {
 
 /* ---- 2: gemm tiles of every shape; shape-independent results ---- */
 
+/* A tile written into out (cols x lds, prefilled with -12345): outputs
+ * outside its nr x nc untouched, each one inside the bits of
+ * want[(c0 + c) * want_ld + r0 + r] (what: the kernel, and what want is). */
+static void check_tile_bits(const float *out, int cols, int lds, int nr, int nc, const float *want, int want_ld, int r0,
+                            int c0, const char *table, const char *what, adm_type t, int n) {
+    for (int c = 0; c < cols; c++)
+        for (int rr = 0; rr < lds; rr++) {
+            const float v = out[c * lds + rr];
+            if (c >= nc || rr >= nr) {
+                assert_true(v == -12345.0f); /* wrote outside its tile */
+                continue;
+            }
+            const float e = want[(size_t)(c0 + c) * (size_t)want_ld + (size_t)(r0 + rr)];
+            if (memcmp(&v, &e, 4) != 0) {
+                print_error("%s %s %s n=%d %dx%d: output (%d,%d) = %.9g, expected %.9g\n", table, what,
+                            adm_type_name(t), n, nr, nc, rr, c, (double)v, (double)e);
+                fail();
+            }
+        }
+}
+
 static void test_gemm_tiles(void **state) {
     (void)state;
     rng r = {2};
@@ -317,23 +338,12 @@ static void test_gemm_tiles(void **state) {
                     float out[COLS * LDS];
                     for (int i = 0; i < COLS * LDS; i++) out[i] = -12345.0f;
                     kt->gemm[t](n, nr, nc, w + r0 * ws, ws, act + c0 * as, as, out, LDS);
-                    for (int c = 0; c < COLS; c++) {
-                        for (int rr = 0; rr < LDS; rr++) {
-                            const float v = out[c * LDS + rr];
-                            if (c >= nc || rr >= nr) {
-                                assert_true(v == -12345.0f); /* wrote outside its tile */
-                                continue;
-                            }
-                            check_close((double)v, (double)want[c0 + c][r0 + rr], mag[c0 + c][r0 + rr], n_terms,
-                                        kt->name, t, n);
-                            if (memcmp(&v, &one[c0 + c][r0 + rr], 4) != 0) {
-                                print_error("%s gemm %s %dx%d: output (%d,%d) = %.9g differs from the 1x1 tile %.9g\n",
-                                            kt->name, adm_type_name(t), nr, nc, rr, c, (double)v,
-                                            (double)one[c0 + c][r0 + rr]);
-                                fail();
-                            }
-                        }
-                    }
+                    for (int c = 0; c < nc; c++)
+                        for (int rr = 0; rr < nr; rr++)
+                            check_close((double)out[c * LDS + rr], (double)want[c0 + c][r0 + rr],
+                                        mag[c0 + c][r0 + rr], n_terms, kt->name, t, n);
+                    check_tile_bits(out, COLS, LDS, nr, nc, &one[0][0], ROWS, r0, c0, kt->name,
+                                    "gemm (expected: the 1x1 tile)", t, n);
                 }
             }
             /* Prepared columns (small batches): bit-identical to the 1 x 1
@@ -349,21 +359,8 @@ static void test_gemm_tiles(void **state) {
                         float out[COLS * LDS];
                         for (int i = 0; i < COLS * LDS; i++) out[i] = -12345.0f;
                         kt->gemm_prep[t](n, nr, nc, w + r0 * ws, ws, prep + c0 * ps, ps, out, LDS);
-                        for (int c = 0; c < COLS; c++)
-                            for (int rr = 0; rr < LDS; rr++) {
-                                const float v = out[c * LDS + rr];
-                                if (c >= nc || rr >= nr) {
-                                    assert_true(v == -12345.0f);
-                                    continue;
-                                }
-                                if (memcmp(&v, &one[c0 + c][r0 + rr], 4) != 0) {
-                                    print_error("%s gemm_prep %s %dx%d: output (%d,%d) = %.9g differs from the 1x1 "
-                                                "tile %.9g\n",
-                                                kt->name, adm_type_name(t), nr, nc, rr, c, (double)v,
-                                                (double)one[c0 + c][r0 + rr]);
-                                    fail();
-                                }
-                            }
+                        check_tile_bits(out, COLS, LDS, nr, nc, &one[0][0], ROWS, r0, c0, kt->name,
+                                        "gemm_prep (expected: the 1x1 tile)", t, n);
                     }
                 }
                 free(prep);
@@ -433,19 +430,8 @@ static void test_gemm_bsum(void **state) {
                     float out[COLS * LDS];
                     for (int i = 0; i < COLS * LDS; i++) out[i] = -12345.0f;
                     kt->gemm_bsum[t](n, nr, nc, w + r0 * ws, ws, prep + c0 * ps, ps, out, LDS);
-                    for (int c = 0; c < COLS; c++)
-                        for (int rr = 0; rr < LDS; rr++) {
-                            const float v = out[c * LDS + rr];
-                            if (c >= nc || rr >= nr) {
-                                assert_true(v == -12345.0f); /* wrote outside its tile */
-                                continue;
-                            }
-                            if (memcmp(&v, &want[c0 + c][r0 + rr], 4) != 0) {
-                                print_error("%s gemm_bsum n=%d %dx%d: output (%d,%d) = %.9g, the definition %.9g\n",
-                                            kt->name, n, nr, nc, rr, c, (double)v, (double)want[c0 + c][r0 + rr]);
-                                fail();
-                            }
-                        }
+                    check_tile_bits(out, COLS, LDS, nr, nc, &want[0][0], ROWS, r0, c0, kt->name,
+                                    "gemm_bsum (expected: the definition)", t, n);
                 }
             }
         }

@@ -60,8 +60,6 @@ static inline size_t adm_prep_size(int64_t n) { return ((size_t)(n / 32) * 136 +
  * conversion and one multiply-add per block of 16 rows instead of per row.
  * prep_bsum writes at most adm_prep_size(n) bytes per column; gemm_bsum
  * takes any nr and nc <= ADM_TILE_MAX. NULL where a table has none. */
-typedef adm_prep_fn adm_prep_bsum_fn;
-typedef adm_gemm_prep_fn adm_gemm_bsum_fn;
 
 /* Converts n f32 values into a row of some type. */
 typedef void (*adm_from_float_fn)(const float *x, void *y, int64_t n);
@@ -74,8 +72,8 @@ typedef struct adm_kernels {
     int gemm_nr, gemm_nc;                       /* preferred tile shape */
     adm_prep_fn prep[ADM_TYPE_COUNT];           /* by weight type (optional) */
     adm_gemm_prep_fn gemm_prep[ADM_TYPE_COUNT]; /* by weight type (optional) */
-    adm_prep_bsum_fn prep_bsum[ADM_TYPE_COUNT]; /* block-sum order (optional, Q8_0) */
-    adm_gemm_bsum_fn gemm_bsum[ADM_TYPE_COUNT];
+    adm_prep_fn prep_bsum[ADM_TYPE_COUNT];      /* block-sum order (optional, Q8_0) */
+    adm_gemm_prep_fn gemm_bsum[ADM_TYPE_COUNT];
     bool block_sums;                            /* set by adm_kernels_with_block_sums: prep and gemm_prep
                                                    are the block-sum entries, for every column count */
     adm_from_float_fn from_float[ADM_TYPE_COUNT]; /* by target (dot) type: f16, bf16, q8_0, q8_1, q8_K */
