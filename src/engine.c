@@ -71,10 +71,11 @@ adm_status adm_engine_create(const adm_model *model, const adm_engine_params *pa
     e->out_rows = adm_alloc(nb * sizeof(int32_t));
     e->segs = adm_alloc(nb * sizeof(adm_seg));
     e->attn_args = adm_alloc(nb * sizeof(adm_attn_args));
+    e->sparse = adm_alloc(nb * sizeof(*e->sparse));
     size_t mm = adm_matmul_scratch_size((int64_t)wide, p.n_batch);
     e->mm_scratch = adm_alloc(mm);
-    e->scratch_bytes += nb * (3 * sizeof(int32_t) + sizeof(adm_seg) + sizeof(adm_attn_args)) + mm;
-    if (!ok || !e->pos || !e->tokens || !e->out_rows || !e->segs || !e->attn_args || !e->mm_scratch) {
+    e->scratch_bytes += nb * (3 * sizeof(int32_t) + sizeof(adm_seg) + sizeof(adm_attn_args) + sizeof(*e->sparse)) + mm;
+    if (!ok || !e->pos || !e->tokens || !e->out_rows || !e->segs || !e->attn_args || !e->sparse || !e->mm_scratch) {
         st = adm_fail(err, ADM_ERR_NOMEM, "cannot allocate %.1f MiB of scratch memory for batches of %d tokens",
                       (double)e->scratch_bytes / (1024.0 * 1024.0), p.n_batch);
         goto fail;
@@ -105,6 +106,7 @@ void adm_engine_free(adm_engine *e) {
     adm_free(e->out_rows);
     adm_free(e->segs);
     adm_free(e->attn_args);
+    adm_free(e->sparse);
     adm_free(e->mm_scratch);
     adm_free(e->attn_scratch);
     adm_free(e);

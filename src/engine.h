@@ -45,7 +45,8 @@ struct adm_engine {
     int32_t *tokens;   /* (n_batch) */
     int32_t *out_rows; /* (n_batch) rows whose logits are wanted */
     adm_seg *segs;     /* (n_batch) */
-    adm_attn_args *attn_args; /* (n_batch) one per segment */
+    adm_attn_args *attn_args; /* (n_batch) one per segment: dense ones from the front, sparse from the back */
+    struct adm_adamas **sparse; /* (n_batch) the sparse segments' indexes, in attn_args' order from the back */
     void *mm_scratch;  /* quantized activations */
     uint8_t *attn_scratch;          /* dense attention, per thread; grows with the longest sequence */
     size_t attn_scratch_per_thread;

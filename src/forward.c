@@ -160,14 +160,15 @@ static bool sparse(const adm_seq *s, const adm_layer *l, int il, int n, int n_kv
 }
 
 /* Stores the segments' keys and values (and codes), then runs attention:
- * sparse segments one by one (each a parallel pass of its own, enough work
- * at the contexts where Adamas applies), the dense ones together. */
+ * the sparse segments together (three parallel passes for all of them,
+ * adamas.h), the dense ones together (one pass). */
 static void attention(adm_engine *e, int il, const adm_seg *segs, int n_segs) {
     const adm_hparams *hp = &e->model->hp;
     const adm_layer *l = &e->model->layers[il];
     const int nq = hp->n_head * hp->head_dim, nk = hp->n_head_kv * hp->head_dim;
     const int nv = hp->n_head_kv * hp->head_dim_v, no = hp->n_head * hp->head_dim_v;
-    int n_dense = 0, dense_rows = 0;
+    int n_dense = 0, dense_rows = 0, n_sparse = 0;
+    adm_attn_args *sparse_args = e->attn_args + n_segs; /* filled downwards: sparse_args[-1 - i] */
     for (int i = 0; i < n_segs; i++) {
         adm_seq *s = segs[i].seq;
         const int r0 = segs[i].row0, n = segs[i].n;
@@ -179,13 +180,20 @@ static void attention(adm_engine *e, int il, const adm_seg *segs, int n_segs) {
                            e->attn + (size_t)r0 * no, e->attn_scratch, e->attn_scratch_per_thread,
                            l->swa ? hp->n_swa : 0, hp->attn_softcap};
         if (sparse(s, l, il, n, e->pos[r0] + 1)) {
-            const double t0 = adm_time_s();
-            adm_adamas_attend(s->adamas, e->pool, &a);
-            s->perf.attn_seconds += adm_time_s() - t0;
+            n_sparse++;
+            sparse_args[-n_sparse] = a;
+            e->sparse[n_segs - n_sparse] = s->adamas;
         } else {
             e->attn_args[n_dense++] = a;
             dense_rows += n;
         }
+    }
+    if (n_sparse > 0) {
+        const double t0 = adm_time_s();
+        adm_adamas_attend_multi(e->sparse + n_segs - n_sparse, e->pool, sparse_args - n_sparse, n_sparse);
+        const double dt = (adm_time_s() - t0) / n_sparse; /* one decode row each */
+        for (int i = 0; i < n_segs; i++)
+            if (sparse(segs[i].seq, l, il, segs[i].n, e->pos[segs[i].row0] + 1)) segs[i].seq->perf.attn_seconds += dt;
     }
     if (n_dense == 0) return;
     const double t0 = adm_time_s();

@@ -423,33 +423,34 @@ typedef struct step {
     int sl;
 } step;
 
-/* Phase 1: distances of tokens [0, n-1) for every query head of a KV head. */
-static void score_items(void *arg, int ith, int nth) {
-    step *s = arg;
+/* Phase 1: distances of tokens [0, n-1) for every query head of a KV head,
+ * items (KV head, chunk of SCAN_CHUNK tokens). */
+static int64_t score_count(const step *s) {
+    const int n_old = s->n - 1;
+    return (int64_t)s->a->n_head_kv * ((n_old + SCAN_CHUNK - 1) / SCAN_CHUNK);
+}
+
+static void score_one(const step *s, int64_t item, int ith) {
+    (void)ith;
     adm_adamas *a = s->a;
     const adm_kernels *k = s->args->k;
     const int n_old = s->n - 1, n_chunks = (n_old + SCAN_CHUNK - 1) / SCAN_CHUNK;
-    int64_t lo, hi;
-    adm_split_range((int64_t)a->n_head_kv * n_chunks, ith, nth, &lo, &hi);
-    for (int64_t item = lo; item < hi; item++) {
-        const int g = (int)(item / n_chunks), ch = (int)(item % n_chunks);
-        const int t0 = ch * SCAN_CHUNK, nt = ADM_MIN(SCAN_CHUNK, n_old - t0);
-        const uint8_t *codes = head_codes(a, s->sl, g) + (size_t)(t0 / ADM_CODE_BLOCK) * (size_t)a->code_dim * (ADM_CODE_BLOCK / 4);
-        const size_t lut_bytes = (size_t)a->code_dim * 8;
-        const int h0 = g * a->group;
-        if (a->p.group_select) {
-            k->code_l1(codes, nt, a->code_dim, a->glut + (size_t)g * lut_bytes,
-                       a->dist + (size_t)h0 * (size_t)a->n_ctx + (size_t)t0);
-            continue;
-        }
-        if (k->code_l1_multi) {
-            k->code_l1_multi(codes, nt, a->code_dim, a->lut + (size_t)h0 * lut_bytes, lut_bytes, a->group,
-                             a->dist + (size_t)h0 * (size_t)a->n_ctx + (size_t)t0, (size_t)a->n_ctx);
-            continue;
-        }
-        for (int h = h0; h < h0 + a->group; h++)
-            k->code_l1(codes, nt, a->code_dim, a->lut + (size_t)h * lut_bytes, a->dist + (size_t)h * (size_t)a->n_ctx + (size_t)t0);
+    const int g = (int)(item / n_chunks), ch = (int)(item % n_chunks);
+    const int t0 = ch * SCAN_CHUNK, nt = ADM_MIN(SCAN_CHUNK, n_old - t0);
+    const uint8_t *codes = head_codes(a, s->sl, g) + (size_t)(t0 / ADM_CODE_BLOCK) * (size_t)a->code_dim * (ADM_CODE_BLOCK / 4);
+    const size_t lut_bytes = (size_t)a->code_dim * 8;
+    const int h0 = g * a->group;
+    if (a->p.group_select) {
+        k->code_l1(codes, nt, a->code_dim, a->glut + (size_t)g * lut_bytes, a->dist + (size_t)h0 * (size_t)a->n_ctx + (size_t)t0);
+        return;
     }
+    if (k->code_l1_multi) {
+        k->code_l1_multi(codes, nt, a->code_dim, a->lut + (size_t)h0 * lut_bytes, lut_bytes, a->group,
+                         a->dist + (size_t)h0 * (size_t)a->n_ctx + (size_t)t0, (size_t)a->n_ctx);
+        return;
+    }
+    for (int h = h0; h < h0 + a->group; h++)
+        k->code_l1(codes, nt, a->code_dim, a->lut + (size_t)h * lut_bytes, a->dist + (size_t)h * (size_t)a->n_ctx + (size_t)t0);
 }
 
 /* The k smallest distances among tokens [lo, hi), ties to the newest, as
@@ -642,53 +643,64 @@ static int select_positions(adm_adamas *a, const adm_kernels *k, const uint16_t 
     return m;
 }
 
-/* Phase 2: selection and attention, per query head or per KV head group. */
-static void attend_items(void *arg, int ith, int nth) {
-    step *s = arg;
-    adm_adamas *a = s->a;
-    const adm_attn_args *args = s->args;
-    const adm_kv_cache *kv = args->kv;
-    const int n = s->n, budget = a->p.budget, cd = a->code_dim, hv = kv->head_dim_v;
-    const bool grouped = a->p.group_select && a->p.mode == ADM_ATTN_ADAMAS;
-    const int per_item = grouped ? a->group : 1, max_d = 3 * cd * per_item;
+/* Phase 2: selection and attention, items per query head or per KV head
+ * group. */
+static int attend_per_item(const adm_adamas *a) {
+    return a->p.group_select && a->p.mode == ADM_ATTN_ADAMAS ? a->group : 1;
+}
+
+static int64_t attend_count(const step *s) { return s->a->n_head / attend_per_item(s->a); }
+
+/* Thread ith's scratch of a: the selection's histogram, the scores, a
+ * value row and a converted query. */
+typedef struct attend_scratch {
+    uint32_t *hist;
+    float *scores, *vrow;
+    uint8_t *qconv;
+} attend_scratch;
+
+static attend_scratch scratch_of(const adm_adamas *a, int hv, int ith) {
+    const int per_item = attend_per_item(a), max_d = 3 * a->code_dim * per_item;
     uint8_t *scr = a->scratch + (size_t)ith * a->scratch_per_thread;
-    uint32_t *hist = (uint32_t *)(scr + (size_t)cd * sizeof(float));
-    float *scores = (float *)(hist + max_d + 1);
-    float *vrow = scores + (size_t)budget * (size_t)per_item;
-    uint8_t *qconv = (uint8_t *)(vrow + hv);
-    int64_t lo, hi;
-    adm_split_range(a->n_head / per_item, ith, nth, &lo, &hi);
-    /* All of this thread's selections first, each one's rows requested as
-     * soon as it is known: the rows are scattered over a cache far larger
-     * than the CPU caches, so their misses are better overlapped with the
-     * next selections than met one product at a time (~5% of a sparse
-     * step at 32K, bench_attention --cold). */
-    for (int64_t item = lo; item < hi; item++) {
-        const int h0 = (int)item * per_item, g = h0 / a->group;
-        int32_t *sel = a->sel + (size_t)h0 * (size_t)budget;
-        /* Grouped distances sit in the group's first row, h0 (score_items).
-         * The window baseline computes none (a->dist is NULL: no offset). */
-        const uint16_t *dist = a->dist ? a->dist + (size_t)h0 * (size_t)a->n_ctx : NULL;
-        const int m = select_positions(a, args->k, dist, n, max_d, hist, sel);
-        prefetch_rows(kv, args->layer, g, sel, m);
-        for (int i = 0; i < per_item; i++) {
-            a->n_sel[h0 + i] = m;
-            if (i) memcpy(a->sel + (size_t)(h0 + i) * (size_t)budget, sel, (size_t)m * sizeof(int32_t));
-        }
+    attend_scratch r;
+    r.hist = (uint32_t *)(scr + (size_t)a->code_dim * sizeof(float));
+    r.scores = (float *)(r.hist + max_d + 1);
+    r.vrow = r.scores + (size_t)a->p.budget * (size_t)per_item;
+    r.qconv = (uint8_t *)(r.vrow + hv);
+    return r;
+}
+
+/* The selection of one item, its rows requested at once. */
+static void select_one(const step *s, int64_t item, int ith) {
+    adm_adamas *a = s->a;
+    const int per_item = attend_per_item(a), budget = a->p.budget, max_d = 3 * a->code_dim * per_item;
+    const int h0 = (int)item * per_item, g = h0 / a->group;
+    int32_t *sel = a->sel + (size_t)h0 * (size_t)budget;
+    /* Grouped distances sit in the group's first row, h0 (score_one).
+     * The window baseline computes none (a->dist is NULL: no offset). */
+    const uint16_t *dist = a->dist ? a->dist + (size_t)h0 * (size_t)a->n_ctx : NULL;
+    const int m = select_positions(a, s->args->k, dist, s->n, max_d, scratch_of(a, s->args->kv->head_dim_v, ith).hist, sel);
+    prefetch_rows(s->args->kv, s->args->layer, g, sel, m);
+    for (int i = 0; i < per_item; i++) {
+        a->n_sel[h0 + i] = m;
+        if (i) memcpy(a->sel + (size_t)(h0 + i) * (size_t)budget, sel, (size_t)m * sizeof(int32_t));
     }
-    for (int64_t item = lo; item < hi; item++) {
-        const int h0 = (int)item * per_item;
-        attend_selected(args, h0, per_item, a->sel + (size_t)h0 * (size_t)budget, a->n_sel[h0], scores, vrow, qconv,
-                        args->out + (size_t)h0 * hv);
-    }
+}
+
+static void attend_one(const step *s, int64_t item, int ith) {
+    adm_adamas *a = s->a;
+    const int per_item = attend_per_item(a), h0 = (int)item * per_item;
+    const attend_scratch r = scratch_of(a, s->args->kv->head_dim_v, ith);
+    attend_selected(s->args, h0, per_item, a->sel + (size_t)h0 * (size_t)a->p.budget, a->n_sel[h0], r.scores, r.vrow,
+                    r.qconv, s->args->out + (size_t)h0 * s->args->kv->head_dim_v);
 }
 
 /* Query codes and lookup tables: one 16-entry table per nibble position,
  * T_j[v] = |cq_2j - (v & 3)| + |cq_2j+1 - (v >> 2)|. */
-static void build_luts(adm_adamas *a, const adm_attn_args *args, int sl) {
+static void build_luts(adm_adamas *a, const adm_attn_args *args, int sl, int ith) {
     const adm_kernels *k = args->k;
     const int cd = a->code_dim;
-    float *x = (float *)a->scratch;
+    float *x = (float *)(a->scratch + (size_t)ith * a->scratch_per_thread);
     uint8_t c[4096];
     for (int h = 0; h < a->n_head; h++) {
         memcpy(x, args->q + (size_t)h * a->head_dim, (size_t)a->head_dim * sizeof(float));
@@ -711,21 +723,103 @@ static void build_luts(adm_adamas *a, const adm_attn_args *args, int sl) {
     }
 }
 
+/* The sparse steps of several sequences as three parallel passes: the
+ * query tables (one item per sequence), the code scan (items of every
+ * sequence in one index space) and selection plus attention. Each thread
+ * makes all the selections of its range before any product, so the rows
+ * of one sequence's selection arrive while the next is being selected
+ * (the rows are scattered over caches far larger than the CPU's: their
+ * misses are better overlapped than met one product at a time). Every
+ * item's result is the same whichever thread runs it and whatever shares
+ * the pass. */
+typedef struct multi_step {
+    step *steps;
+    int n;
+} multi_step;
+
+static void luts_items(void *arg, int ith, int nth) {
+    multi_step *m = arg;
+    for (int i = ith; i < m->n; i += nth)
+        if (m->steps[i].a->p.mode == ADM_ATTN_ADAMAS) build_luts(m->steps[i].a, m->steps[i].args, m->steps[i].sl, ith);
+}
+
+typedef int64_t (*count_fn)(const step *s);
+typedef void (*item_fn)(const step *s, int64_t item, int ith);
+
+/* Runs fn on items lo .. hi-1 of the index space the sequences' items
+ * form one after another. */
+static void for_items(const multi_step *m, count_fn count, int64_t lo, int64_t hi, item_fn fn, int ith) {
+    int64_t base = 0;
+    for (int i = 0; i < m->n && base < hi; i++) {
+        const int64_t c = count(&m->steps[i]);
+        for (int64_t it = ADM_MAX(lo, base); it < ADM_MIN(hi, base + c); it++) fn(&m->steps[i], it - base, ith);
+        base += c;
+    }
+}
+
+static int64_t scan_count(const step *s) { return s->a->p.mode == ADM_ATTN_ADAMAS ? score_count(s) : 0; }
+
+static int64_t total(const multi_step *m, count_fn count) {
+    int64_t t = 0;
+    for (int i = 0; i < m->n; i++) t += count(&m->steps[i]);
+    return t;
+}
+
+static void score_items(void *arg, int ith, int nth) {
+    multi_step *m = arg;
+    int64_t lo, hi;
+    adm_split_range(total(m, scan_count), ith, nth, &lo, &hi);
+    for_items(m, scan_count, lo, hi, score_one, ith);
+}
+
+static void attend_items(void *arg, int ith, int nth) {
+    multi_step *m = arg;
+    int64_t lo, hi;
+    adm_split_range(total(m, attend_count), ith, nth, &lo, &hi);
+    for_items(m, attend_count, lo, hi, select_one, ith);
+    for_items(m, attend_count, lo, hi, attend_one, ith);
+}
+
+static void collect_stats(adm_adamas *a, const adm_attn_args *args, int n) {
+    /* Evaluation only: compare with the dense softmax on the caller's thread. */
+    for (int h = 0; h < a->n_head; h++)
+        a->mass_sum[args->layer] +=
+            captured_mass(args, h, n, a->sel + (size_t)h * a->p.budget, a->n_sel[h], a->stat_scores, a->stat_tmp);
+    a->mass_n[args->layer] += a->n_head;
+}
+
+/* Sequences per set of passes: a batch with more sparse segments makes
+ * more sets (the step records live on the stack). */
+#define MULTI_MAX 64
+
+void adm_adamas_attend_multi(adm_adamas *const *as, adm_pool *pool, const adm_attn_args *segs, int n_segs) {
+    for (int i0 = 0; i0 < n_segs; i0 += MULTI_MAX) {
+        step steps[MULTI_MAX];
+        const int n = ADM_MIN(MULTI_MAX, n_segs - i0);
+        bool any_scan = false;
+        for (int i = 0; i < n; i++) {
+            adm_adamas *a = as[i0 + i];
+            const adm_attn_args *args = &segs[i0 + i];
+            const step s = {a, args, args->pos[0] + 1, args->layer - a->p.dense_layers};
+            steps[i] = s;
+            any_scan |= a->p.mode == ADM_ATTN_ADAMAS;
+        }
+        multi_step m = {steps, n};
+        if (any_scan) {
+            /* One sequence builds its tables on the caller's thread: a pass
+             * of one item would only add a wake-up. */
+            if (n == 1) luts_items(&m, 0, 1);
+            else adm_pool_run(pool, luts_items, &m);
+            adm_pool_run(pool, score_items, &m);
+        }
+        adm_pool_run(pool, attend_items, &m);
+        for (int i = 0; i < n; i++)
+            if (steps[i].a->p.collect_stats) collect_stats(steps[i].a, steps[i].args, steps[i].n);
+    }
+}
+
 void adm_adamas_attend(adm_adamas *a, adm_pool *pool, const adm_attn_args *args) {
-    const int n = args->pos[0] + 1, sl = args->layer - a->p.dense_layers;
-    step s = {a, args, n, sl};
-    if (a->p.mode == ADM_ATTN_ADAMAS) {
-        build_luts(a, args, sl);
-        adm_pool_run(pool, score_items, &s);
-    }
-    adm_pool_run(pool, attend_items, &s);
-    if (a->p.collect_stats) {
-        /* Evaluation only: compare with the dense softmax on the caller's thread. */
-        for (int h = 0; h < a->n_head; h++)
-            a->mass_sum[args->layer] +=
-                captured_mass(args, h, n, a->sel + (size_t)h * a->p.budget, a->n_sel[h], a->stat_scores, a->stat_tmp);
-        a->mass_n[args->layer] += a->n_head;
-    }
+    adm_adamas_attend_multi(&a, pool, args, 1);
 }
 
 double adm_adamas_mass(const adm_adamas *a, int layer, int64_t *n_steps) {

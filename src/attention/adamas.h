@@ -74,6 +74,12 @@ void adm_adamas_truncate(adm_adamas *a, int n_keep);
 /* Sparse attention for one decode token (args->n_tok == 1). */
 void adm_adamas_attend(adm_adamas *a, adm_pool *pool, const adm_attn_args *args);
 
+/* The same for the decode tokens of n_segs sequences (segs[i] attends
+ * through as[i]; every as[i] distinct) in three parallel passes for all of
+ * them instead of two or three each; each result is the one
+ * adm_adamas_attend gives. */
+void adm_adamas_attend_multi(adm_adamas *const *as, adm_pool *pool, const adm_attn_args *segs, int n_segs);
+
 /* The positions query head h attended to in the last sparse step (ascending). */
 const int32_t *adm_adamas_selection(const adm_adamas *a, int h);
 int adm_adamas_n_selected(const adm_adamas *a, int h);
