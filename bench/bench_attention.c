@@ -39,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_RUNS 64
 #define BUDGET 128
@@ -56,12 +55,6 @@ static const shape k_shapes[] = {
     {"Qwen2.5-0.5B", 14, 2, 64},
     {"Llama-3.2-1B", 32, 8, 64},
 };
-
-static double now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
-}
 
 typedef struct {
     double med, min;
@@ -153,17 +146,17 @@ static void bench_kernels(const shape *sh, int ctx, bool quick, int rounds, kern
     double t[3][MAX_RUNS];
     for (int round = 0; round < rounds; round++) {
         for (int i = 0; i < runs; i++) {
-            double t0 = now_us();
+            double t0 = bench_now_us();
             for (int h = 0; h < sh->n_head_kv; h++) k->attn_qk_f16(kc, (size_t)hd, NULL, ctx, hd, q, G, 0.125f, s, ctx);
-            double t1 = now_us();
+            double t1 = bench_now_us();
             for (int h = 0; h < sh->n_head_kv; h++)
                 for (int g = 0; g < G; g++) k->softmax(s + (size_t)g * ctx, ctx);
-            double t2 = now_us();
+            double t2 = bench_now_us();
             for (int h = 0; h < sh->n_head_kv; h++) {
                 memset(out, 0, sizeof(float) * (size_t)G * hd);
                 k->attn_pv_f16(vc, (size_t)hd, NULL, ctx, hd, s, G, ctx, out);
             }
-            double t3 = now_us();
+            double t3 = bench_now_us();
             t[0][i] = t1 - t0, t[1][i] = t2 - t1, t[2][i] = t3 - t2;
         }
         keep_best(&res->qk, summarize(t[0], runs), round);
@@ -252,16 +245,16 @@ static void bench_one(const shape *sh, int ctx, const int *threads, int n_thread
             adm_adamas_attend(a, pool, &args);
             for (int i = 0; i < runs; i++) {
                 if (flush) adm_membw_pass(flush, pool);
-                double t0 = now_us();
+                double t0 = bench_now_us();
                 adm_attn_dense(pool, &args);
-                double t1 = now_us();
-                if (flush) adm_membw_pass(flush, pool), t1 = now_us();
+                double t1 = bench_now_us();
+                if (flush) adm_membw_pass(flush, pool), t1 = bench_now_us();
                 adm_adamas_attend(a, pool, &args);
-                double t2 = now_us();
+                double t2 = bench_now_us();
                 adm_pool_run(pool, score_job, &pj);
-                double t3 = now_us();
+                double t3 = bench_now_us();
                 adm_pool_run(pool, select_job, &pj);
-                double t4 = now_us();
+                double t4 = bench_now_us();
                 t[0][i] = t1 - t0, t[1][i] = t2 - t1, t[2][i] = t3 - t2, t[3][i] = t4 - t3;
             }
             keep_best(&res->dense[ti], summarize(t[0], runs), round);
@@ -285,35 +278,24 @@ static void bench_one(const shape *sh, int ctx, const int *threads, int n_thread
     adm_kv_cache_free(kv);
 }
 
-static int parse_list(const char *s, int *out, int max) {
-    int n = 0;
-    while (*s && n < max) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v <= 0) break;
-        out[n++] = (int)v;
-        s = *end == ',' ? end + 1 : end;
-    }
-    return n;
-}
-
 int main(int argc, char **argv) {
-    bool quick = false, cold = false;
+    bool quick = false, cold = false, bad = false;
     int rounds = 3;
     int threads[4] = {1, 2}, n_threads = 2;
     int ctxs[16] = {1024, 4096, 16384, 32768}, n_ctx = 4;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = true;
         else if (strcmp(argv[i], "--cold") == 0) cold = true;
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) n_threads = parse_list(argv[++i], threads, 2);
-        else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) n_ctx = parse_list(argv[++i], ctxs, 16);
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) n_threads = bench_parse_list(argv[++i], threads, 2);
+        else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) n_ctx = bench_parse_list(argv[++i], ctxs, 16);
         else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: %s [--quick] [--cold] [--threads 1,2] [--ctx 1024,4096,16384,32768] [--rounds 3]\n", argv[0]);
-            return 2;
-        }
+        else bad = true;
     }
-    if (n_threads < 1 || n_ctx < 1 || rounds < 1) return 2;
+    if (bad || n_threads < 1 || n_ctx < 1 || rounds < 1) {
+        fprintf(stderr, "usage: %s [--quick] [--cold] [--threads 1,2] [--ctx 1024,4096,16384,32768] [--rounds 3]\n"
+                        "  (at most 2 thread counts and 16 contexts)\n", argv[0]);
+        return 2;
+    }
     if (quick) rounds = 1;
     adm_pool *pools[2];
     adm_error err;

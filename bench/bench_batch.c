@@ -26,15 +26,6 @@
 
 #define MAX_LIST 16
 
-static int parse_ints(const char *s, int *out) {
-    char buf[256];
-    snprintf(buf, sizeof(buf), "%s", s);
-    int n = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < MAX_LIST; t = strtok_r(NULL, ",", &save))
-        out[n++] = atoi(t);
-    return n;
-}
-
 int main(int argc, char **argv) {
     adm_type types[MAX_LIST] = {ADM_TYPE_Q8_0};
     int n_types = 1, cols[MAX_LIST] = {1, 2, 4, 8, 16}, n_cols = 5, n_ins[MAX_LIST] = {896, 4864}, n_n = 2;
@@ -51,8 +42,8 @@ int main(int argc, char **argv) {
                     fprintf(stderr, "unknown type '%s'\n", t);
                     return 2;
                 }
-        } else if (!strcmp(a, "--cols")) n_cols = parse_ints(v, cols);
-        else if (!strcmp(a, "--n-in")) n_n = parse_ints(v, n_ins);
+        } else if (!strcmp(a, "--cols")) n_cols = bench_parse_list(v, cols, MAX_LIST);
+        else if (!strcmp(a, "--n-in")) n_n = bench_parse_list(v, n_ins, MAX_LIST);
         else if (!strcmp(a, "--threads")) threads = atoi(v);
         else if (!strcmp(a, "--reps")) reps = atoi(v);
         else goto usage;

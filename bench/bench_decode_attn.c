@@ -27,28 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_SEQS 64
 #define MAX_STEPS 64
-
-static double now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
-}
-
-static int parse_list(const char *s, int *out, int max) {
-    int n = 0;
-    while (*s && n < max) {
-        char *end;
-        const long v = strtol(s, &end, 10);
-        if (end == s || v <= 0) return -1;
-        out[n++] = (int)v;
-        s = *end == ',' ? end + 1 : end;
-    }
-    return n;
-}
 
 static void die(const char *what, const adm_error *err) {
     fprintf(stderr, "bench_decode_attn: %s: %s\n", what, err ? err->msg : "out of memory");
@@ -60,7 +41,7 @@ int main(int argc, char **argv) {
     int n_threads = 2, steps = 8, rounds = 3, layer_mib = 20;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "--seqs") == 0 && v) n_seqs_list = parse_list(v, seqs, 8), i++;
+        if (strcmp(argv[i], "--seqs") == 0 && v) n_seqs_list = bench_parse_list(v, seqs, 8), i++;
         else if (strcmp(argv[i], "--depth") == 0 && v) depth = atoi(v), i++;
         else if (strcmp(argv[i], "--layers") == 0 && v) n_layer = atoi(v), i++;
         else if (strcmp(argv[i], "--heads") == 0 && v) {
@@ -143,9 +124,9 @@ int main(int argc, char **argv) {
                         segs[s] = a;
                     }
                     if (flush) adm_membw_pass(flush, pool);
-                    const double t0 = now_us();
+                    const double t0 = bench_now_us();
                     adm_attn_dense_multi(pool, segs, S);
-                    total += now_us() - t0;
+                    total += bench_now_us() - t0;
                 }
                 t[step] = total / S;
             }

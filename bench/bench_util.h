@@ -1,7 +1,8 @@
 /*
  * bench_util.h - the small helpers every benchmark program needs: a
- * seeded generator (so runs measure the same data), the median, and
- * weight matrices of real codes and scales.
+ * seeded generator (so runs measure the same data), the median, a
+ * monotonic clock, comma-separated number lists, and weight matrices of
+ * real codes and scales.
  * Header-only: every benchmark is a program of one .c file.
  */
 #ifndef ADM_BENCH_UTIL_H
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     uint64_t s;
@@ -35,6 +37,26 @@ static inline float rng_normal(rng *r) {
 static inline int cmp_double(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+static inline double bench_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
+}
+
+/* "1,2,4" into out: the count, or -1 when an entry is not a positive
+ * integer or there are more than max. */
+static inline int bench_parse_list(const char *s, int *out, int max) {
+    int n = 0;
+    while (*s) {
+        char *end;
+        const long v = strtol(s, &end, 10);
+        if (end == s || v <= 0 || v > 1 << 30 || n == max || (*end && *end != ',')) return -1;
+        out[n++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+    }
+    return n;
 }
 
 /* Sorts v in place. */
