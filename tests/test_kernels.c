@@ -299,6 +299,21 @@ static void check_tile_bits(const float *out, int cols, int lds, int nr, int nc,
         }
 }
 
+/* One nr x nc call of a prepared-column product (gemm_prep, gemm_bsum)
+ * at rows r0 and columns c0 that move with the shape, so that tiles meet
+ * different rows and columns, into a sentinel-filled cols x lds buffer:
+ * check_tile_bits against want (rows x cols of expected outputs). */
+static void check_prep_tile(adm_gemm_prep_fn gemm, int n, int nr, int nc, const uint8_t *w, size_t ws,
+                            const uint8_t *prep, size_t ps, int rows, int cols, int lds, const float *want,
+                            const char *table, const char *what, adm_type t) {
+    const int r0 = (nr + nc) % (rows - nr + 1), c0 = (nr * nc) % (cols - nc + 1);
+    float *out = xalloc((size_t)cols * (size_t)lds * sizeof(float));
+    for (int i = 0; i < cols * lds; i++) out[i] = -12345.0f;
+    gemm(n, nr, nc, w + (size_t)r0 * ws, ws, prep + (size_t)c0 * ps, ps, out, (size_t)lds);
+    check_tile_bits(out, cols, lds, nr, nc, want, rows, r0, c0, table, what, t, n);
+    free(out);
+}
+
 static void test_gemm_tiles(void **state) {
     (void)state;
     rng r = {2};
@@ -353,16 +368,10 @@ static void test_gemm_tiles(void **state) {
                 const size_t ps = adm_prep_size(n) + 64; /* a stride that is not the size */
                 uint8_t *prep = xalloc(ps * COLS);
                 for (int c = 0; c < COLS; c++) kt->prep[t](n, act + c * as, prep + c * ps);
-                for (int nr = 1; nr <= ROWS; nr++) {
-                    for (int nc = 1; nc <= ADM_TILE_MAX; nc++) {
-                        const int r0 = (nr + nc) % (ROWS - nr + 1), c0 = (nr * nc) % (COLS - nc + 1);
-                        float out[COLS * LDS];
-                        for (int i = 0; i < COLS * LDS; i++) out[i] = -12345.0f;
-                        kt->gemm_prep[t](n, nr, nc, w + r0 * ws, ws, prep + c0 * ps, ps, out, LDS);
-                        check_tile_bits(out, COLS, LDS, nr, nc, &one[0][0], ROWS, r0, c0, kt->name,
-                                        "gemm_prep (expected: the 1x1 tile)", t, n);
-                    }
-                }
+                for (int nr = 1; nr <= ROWS; nr++)
+                    for (int nc = 1; nc <= ADM_TILE_MAX; nc++)
+                        check_prep_tile(kt->gemm_prep[t], n, nr, nc, w, ws, prep, ps, ROWS, COLS, LDS, &one[0][0],
+                                        kt->name, "gemm_prep (expected: the 1x1 tile)", t);
                 free(prep);
             }
             /* vec_dot agrees with the tiles in meaning. */
@@ -423,17 +432,10 @@ static void test_gemm_bsum(void **state) {
             assert_non_null(kt->prep_bsum[t]);
             for (int c = 0; c < COLS; c++) kt->prep_bsum[t](n, act + c * as, prep + c * ps);
             const int nrs[] = {1, 2, 7, 15, 16, 17, 31, 32, 37};
-            for (size_t ri = 0; ri < sizeof(nrs) / sizeof(nrs[0]); ri++) {
-                const int nr = nrs[ri];
-                for (int nc = 1; nc <= ADM_TILE_MAX; nc++) {
-                    const int r0 = (nr + nc) % (ROWS - nr + 1), c0 = (nr * nc) % (COLS - nc + 1);
-                    float out[COLS * LDS];
-                    for (int i = 0; i < COLS * LDS; i++) out[i] = -12345.0f;
-                    kt->gemm_bsum[t](n, nr, nc, w + r0 * ws, ws, prep + c0 * ps, ps, out, LDS);
-                    check_tile_bits(out, COLS, LDS, nr, nc, &want[0][0], ROWS, r0, c0, kt->name,
-                                    "gemm_bsum (expected: the definition)", t, n);
-                }
-            }
+            for (size_t ri = 0; ri < sizeof(nrs) / sizeof(nrs[0]); ri++)
+                for (int nc = 1; nc <= ADM_TILE_MAX; nc++)
+                    check_prep_tile(kt->gemm_bsum[t], n, nrs[ri], nc, w, ws, prep, ps, ROWS, COLS, LDS, &want[0][0],
+                                    kt->name, "gemm_bsum (expected: the definition)", t);
         }
         free(w);
         free(x);
