@@ -58,7 +58,7 @@ static bool measure(adm_model *m, const model_opts *o, int pp, int tg, int B, bb
     ep.n_batch = o->cp.n_batch > 0 ? o->cp.n_batch : 512;
     if (ep.n_batch < B) ep.n_batch = B;
     ep.n_threads = o->cp.n_threads;
-    ep.llama_order = o->order_set && o->cp.llama_order;
+    ep.llama_order = model_opts_engine_llama_order(o);
     adm_engine *e = NULL;
     adm_seq **s = calloc((size_t)B, sizeof(*s));
     adm_batch_row *rows = malloc((size_t)ep.n_batch * sizeof(*rows));
@@ -169,7 +169,7 @@ int cmd_batched_bench(int argc, char **argv) {
     if (md) {
         printf("\nmain: n_batch = %d, n_threads = %d, attention = %s, kernels = %s, sum order = %s\n\n",
                o.cp.n_batch > 0 ? o.cp.n_batch : 512, threads, attention_name(o.cp.attention), adm_isa_name(),
-               o.order_set && o.cp.llama_order ? "llama" : "blocks");
+               model_opts_engine_llama_order(&o) ? "llama" : "blocks");
         printf("|%6s | %6s | %4s | %6s | %8s | %8s | %8s | %8s | %8s | %8s |\n", "PP", "TG", "B", "N_KV", "T_PP s",
                "S_PP t/s", "T_TG s", "S_TG t/s", "T s", "S t/s");
         printf("|-------|--------|------|--------|----------|----------|----------|----------|----------|----------|\n");

@@ -184,7 +184,7 @@ int cmd_serve(int argc, char **argv) {
                             .tick_tokens = (int)tick_tokens};
     ep.eng = adm_engine_default_params();
     ep.eng.n_threads = o.cp.n_threads;
-    ep.eng.llama_order = o.order_set && o.cp.llama_order;
+    ep.eng.llama_order = model_opts_engine_llama_order(&o);
     /* Twice run's batch: a prompt chunk stalls every generating slot for
      * its tick, so fewer, larger chunks keep the slowest inter-token gaps
      * short (8 streams of 512-token prompts: p95 158 -> 82 ms). */

@@ -143,6 +143,8 @@ void model_opts_print_stats(const model_opts *o, adm_model *m, adm_ctx *ctx) {
             adm_ctx_n_ctx(ctx), (double)mem.kv_bytes / 1048576.0);
 }
 
+bool model_opts_engine_llama_order(const model_opts *o) { return o->order_set && o->cp.llama_order; }
+
 void model_opts_usage(FILE *f, unsigned omit) {
     fprintf(f, "model options:\n"
                "  -m, --model FILE        GGUF model file\n"

@@ -29,6 +29,11 @@ void model_opts_init(model_opts *o);
  * (message printed). */
 int model_opts_parse(model_opts *o, const char *cmd, int argc, char **argv, int *i);
 
+/* The summation order of an engine the command creates (serve,
+ * batched-bench): the block order unless --sum-order llama was given
+ * (contexts keep cp.llama_order, true by default). */
+bool model_opts_engine_llama_order(const model_opts *o);
+
 /* With --adamas-stats: per-layer captured mass and code-index memory, to stderr. */
 void model_opts_print_stats(const model_opts *o, adm_model *m, adm_ctx *ctx);
 
