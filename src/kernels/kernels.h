@@ -49,7 +49,7 @@ static inline int adm_col_group(int left) { return left >= 8 ? 8 : left >= 4 ? 4
 
 static inline size_t adm_prep_size(int64_t n) { return ((size_t)(n / 32) * 136 + 63) & ~(size_t)63; }
 
-/* Block-sum order (batches that mix sequences, when the engine allows it):
+/* Block-sum order (engines not in llama.cpp's order, adm_engine_params):
  * s[c * lds + r] = sum over blocks i ascending of fmaf((float)(exact
  * integer sum of block i's 32 products), dw_i * dx_i, acc), one
  * accumulator per output, no lanes. Not llama.cpp's order (gemm's eight
@@ -59,7 +59,12 @@ static inline size_t adm_prep_size(int64_t n) { return ((size_t)(n / 32) * 136 +
  * AVX-512 hold 16 rows in the lanes of one register and spend one
  * conversion and one multiply-add per block of 16 rows instead of per row.
  * prep_bsum writes at most adm_prep_size(n) bytes per column; gemm_bsum
- * takes any nr and nc <= ADM_TILE_MAX. NULL where a table has none. */
+ * takes any nr and nc <= ADM_TILE_MAX. NULL where a table has none.
+ * A prepared column of nb = n / 32 blocks holds nb x 32 codes, then nb
+ * int32 corrections (-128 x the block's code sum, for kernels that make
+ * the weights unsigned), then nb float scales, at these offsets: */
+static inline size_t adm_bsum_corr_off(int nb) { return (size_t)nb * 32; }
+static inline size_t adm_bsum_scale_off(int nb) { return (size_t)nb * 36; }
 
 /* Converts n f32 values into a row of some type. */
 typedef void (*adm_from_float_fn)(const float *x, void *y, int64_t n);
@@ -169,9 +174,10 @@ const adm_kernels *adm_kernels_avx2(void);
 const adm_kernels *adm_kernels_avx512(void);
 
 /* A copy of k whose prepared-column entries (prep, gemm_prep) are its
- * block-sum ones where it has them: the table the products of batches
- * that mix sequences use unless the engine is batch-invariant. Through it
- * gemm_prep is no longer bit-identical to gemm (kernels.h, block-sum order). */
+ * block-sum ones where it has them: the table of an engine in the block
+ * order, whose products then take the prepared columns for every column
+ * count (matmul.c), so that a result does not depend on the batch. Through
+ * it gemm_prep is no longer bit-identical to gemm (block-sum order above). */
 void adm_kernels_with_block_sums(const adm_kernels *k, adm_kernels *out);
 
 /* Fills the scalar entries into t (SIMD tables start from the scalar table

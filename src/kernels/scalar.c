@@ -103,8 +103,8 @@ static void prep_bsum_q8_0(int n, const void *va, void *vp) {
         memcpy(p + (size_t)i * 32, b + 2, 32);
         const int32_t corr = -128 * sum;
         const float d = adm_f16_to_f32(adm_rd_u16(b));
-        memcpy(p + (size_t)nb * 32 + (size_t)i * 4, &corr, 4);
-        memcpy(p + (size_t)nb * 36 + (size_t)i * 4, &d, 4);
+        memcpy(p + adm_bsum_corr_off(nb) + (size_t)i * 4, &corr, 4);
+        memcpy(p + adm_bsum_scale_off(nb) + (size_t)i * 4, &d, 4);
     }
 }
 
@@ -122,7 +122,7 @@ static void gemm_bsum_q8_0(int n, int nr, int nc, const void *vw, size_t ws, con
                 int sumi = 0;
                 for (int j = 0; j < 32; j++) sumi += (int8_t)wb[2 + j] * x[j];
                 float dx;
-                memcpy(&dx, p + (size_t)nb * 36 + (size_t)i * 4, 4);
+                memcpy(&dx, p + adm_bsum_scale_off(nb) + (size_t)i * 4, 4);
                 const float d = adm_f16_to_f32(adm_rd_u16(wb)) * dx;
                 acc = fmaf((float)sumi, d, acc);
             }
