@@ -227,13 +227,23 @@ static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx
  *
  * A tile is Gc query heads x W zmm (16 W output columns) of accumulators
  * held in registers while the value rows of a range of keys stream by: each
- * row chunk is loaded and converted once and used by all Gc heads (one
- * broadcast of p per head and key). Gc x W <= 16 leaves room for the
+ * row chunk is loaded and converted once and used by all Gc heads (p is
+ * broadcast from memory by each FMA, fmadd_bcast). Gc x W <= 16 leaves room for the
  * converted row; W shrinks as Gc grows so there are always >= 8 independent
  * FMA chains (Gc = 1 uses 4 or 8). Columns past hv are masked off. When one
  * key range needs several passes (more column chunks or head tiles), keys go
  * in ranges whose value rows (16 KiB) stay in L1 between the passes. The
  * order per output element stays: one fused multiply-add per key, ascending. */
+
+/* acc + v * (*p broadcast): vfmadd231ps with an embedded {1to16} broadcast,
+ * written out because gcc and clang share one vbroadcastss between the W
+ * FMAs of a head, and on Zen 4 that broadcast takes FMA-pipe time (pv 1.45
+ * -> 1.28 ns per key x head at G = 7; docs/attention_kernels.md). The same
+ * product and sum as _mm512_fmadd_ps(set1(*p), v, acc): one rounding. */
+AI __m512 fmadd_bcast(__m512 v, const float *p, __m512 acc) {
+    __asm__("vfmadd231ps %[p]%{1to16%}, %[v], %[acc]" : [acc] "+v"(acc) : [v] "v"(v), [p] "m"(*p));
+    return acc;
+}
 
 AI void pv_tile(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, int j1, int i0, int hv, const float *p,
                 int ld, float *out, const int Gc, const int W) {
@@ -260,9 +270,9 @@ AI void pv_tile(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, 
         for (int w = 0; w < W; w++) vv[w] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[w], v + 16 * w));
         UNROLL16
         for (int g = 0; g < Gc; g++) {
-            const __m512 pb = _mm512_set1_ps(p[(size_t)g * ld + j]);
+            const float *pg = p + (size_t)g * ld + j;
             UNROLL16
-            for (int w = 0; w < W; w++) acc[g * W + w] = _mm512_fmadd_ps(pb, vv[w], acc[g * W + w]);
+            for (int w = 0; w < W; w++) acc[g * W + w] = fmadd_bcast(vv[w], pg, acc[g * W + w]);
         }
     }
     UNROLL16
