@@ -6,6 +6,11 @@
  * of one layer's weights is read through the caches, as the products do,
  * so the K/V rows come from DRAM as they do in a real step.
  *
+ * The flush makes the rows come from DRAM but also leaves the hardware
+ * prefetcher behind: the kernels measure ~1 ms per sequence-step slower
+ * here than inside the engine's step (perf of batched-bench, docs/
+ * benchmarks.md), so compare runs of this bench with each other.
+ *
  * Prints microseconds of attention per sequence and step (all layers), the
  * K/V bytes read per second, and the same for one sequence, so that the
  * cost a batch adds per sequence can be compared with what one sequence
