@@ -8,6 +8,8 @@
  * MiB (read from DRAM, as a decode step reads a model's weights) and one
  * of 1 MiB or 512 rows (in cache: the kernel's compute rate), timed in turn, the two
  * orders alternating so that a slow phase of the machine falls on both.
+ * A third column runs the block order over the rows packed as a block-order
+ * engine packs them (packed.c; same bits, no transpose in registers).
  * Reported: nanoseconds per row-column-block of 32 values, times the
  * thread count (the cost of one product on one core), and GB/s of weights.
  *
@@ -67,8 +69,9 @@ int main(int argc, char **argv) {
     printf("# bench_batch: kernels %s, %d threads; ns per row-column-block of 32 values x threads "
            "(GB/s of weights)\n\n",
            k->name, threads);
-    printf("| type | n_in | B | DRAM llama order | DRAM block order | cache llama order | cache block order |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|\n");
+    printf("| type | n_in | B | DRAM llama order | DRAM block order | DRAM packed | cache llama order | cache block order "
+           "| cache packed |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int ti = 0; ti < n_types; ti++) {
         const adm_type t = types[ti];
         for (int ni = 0; ni < n_n; ni++) {
@@ -76,35 +79,44 @@ int main(int argc, char **argv) {
             const int64_t n_in = (n_ins[ni] + bs - 1) / bs * bs;
             const size_t rs = adm_row_size(t, n_in);
             const size_t sizes[2] = {(size_t)256 << 20, (size_t)1 << 20};
-            uint8_t *w[2];
+            uint8_t *w[2], *pk[2] = {NULL, NULL};
             int64_t rows[2];
             for (int m = 0; m < 2; m++) {
                 /* at least 512 rows: fewer leave the threads too little work to share */
                 rows[m] = (int64_t)((sizes[m] + rs - 1) / rs + 15) / 16 * 16;
                 if (rows[m] < 512) rows[m] = 512;
                 if (!(w[m] = make_matrix(t, n_in, rows[m], &r))) return 1;
+                /* The rows packed as a block-order engine packs them (packed.c). */
+                if (kb.gemm_pack16[t]) {
+                    const size_t group = adm_pack16_group_bytes(n_in);
+                    if (!(pk[m] = adm_map_zeroed(group * (size_t)(rows[m] / 16)))) return 1;
+                    for (int64_t g = 0; g < rows[m] / 16; g++)
+                        adm_pack16_q8_0((int)n_in, 16, w[m] + (size_t)g * 16 * rs, rs, pk[m] + (size_t)g * group);
+                }
             }
             float *out = adm_alloc((size_t)rows[0] * (size_t)max_cols * sizeof(float));
             if (!out) return 1;
             for (int ci = 0; ci < n_cols; ci++) {
                 const int B = cols[ci];
                 if (B < 1 || B > max_cols) continue;
-                double best[2][2]; /* [matrix][order] median seconds */
+                double best[2][3]; /* [matrix][order: llama, block, packed] median seconds */
                 for (int m = 0; m < 2; m++) {
-                    const adm_weight wt = {t, n_in, rows[m], rs, w[m]};
-                    double tm[2][64];
-                    for (int o = 0; o < 2; o++) adm_matmul(pool, o ? &kb : k, &wt, x, B, out, (size_t)rows[m], scratch);
+                    const adm_weight wt = {t, n_in, rows[m], rs, w[m], NULL};
+                    const adm_weight wp = {t, n_in, rows[m], rs, w[m], pk[m]};
+                    const adm_weight *ws[3] = {&wt, &wt, &wp};
+                    double tm[3][64];
+                    for (int o = 0; o < 3; o++) adm_matmul(pool, o ? &kb : k, ws[o], x, B, out, (size_t)rows[m], scratch);
                     for (int rep = 0; rep < reps; rep++)
-                        for (int o = 0; o < 2; o++) {
+                        for (int o = 0; o < 3; o++) {
                             const double t0 = adm_time_s();
-                            adm_matmul(pool, o ? &kb : k, &wt, x, B, out, (size_t)rows[m], scratch);
+                            adm_matmul(pool, o ? &kb : k, ws[o], x, B, out, (size_t)rows[m], scratch);
                             tm[o][rep] = adm_time_s() - t0;
                         }
-                    for (int o = 0; o < 2; o++) best[m][o] = median(tm[o], reps);
+                    for (int o = 0; o < 3; o++) best[m][o] = median(tm[o], reps);
                 }
                 printf("| %s | %lld | %d |", adm_type_name(t), (long long)n_in, B);
                 for (int m = 0; m < 2; m++)
-                    for (int o = 0; o < 2; o++) {
+                    for (int o = 0; o < 3; o++) {
                         const double blocks = (double)rows[m] * (double)(n_in / 32) * B;
                         printf(" %.3f (%.1f) |", best[m][o] * 1e9 * threads / blocks,
                                (double)rs * (double)rows[m] / best[m][o] * 1e-9);
@@ -113,11 +125,15 @@ int main(int argc, char **argv) {
                 fflush(stdout);
             }
             adm_free(out);
-            for (int m = 0; m < 2; m++) adm_free(w[m]);
+            for (int m = 0; m < 2; m++) {
+                adm_free(w[m]);
+                if (pk[m]) adm_unmap(pk[m], adm_pack16_group_bytes(n_in) * (size_t)(rows[m] / 16));
+            }
         }
     }
     printf("\nThe block order applies to Q8_0 where the table has its kernels (AVX-512 VNNI, scalar); for other\n"
-           "types and tables both columns run the same kernels.\n");
+           "types and tables the three columns run the same kernels. Packed: the block order over weights packed\n"
+           "in 16-row groups as a block-order engine packs them (kernels.h, gemm_pack16), used for 2+ columns.\n");
     adm_free(scratch);
     free(x);
     adm_pool_free(pool);

@@ -153,7 +153,7 @@ int main(int argc, char **argv) {
         void *scratch = adm_alloc(adm_matmul_scratch_size(4864, 512));
         if (!wd || !x || !out || !scratch) return 1;
         for (size_t i = 0; i < (size_t)512 * 4864; i++) x[i] = rng_normal(&r);
-        const adm_weight w = {t, n_in_mv, rows, rs, wd};
+        const adm_weight w = {t, n_in_mv, rows, rs, wd, NULL};
         for (int i = 0; i < n_threads; i++) {
             double tm[64], trd[64];
             adm_matmul(pools[i], k, &w, x, 1, out, (size_t)rows, scratch);
@@ -178,7 +178,7 @@ int main(int argc, char **argv) {
             n_in = (n_in + bsz - 1) / bsz * bsz;
             uint8_t *wp = make_matrix(t, n_in, n_out, &r);
             if (!wp) return 1;
-            const adm_weight wpp = {t, n_in, n_out, adm_row_size(t, n_in), wp};
+            const adm_weight wpp = {t, n_in, n_out, adm_row_size(t, n_in), wp, NULL};
             for (int i = 0; i < n_threads; i++) {
                 const double s = time_matmul(pools[i], k, &wpp, x, 512, out, scratch, reps_pp);
                 const bool rounded = n_in != (shape ? 4864 : 896);

@@ -51,6 +51,10 @@ adm_status adm_engine_create(const adm_model *model, const adm_engine_params *pa
         if (st != ADM_OK) goto fail;
         e->pool_owned = true;
     }
+    if (!p.llama_order && e->k->block_sums && e->k->gemm_pack16[ADM_TYPE_Q8_0]) {
+        st = adm_packed_create(model, e->pool, &e->packed, err);
+        if (st != ADM_OK) goto fail;
+    }
     const size_t nb = (size_t)p.n_batch;
     const size_t nq = (size_t)hp->n_head * hp->head_dim, nk = (size_t)hp->n_head_kv * hp->head_dim;
     const size_t nv = (size_t)hp->n_head_kv * hp->head_dim_v, no = (size_t)hp->n_head * hp->head_dim_v;
@@ -91,6 +95,7 @@ void adm_engine_free(adm_engine *e) {
     if (!e) return;
     if (e->n_seqs) adm_log(ADM_LOG_WARN, "adm_engine_free: %d sequences still alive", e->n_seqs);
     if (e->pool_owned) adm_pool_free(e->pool);
+    adm_packed_free(e->packed);
     adm_free(e->x);
     adm_free(e->xn);
     adm_free(e->q);

@@ -13,6 +13,7 @@
 #include "attention/attention.h"
 #include "kv_cache.h"
 #include "model.h"
+#include "packed.h"
 
 /* A run of consecutive batch rows that belong to one sequence. */
 typedef struct adm_seg {
@@ -26,6 +27,10 @@ struct adm_engine {
      * products (adm_kernels_with_block_sums) unless params.llama_order. */
     const adm_kernels *k;
     adm_kernels k_bsum;
+    /* Block order with gemm_pack16: the model's views with its Q8_0
+     * matrices packed (packed.h), else NULL; adm_engine_layer and
+     * adm_engine_output give the views the products use. */
+    struct adm_packed *packed;
     adm_pool *pool;
     bool pool_owned;     /* false: params.threads_from's */
     int n_batch, n_threads;
@@ -80,5 +85,12 @@ uint64_t adm_seq_token_bytes(const adm_seq *s);
 /* Bytes counted against the budget when n positions have been written:
  * the full layers grow with n, the rings stop at their size. */
 uint64_t adm_seq_mem(const adm_seq *s, int n);
+
+static inline const adm_layer *adm_engine_layer(const adm_engine *e, int il) {
+    return e->packed ? &e->packed->layers[il] : &e->model->layers[il];
+}
+static inline const adm_weight *adm_engine_output(const adm_engine *e) {
+    return e->packed ? &e->packed->output : &e->model->output;
+}
 
 #endif

@@ -120,7 +120,7 @@ static void op_qk(tok_op *op, int t) {
     adm_engine *e = op->e;
     const adm_model *m = e->model;
     const adm_hparams *hp = &m->hp;
-    const adm_layer *l = &m->layers[op->layer];
+    const adm_layer *l = adm_engine_layer(e, op->layer);
     const int hd = hp->head_dim, nq = hp->n_head * hd, nk = hp->n_head_kv * hd, nv = hp->n_head_kv * hp->head_dim_v;
     float *q = e->q + (size_t)t * nq, *k = e->kcur + (size_t)t * nk, *v = e->vcur + (size_t)t * nv;
     if (l->bq) for (int i = 0; i < nq; i++) q[i] += l->bq[i];
@@ -164,7 +164,7 @@ static bool sparse(const adm_seq *s, const adm_layer *l, int il, int n, int n_kv
  * adamas.h), the dense ones together (one pass). */
 static void attention(adm_engine *e, int il, const adm_seg *segs, int n_segs) {
     const adm_hparams *hp = &e->model->hp;
-    const adm_layer *l = &e->model->layers[il];
+    const adm_layer *l = adm_engine_layer(e, il);
     const int nq = hp->n_head * hp->head_dim, nk = hp->n_head_kv * hp->head_dim;
     const int nv = hp->n_head_kv * hp->head_dim_v, no = hp->n_head * hp->head_dim_v;
     int n_dense = 0, dense_rows = 0, n_sparse = 0;
@@ -210,7 +210,7 @@ static void attention(adm_engine *e, int il, const adm_seg *segs, int n_segs) {
 static void layer_forward(adm_engine *e, int il, const adm_seg *segs, int n_segs, int n_tok) {
     const adm_model *m = e->model;
     const adm_hparams *hp = &m->hp;
-    const adm_layer *l = &m->layers[il];
+    const adm_layer *l = adm_engine_layer(e, il);
     const int n_embd = hp->n_embd;
     const int nq = hp->n_head * hp->head_dim, nk = hp->n_head_kv * hp->head_dim;
     const int nv = hp->n_head_kv * hp->head_dim_v;
@@ -292,7 +292,7 @@ void adm_forward(adm_engine *e, const adm_seg *segs, int n_segs, int n_rows, int
     /* Only the rows whose logits are wanted go through the output layer. */
     tok_op op = {e, n_out, 0, op_out_norm, m->output_norm, NULL, NULL, n_embd};
     run_tokens(&op);
-    adm_matmul(e->pool, e->k, &m->output, e->xn, n_out, logits, (size_t)hp->n_vocab, e->mm_scratch);
+    adm_matmul(e->pool, e->k, adm_engine_output(e), e->xn, n_out, logits, (size_t)hp->n_vocab, e->mm_scratch);
     if (hp->final_softcap > 0.0f) {
         const float c = hp->final_softcap;
         for (size_t i = 0; i < (size_t)n_out * (size_t)hp->n_vocab; i++) logits[i] = tanhf(logits[i] * (1.0f / c)) * c;

@@ -21,6 +21,10 @@ typedef struct adm_weight {
     int64_t n_out;      /* ne1: rows */
     size_t row_size;    /* bytes per row */
     const uint8_t *data;
+    /* The same rows packed in groups of 16 for the kernels' gemm_pack16
+     * (kernels.h; block-order engines pack Q8_0 weights, packed.c), or
+     * NULL. Used where the table has gemm_pack16 and is in block order. */
+    const uint8_t *pack16;
 } adm_weight;
 
 /* One product of a batch: out[t * ldo + o] for t < n_tok, o < w->n_out.

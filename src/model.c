@@ -95,7 +95,7 @@ static adm_status load_experts(loader *L, const char *name, int64_t n_in, int64_
     const adm_gguf_tensor *t;
     adm_status st = find_tensor3(L, name, n_in, n_out, n_expert, true, &t);
     if (st != ADM_OK) return st;
-    e->w = (adm_weight){t->type, n_in, n_out, adm_row_size(t->type, n_in), t->data};
+    e->w = (adm_weight){t->type, n_in, n_out, adm_row_size(t->type, n_in), t->data, NULL};
     e->stride = e->w.row_size * (size_t)n_out;
     return ADM_OK;
 }

@@ -393,6 +393,41 @@ static void test_gemm_tiles(void **state) {
 /* Inputs that hit the rounding rules: ties at +-k.5 (amax 127 gives scale
  * 1), both signs of the largest magnitude, zero blocks and super-blocks,
  * huge and subnormal values. */
+/* gemm_pack16 over rows packed by adm_pack16_q8_0 (groups of 16, the
+ * last one partial) against the definition's bits want[c * rows + r], for
+ * every column count; lanes past a partial group are not stored. */
+static void check_pack16(const adm_kernels *kt, int n, const uint8_t *w, size_t ws, const uint8_t *prep, size_t ps,
+                         const float *want, int rows, int cols) {
+    const size_t group = adm_pack16_group_bytes(n);
+    uint8_t *pk = aligned_alloc(64, group * (size_t)((rows + 15) / 16)); /* groups are 64-byte aligned */
+    assert_non_null(pk);
+    for (int g = 0; g * 16 < rows; g++)
+        adm_pack16_q8_0(n, rows - 16 * g < 16 ? rows - 16 * g : 16, w + (size_t)g * 16 * ws, ws, pk + (size_t)g * group);
+    enum { LDS = 19 };
+    float out[ADM_TILE_MAX * LDS];
+    for (int g = 0; g * 16 < rows; g++) {
+        const int nr = rows - 16 * g < 16 ? rows - 16 * g : 16;
+        for (int c0 = 0; c0 < cols; c0++)
+            for (int nc = 1; nc <= ADM_TILE_MAX && c0 + nc <= cols; nc++) {
+                for (int i = 0; i < ADM_TILE_MAX * LDS; i++) out[i] = -7.25f;
+                kt->gemm_pack16[ADM_TYPE_Q8_0](n, nr, nc, pk + (size_t)g * group, prep + (size_t)c0 * ps, ps, out, LDS);
+                for (int c = 0; c < nc; c++)
+                    for (int r = 0; r < LDS; r++) {
+                        const float got = out[c * LDS + r];
+                        if (r >= nr) {
+                            if (got != -7.25f) fail_msg("%s gemm_pack16 n=%d wrote row %d of a %d-row group", kt->name, n, r, nr);
+                            continue;
+                        }
+                        const float exp = want[(size_t)(c0 + c) * rows + 16 * g + r];
+                        if (memcmp(&got, &exp, sizeof(float)) != 0)
+                            fail_msg("%s gemm_pack16 n=%d group %d row %d col %d (nc=%d): %.9g, the definition %.9g", kt->name,
+                                     n, g, r, c0 + c, nc, (double)got, (double)exp);
+                    }
+            }
+    }
+    free(pk);
+}
+
 /* Block-sum order (kernels.h): every table that has it gives the scalar
  * definition's bits for every row count (one 16-row tile, a partial one,
  * two) and column count, and the value agrees with the exact product. */
@@ -436,6 +471,7 @@ static void test_gemm_bsum(void **state) {
                 for (int nc = 1; nc <= ADM_TILE_MAX; nc++)
                     check_prep_tile(kt->gemm_bsum[t], n, nrs[ri], nc, w, ws, prep, ps, ROWS, COLS, LDS, &want[0][0],
                                     kt->name, "gemm_bsum (expected: the definition)", t);
+            if (kt->gemm_pack16[t]) check_pack16(kt, n, w, ws, prep, ps, &want[0][0], ROWS, COLS);
         }
         free(w);
         free(x);
@@ -637,7 +673,7 @@ static void test_matmul(void **state) {
         adm_weight w[2];
         for (int j = 0; j < 2; j++) {
             wd[j] = make_weights(&r, t, n_out[j], n_in, j ? D_MIXED : D_NORMAL, false);
-            w[j] = (adm_weight){t, n_in, n_out[j], adm_row_size(t, n_in), wd[j]};
+            w[j] = (adm_weight){t, n_in, n_out[j], adm_row_size(t, n_in), wd[j], NULL};
         }
         const int max_tok = 17;
         float *x = xalloc((size_t)max_tok * n_in * sizeof(float));
@@ -696,6 +732,33 @@ static void test_matmul(void **state) {
                                         sizeof(float) * (size_t)n_out[1]);
                     free(o0);
                     free(o1);
+                }
+                /* Block-order tables with packed weights (packed.c): the
+                 * same bits. The second matrix's rows start at row 37 of
+                 * the pass, so its chunks read the unpacked rows. */
+                if (tables[k]->block_sums && tables[k]->gemm_pack16[t]) {
+                    adm_weight wp[2];
+                    uint8_t *pk[2];
+                    for (int j = 0; j < 2; j++) {
+                        const size_t group = adm_pack16_group_bytes(n_in);
+                        pk[j] = aligned_alloc(64, group * (size_t)((n_out[j] + 15) / 16));
+                        assert_non_null(pk[j]);
+                        for (int g = 0; g * 16 < n_out[j]; g++)
+                            adm_pack16_q8_0(n_in, ADM_MIN(16, n_out[j] - 16 * g), wd[j] + (size_t)g * 16 * w[j].row_size,
+                                            w[j].row_size, pk[j] + (size_t)g * group);
+                        wp[j] = w[j];
+                        wp[j].pack16 = pk[j];
+                    }
+                    for (int p = 0; p < 3; p++) {
+                        float *out = xalloc(sizeof(float) * (ldo[0] + ldo[1]) * (size_t)n_tok);
+                        memset(out, 0, sizeof(float) * (ldo[0] + ldo[1]) * (size_t)n_tok);
+                        adm_matmul_job jobs[2] = {{&wp[0], out, ldo[0], 0, 0},
+                                                  {&wp[1], out + ldo[0] * (size_t)n_tok, ldo[1], 0, 0}};
+                        adm_matmul_multi(pools[p], tables[k], jobs, 2, x, n_tok, scratch);
+                        assert_memory_equal(first, out, sizeof(float) * (ldo[0] + ldo[1]) * (size_t)n_tok);
+                        free(out);
+                    }
+                    for (int j = 0; j < 2; j++) free(pk[j]);
                 }
                 free(first);
             }

@@ -792,6 +792,7 @@ void adm_kernels_init_avx2(adm_kernels *t) {
      * canonical tiles. */
     t->prep_bsum[ADM_TYPE_Q8_0] = NULL;
     t->gemm_bsum[ADM_TYPE_Q8_0] = NULL;
+    t->gemm_pack16[ADM_TYPE_Q8_0] = NULL;
 
     t->vec_dot[ADM_TYPE_F32] = dot_f32;
     t->vec_dot[ADM_TYPE_F16] = dot_f16;

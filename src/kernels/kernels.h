@@ -66,6 +66,27 @@ static inline size_t adm_prep_size(int64_t n) { return ((size_t)(n / 32) * 136 +
 static inline size_t adm_bsum_corr_off(int nb) { return (size_t)nb * 32; }
 static inline size_t adm_bsum_scale_off(int nb) { return (size_t)nb * 36; }
 
+/* Q8_0 weights packed for the block-sum order (packed.c packs them once
+ * per block-order engine): groups of 16 rows (rows past the matrix repeat
+ * its last row). A group of nb = n / 32 blocks holds nb x 512 bytes of
+ * codes, block after block: eight 64-byte vectors whose lane r holds row
+ * r's codes 4j..4j+3 (vector j) plus 128, as unsigned bytes; then the nb x
+ * 16 scales as in the file (f16, row r at index r); then padding to 64
+ * bytes. As many bytes as the rows in the file, in the layout gemm_bsum
+ * builds in registers for every call (a transpose, a gather, a sign
+ * flip); gemm_pack16 reads it as it is and gives the same sums in the
+ * same order, bit for bit:
+ *   s[c * lds + r] = gemm_bsum's value for row r < nr of the group at pk
+ * and the column prepared by prep_bsum at p + c * p_stride, nc <= ADM_TILE_MAX;
+ * pk is 64-byte aligned. */
+static inline size_t adm_pack16_group_bytes(int64_t n) { return ((size_t)(n / 32) * 544 + 63) & ~(size_t)63; }
+static inline size_t adm_pack16_scales_off(int64_t n) { return (size_t)(n / 32) * 512; }
+typedef void (*adm_gemm_pack16_fn)(int n, int nr, int nc, const void *pk, const void *p, size_t p_stride, float *s,
+                                   size_t lds);
+/* Packs rows r0 .. r0 + 15 of n values (nr <= 16 of them exist; w is row
+ * r0, rows w_stride bytes apart) into one group of adm_pack16_group_bytes(n). */
+void adm_pack16_q8_0(int n, int nr, const void *w, size_t w_stride, void *out);
+
 /* Converts n f32 values into a row of some type. */
 typedef void (*adm_from_float_fn)(const float *x, void *y, int64_t n);
 typedef void (*adm_to_float_fn)(const void *x, float *y, int64_t n);
@@ -79,6 +100,7 @@ typedef struct adm_kernels {
     adm_gemm_prep_fn gemm_prep[ADM_TYPE_COUNT]; /* by weight type (optional) */
     adm_prep_fn prep_bsum[ADM_TYPE_COUNT];      /* block-sum order (optional, Q8_0) */
     adm_gemm_prep_fn gemm_bsum[ADM_TYPE_COUNT];
+    adm_gemm_pack16_fn gemm_pack16[ADM_TYPE_COUNT]; /* block-sum order over packed weights (optional, Q8_0) */
     bool block_sums;                            /* set by adm_kernels_with_block_sums: prep and gemm_prep
                                                    are the block-sum entries, for every column count */
     adm_from_float_fn from_float[ADM_TYPE_COUNT]; /* by target (dot) type: f16, bf16, q8_0, q8_1, q8_K */

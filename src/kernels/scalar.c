@@ -131,6 +131,46 @@ static void gemm_bsum_q8_0(int n, int nr, int nc, const void *vw, size_t ws, con
     }
 }
 
+void adm_pack16_q8_0(int n, int nr, const void *w, size_t w_stride, void *out) {
+    const int nb = n / 32;
+    uint8_t *o = out, *d = o + adm_pack16_scales_off(n);
+    for (int i = 0; i < nb; i++) {
+        for (int r = 0; r < 16; r++) {
+            const uint8_t *b = (const uint8_t *)w + (size_t)(r < nr ? r : nr - 1) * w_stride + (size_t)i * sizeof(block_q8_0);
+            for (int j = 0; j < 8; j++)
+                for (int k = 0; k < 4; k++) o[(size_t)i * 512 + 64 * j + 4 * r + k] = (uint8_t)(b[2 + 4 * j + k] ^ 0x80u);
+            memcpy(d + (size_t)i * 32 + 2 * r, b, 2);
+        }
+    }
+    memset(d + (size_t)nb * 32, 0, adm_pack16_group_bytes(n) - adm_pack16_scales_off(n) - (size_t)nb * 32);
+}
+
+/* gemm_bsum over packed weights: the codes come back as u - 128, the
+ * scales as in the file; the same integer sums and the same fmaf as
+ * gemm_bsum_q8_0. */
+static void gemm_pack16_q8_0(int n, int nr, int nc, const void *vpk, const void *vp, size_t ps, float *s, size_t lds) {
+    const int nb = n / 32;
+    const uint8_t *pk = vpk, *dw16 = pk + adm_pack16_scales_off(n);
+    for (int c = 0; c < nc; c++) {
+        const uint8_t *p = (const uint8_t *)vp + (size_t)c * ps;
+        for (int r = 0; r < nr; r++) {
+            float acc = 0.0f;
+            for (int i = 0; i < nb; i++) {
+                const uint8_t *o = pk + (size_t)i * 512;
+                const int8_t *x = (const int8_t *)(p + (size_t)i * 32);
+                int sumi = 0;
+                for (int j = 0; j < 8; j++)
+                    for (int k = 0; k < 4; k++) sumi += ((int)o[64 * j + 4 * r + k] - 128) * x[4 * j + k];
+                float dx;
+                memcpy(&dx, p + adm_bsum_scale_off(nb) + (size_t)i * 4, 4);
+                const float dw = adm_f16_to_f32(adm_rd_u16(dw16 + (size_t)i * 32 + 2 * r));
+                acc = fmaf((float)sumi, dw * dx, acc);
+            }
+            s[(size_t)c * lds + r] = acc;
+        }
+    }
+}
+
 /* The K-quant dots below share one shape: per super-block, an exact integer
  * sum over sub-blocks of (sub-block scale) * (codes . activations), scaled
  * by d_x * d_y; types with a min subtract dmin * (mins . activation sums),
@@ -425,6 +465,7 @@ void adm_kernels_fill_scalar(adm_kernels *t) {
     t->vec_dot[ADM_TYPE_Q8_0] = dot_q8_0;
     t->prep_bsum[ADM_TYPE_Q8_0] = prep_bsum_q8_0;
     t->gemm_bsum[ADM_TYPE_Q8_0] = gemm_bsum_q8_0;
+    t->gemm_pack16[ADM_TYPE_Q8_0] = gemm_pack16_q8_0;
     t->vec_dot[ADM_TYPE_Q2_K] = dot_q2_K;
     t->vec_dot[ADM_TYPE_Q3_K] = dot_q3_K;
     t->vec_dot[ADM_TYPE_Q4_K] = dot_q4_K;
