@@ -387,13 +387,39 @@ AI void b16_transpose(const __m512i v[8], __m512i g[8]) {
     }
 }
 
+/* One block of 32 values of 16 rows x NC prepared columns, the rows'
+ * codes in g (lane r of g[j]: row r's codes 4j..4j+3, unsigned) and
+ * their scales in dw: per column the correction broadcast as the start
+ * value, eight vpdpbusd, one conversion, one multiply and one FMA into
+ * acc[c]. Columns go interleaved instruction by instruction: each column's
+ * eight vpdpbusd form a dependent chain, which issued chain after chain
+ * wait in the scheduler (0.35 -> 0.33 ns per product). SPLIT integer
+ * chains per column hide the vpdpbusd latency when few columns give few
+ * independent chains (integer sums are exact in any order). */
+AI void bsum_block(const int NC, const __m512i g[8], __m512 dw, const uint8_t *p, size_t ps, int nb, int i,
+                   __m512 acc[8]) {
+    const int SPLIT = NC >= 4 ? 1 : NC == 2 ? 2 : 4;
+    __m512i si[8][4];
+    UNROLL for (int c = 0; c < NC; c++) {
+        si[c][0] = _mm512_set1_epi32(((const int32_t *)(p + (size_t)c * ps + adm_bsum_corr_off(nb)))[i]);
+        UNROLL for (int h = 1; h < SPLIT; h++) si[c][h] = _mm512_setzero_si512();
+    }
+    UNROLL for (int j = 0; j < 8; j++) UNROLL for (int c = 0; c < NC; c++) {
+        const int32_t *x = (const int32_t *)(p + (size_t)c * ps + (size_t)i * 32);
+        si[c][j % SPLIT] = _mm512_dpbusd_epi32(si[c][j % SPLIT], g[j], _mm512_set1_epi32(x[j]));
+    }
+    UNROLL for (int c = 0; c < NC; c++) {
+        UNROLL for (int h = 1; h < SPLIT; h++) si[c][0] = _mm512_add_epi32(si[c][0], si[c][h]);
+        const float dx = ((const float *)(p + (size_t)c * ps + adm_bsum_scale_off(nb)))[i];
+        const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dx));
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si[c][0]), d, acc[c]);
+    }
+}
+
 /* Rows r0 .. r0+15 (the ones past nr repeat row nr - 1; their lanes are
- * not stored) x NC columns. SPLIT integer chains per column hide the
- * vpdpbusd latency when few columns give few independent chains (integer
- * sums are exact in any order). */
+ * not stored) x NC columns. */
 AI void b16_tile(const int NC, int n, int nr, const uint8_t *w, size_t ws, const uint8_t *p, size_t ps, float *s,
                  size_t lds) {
-    const int SPLIT = NC >= 4 ? 1 : NC == 2 ? 2 : 4;
     const int nb = n / 32;
     const size_t bx = sizeof(block_q8_0);
     int32_t off[16];
@@ -416,25 +442,7 @@ AI void b16_tile(const int NC, int n, int nr, const uint8_t *w, size_t ws, const
                                     flip);
         b16_transpose(v, g);
         const __m512i dh = _mm512_i32gather_epi32(voff, (const void *)(w + o), 1);
-        const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh));
-        /* Columns interleaved instruction by instruction: each column's
-         * eight vpdpbusd form a dependent chain, which issued chain after
-         * chain wait in the scheduler (0.35 -> 0.33 ns per product). */
-        __m512i si[8][4];
-        UNROLL for (int c = 0; c < NC; c++) {
-            si[c][0] = _mm512_set1_epi32(((const int32_t *)(p + (size_t)c * ps + adm_bsum_corr_off(nb)))[i]);
-            UNROLL for (int h = 1; h < SPLIT; h++) si[c][h] = _mm512_setzero_si512();
-        }
-        UNROLL for (int j = 0; j < 8; j++) UNROLL for (int c = 0; c < NC; c++) {
-            const int32_t *x = (const int32_t *)(p + (size_t)c * ps + (size_t)i * 32);
-            si[c][j % SPLIT] = _mm512_dpbusd_epi32(si[c][j % SPLIT], g[j], _mm512_set1_epi32(x[j]));
-        }
-        UNROLL for (int c = 0; c < NC; c++) {
-            UNROLL for (int h = 1; h < SPLIT; h++) si[c][0] = _mm512_add_epi32(si[c][0], si[c][h]);
-            const float dx = ((const float *)(p + (size_t)c * ps + adm_bsum_scale_off(nb)))[i];
-            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dx));
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si[c][0]), d, acc[c]);
-        }
+        bsum_block(NC, g, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh)), p, ps, nb, i, acc);
     }
     const __mmask16 m = (__mmask16)((1u << nr) - 1u);
     UNROLL for (int c = 0; c < NC; c++) _mm512_mask_storeu_ps(s + (size_t)c * lds, m, acc[c]);
@@ -480,12 +488,10 @@ static void gemm_bsum_q8_0(int n, int nr, int nc, const void *vw, size_t ws, con
 
 /* The same products over weights packed by adm_pack16_q8_0 (kernels.h):
  * the vectors b16_tile transposes into g[j] and its gathered scales are
- * loaded as they are, 512 + 32 bytes per block of 16 rows, so the
- * pipes that did the transpose (which competes with vpdpbusd on Zen 4) and
- * the hardware prefetcher (one stream instead of 16 rows) are free. Same
- * chains, conversion, multiply and FMA as b16_tile: the same bits. */
+ * loaded as they are, 512 + 32 bytes per block of 16 rows, so the pipes
+ * that did the transpose (which competes with vpdpbusd on Zen 4) are free.
+ * The same bsum_block as b16_tile: the same bits. */
 AI void p16_tile(const int NC, int n, int nr, const uint8_t *pk, const uint8_t *p, size_t ps, float *s, size_t lds) {
-    const int SPLIT = NC >= 4 ? 1 : NC == 2 ? 2 : 4;
     const int nb = n / 32;
     __m512 acc[8];
     UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();
@@ -496,25 +502,9 @@ AI void p16_tile(const int NC, int n, int nr, const uint8_t *pk, const uint8_t *
          * hardware prefetcher alone left 8 columns ~30% slower from DRAM. */
         UNROLL for (int l = 0; l < 8; l++) _mm_prefetch((const char *)b + 16 * 512 + 64 * l, _MM_HINT_T1);
         _mm_prefetch((const char *)sc + (size_t)(i + 16) * 32, _MM_HINT_T1);
-        __m512i si[8][4];
-        UNROLL for (int c = 0; c < NC; c++) {
-            si[c][0] = _mm512_set1_epi32(((const int32_t *)(p + (size_t)c * ps + adm_bsum_corr_off(nb)))[i]);
-            UNROLL for (int h = 1; h < SPLIT; h++) si[c][h] = _mm512_setzero_si512();
-        }
-        UNROLL for (int j = 0; j < 8; j++) {
-            const __m512i g = _mm512_load_si512((const void *)(b + 64 * j));
-            UNROLL for (int c = 0; c < NC; c++) {
-                const int32_t *x = (const int32_t *)(p + (size_t)c * ps + (size_t)i * 32);
-                si[c][j % SPLIT] = _mm512_dpbusd_epi32(si[c][j % SPLIT], g, _mm512_set1_epi32(x[j]));
-            }
-        }
-        const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + (size_t)i * 32)));
-        UNROLL for (int c = 0; c < NC; c++) {
-            UNROLL for (int h = 1; h < SPLIT; h++) si[c][0] = _mm512_add_epi32(si[c][0], si[c][h]);
-            const float dx = ((const float *)(p + (size_t)c * ps + adm_bsum_scale_off(nb)))[i];
-            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dx));
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si[c][0]), d, acc[c]);
-        }
+        __m512i g[8];
+        UNROLL for (int j = 0; j < 8; j++) g[j] = _mm512_load_si512((const void *)(b + 64 * j));
+        bsum_block(NC, g, _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + (size_t)i * 32))), p, ps, nb, i, acc);
     }
     const __mmask16 m = (__mmask16)((1u << nr) - 1u);
     UNROLL for (int c = 0; c < NC; c++) _mm512_mask_storeu_ps(s + (size_t)c * lds, m, acc[c]);
