@@ -88,10 +88,8 @@ int main(int argc, char **argv) {
                 if (!(w[m] = make_matrix(t, n_in, rows[m], &r))) return 1;
                 /* The rows packed as a block-order engine packs them (packed.c). */
                 if (kb.gemm_pack16[t]) {
-                    const size_t group = adm_pack16_group_bytes(n_in);
-                    if (!(pk[m] = adm_map_zeroed(group * (size_t)(rows[m] / 16)))) return 1;
-                    for (int64_t g = 0; g < rows[m] / 16; g++)
-                        adm_pack16_q8_0((int)n_in, 16, w[m] + (size_t)g * 16 * rs, rs, pk[m] + (size_t)g * group);
+                    if (!(pk[m] = adm_map_zeroed(adm_pack16_bytes(n_in, rows[m])))) return 1;
+                    adm_pack16_rows((int)n_in, rows[m], w[m], rs, pk[m]);
                 }
             }
             float *out = adm_alloc((size_t)rows[0] * (size_t)max_cols * sizeof(float));
@@ -127,7 +125,7 @@ int main(int argc, char **argv) {
             adm_free(out);
             for (int m = 0; m < 2; m++) {
                 adm_free(w[m]);
-                if (pk[m]) adm_unmap(pk[m], adm_pack16_group_bytes(n_in) * (size_t)(rows[m] / 16));
+                if (pk[m]) adm_unmap(pk[m], adm_pack16_bytes(n_in, rows[m]));
             }
         }
     }

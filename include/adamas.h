@@ -414,8 +414,9 @@ typedef struct adm_engine_params {
                                (AVX-512 VNNI): products of several rows 1.5-2x faster, logits within
                                float rounding of llama.cpp's (which a random-weight model can
                                amplify); the engine then keeps a packed copy of the model's Q8_0
-                               matrices (as many bytes as in the file), made when it is created. Either way a sequence's results do not depend on what
-                               else shares its batches. */
+                               matrices (as many bytes as in the file), made when it is created.
+                               Either way a sequence's results do not depend on what else shares
+                               its batches. */
 } adm_engine_params;
 
 ADM_API adm_engine_params adm_engine_default_params(void);

@@ -13,9 +13,6 @@ static bool packable(const adm_weight *w) {
     return w->type == ADM_TYPE_Q8_0 && w->data && w->n_in % 32 == 0 && w->n_in > 0 && w->n_out > 0;
 }
 
-static size_t packed_bytes(const adm_weight *w) {
-    return packable(w) ? (size_t)((w->n_out + 15) / 16) * adm_pack16_group_bytes(w->n_in) : 0;
-}
 
 /* One matrix to pack: its groups go at mem + off. */
 typedef struct pack_job {
@@ -68,12 +65,12 @@ adm_status adm_packed_create(const adm_model *m, adm_pool *pool, adm_packed **ou
         for (int i = 0; i < N_LAYER_WEIGHTS; i++)
             if (packable(ws[i])) {
                 jobs[c.n_jobs++] = (pack_job){ws[i], total};
-                total += packed_bytes(ws[i]);
+                total += adm_pack16_bytes(ws[i]->n_in, ws[i]->n_out);
             }
     }
     if (packable(&p->output)) {
         jobs[c.n_jobs++] = (pack_job){&p->output, total};
-        total += packed_bytes(&p->output);
+        total += adm_pack16_bytes(p->output.n_in, p->output.n_out);
     }
     if (total == 0) {
         adm_free(jobs);

@@ -399,10 +399,9 @@ static void test_gemm_tiles(void **state) {
 static void check_pack16(const adm_kernels *kt, int n, const uint8_t *w, size_t ws, const uint8_t *prep, size_t ps,
                          const float *want, int rows, int cols) {
     const size_t group = adm_pack16_group_bytes(n);
-    uint8_t *pk = aligned_alloc(64, group * (size_t)((rows + 15) / 16)); /* groups are 64-byte aligned */
+    uint8_t *pk = aligned_alloc(64, adm_pack16_bytes(n, rows)); /* groups are 64-byte aligned */
     assert_non_null(pk);
-    for (int g = 0; g * 16 < rows; g++)
-        adm_pack16_q8_0(n, rows - 16 * g < 16 ? rows - 16 * g : 16, w + (size_t)g * 16 * ws, ws, pk + (size_t)g * group);
+    adm_pack16_rows(n, rows, w, ws, pk);
     enum { LDS = 19 };
     float out[ADM_TILE_MAX * LDS];
     for (int g = 0; g * 16 < rows; g++) {
@@ -650,6 +649,18 @@ static void test_next_above(void **state) {
     }
 }
 
+/* out (allocated, zeroed, returned) = the products of w0 and w1 over x in
+ * one adm_matmul_multi pass: w0's n_tok rows of ldo[0], then w1's of ldo[1]. */
+static float *matmul_pair(adm_pool *pool, const adm_kernels *k, const adm_weight *w0, const adm_weight *w1,
+                          const size_t ldo[2], const float *x, int n_tok, void *scratch) {
+    const size_t len = (ldo[0] + ldo[1]) * (size_t)n_tok;
+    float *out = xalloc(sizeof(float) * len);
+    memset(out, 0, sizeof(float) * len);
+    adm_matmul_job jobs[2] = {{w0, out, ldo[0], 0, 0}, {w1, out + ldo[0] * (size_t)n_tok, ldo[1], 0, 0}};
+    adm_matmul_multi(pool, k, jobs, 2, x, n_tok, scratch);
+    return out;
+}
+
 static void test_matmul(void **state) {
     (void)state;
     rng r = {6};
@@ -698,15 +709,12 @@ static void test_matmul(void **state) {
                 float *first = NULL;
                 for (int p = 0; p < 3; p++) {
                     for (int rep = 0; rep < 2; rep++) {
-                        float *out = xalloc(sizeof(float) * (ldo[0] + ldo[1]) * (size_t)n_tok);
-                        memset(out, 0, sizeof(float) * (ldo[0] + ldo[1]) * (size_t)n_tok);
-                        adm_matmul_job jobs[2] = {{&w[0], out, ldo[0], 0, 0},
-                                                  {&w[1], out + ldo[0] * (size_t)n_tok, ldo[1], 0, 0}};
-                        adm_matmul_multi(pools[p], tables[k], jobs, 2, x, n_tok, scratch);
+                        float *out = matmul_pair(pools[p], tables[k], &w[0], &w[1], ldo, x, n_tok, scratch);
+                        const float *outs[2] = {out, out + ldo[0] * (size_t)n_tok};
                         for (int tk = 0; tk < n_tok; tk++)
                             for (int j = 0, o = 0; j < 2; j++)
                                 for (int rr = 0; rr < n_out[j]; rr++, o++)
-                                    check_close((double)jobs[j].out[(size_t)tk * ldo[j] + rr], want[tk * 66 + o],
+                                    check_close((double)outs[j][(size_t)tk * ldo[j] + rr], want[tk * 66 + o],
                                                 mag[tk * 66 + o],
                                                 n_terms, tables[k]->name, t, n_in);
                         if (!first) {
@@ -740,21 +748,14 @@ static void test_matmul(void **state) {
                     adm_weight wp[2];
                     uint8_t *pk[2];
                     for (int j = 0; j < 2; j++) {
-                        const size_t group = adm_pack16_group_bytes(n_in);
-                        pk[j] = aligned_alloc(64, group * (size_t)((n_out[j] + 15) / 16));
+                        pk[j] = aligned_alloc(64, adm_pack16_bytes(n_in, n_out[j]));
                         assert_non_null(pk[j]);
-                        for (int g = 0; g * 16 < n_out[j]; g++)
-                            adm_pack16_q8_0(n_in, ADM_MIN(16, n_out[j] - 16 * g), wd[j] + (size_t)g * 16 * w[j].row_size,
-                                            w[j].row_size, pk[j] + (size_t)g * group);
+                        adm_pack16_rows(n_in, n_out[j], wd[j], w[j].row_size, pk[j]);
                         wp[j] = w[j];
                         wp[j].pack16 = pk[j];
                     }
                     for (int p = 0; p < 3; p++) {
-                        float *out = xalloc(sizeof(float) * (ldo[0] + ldo[1]) * (size_t)n_tok);
-                        memset(out, 0, sizeof(float) * (ldo[0] + ldo[1]) * (size_t)n_tok);
-                        adm_matmul_job jobs[2] = {{&wp[0], out, ldo[0], 0, 0},
-                                                  {&wp[1], out + ldo[0] * (size_t)n_tok, ldo[1], 0, 0}};
-                        adm_matmul_multi(pools[p], tables[k], jobs, 2, x, n_tok, scratch);
+                        float *out = matmul_pair(pools[p], tables[k], &wp[0], &wp[1], ldo, x, n_tok, scratch);
                         assert_memory_equal(first, out, sizeof(float) * (ldo[0] + ldo[1]) * (size_t)n_tok);
                         free(out);
                     }

@@ -86,6 +86,11 @@ typedef void (*adm_gemm_pack16_fn)(int n, int nr, int nc, const void *pk, const 
 /* Packs rows r0 .. r0 + 15 of n values (nr <= 16 of them exist; w is row
  * r0, rows w_stride bytes apart) into one group of adm_pack16_group_bytes(n). */
 void adm_pack16_q8_0(int n, int nr, const void *w, size_t w_stride, void *out);
+/* A whole matrix of n_rows rows: its adm_pack16_bytes groups, in order. */
+static inline size_t adm_pack16_bytes(int64_t n, int64_t n_rows) {
+    return (size_t)((n_rows + 15) / 16) * adm_pack16_group_bytes(n);
+}
+void adm_pack16_rows(int n, int64_t n_rows, const void *w, size_t w_stride, void *out);
 
 /* Converts n f32 values into a row of some type. */
 typedef void (*adm_from_float_fn)(const float *x, void *y, int64_t n);

@@ -145,6 +145,12 @@ void adm_pack16_q8_0(int n, int nr, const void *w, size_t w_stride, void *out) {
     memset(d + (size_t)nb * 32, 0, adm_pack16_group_bytes(n) - adm_pack16_scales_off(n) - (size_t)nb * 32);
 }
 
+void adm_pack16_rows(int n, int64_t n_rows, const void *w, size_t w_stride, void *out) {
+    for (int64_t g = 0; g * 16 < n_rows; g++)
+        adm_pack16_q8_0(n, (int)ADM_MIN(16, n_rows - 16 * g), (const uint8_t *)w + (size_t)(16 * g) * w_stride, w_stride,
+                        (uint8_t *)out + (size_t)g * adm_pack16_group_bytes(n));
+}
+
 /* gemm_bsum over packed weights: the codes come back as u - 128, the
  * scales as in the file; the same integer sums and the same fmaf as
  * gemm_bsum_q8_0. */
