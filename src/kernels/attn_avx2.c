@@ -56,14 +56,23 @@ AI __m256i lanes_below(int n) {
 }
 
 /* Prefetch the rows of the next block of a gather (random rows: the
- * hardware prefetcher cannot guess them; contiguous rows are left to it,
- * software prefetching them measured no gain). Prefetches never fault. */
+ * hardware prefetcher cannot guess them). Prefetches never fault. */
 AI void prefetch_rows(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, int j1, int row_bytes) {
     for (int j = j0; j < j1; j++) {
         const char *r = (const char *)row_at(base, stride, idx, j);
         for (int o = 0; o < row_bytes; o += 64) _mm_prefetch(r + o, _MM_HINT_T0);
         _mm_prefetch(r + row_bytes - 1, _MM_HINT_T0);
     }
+}
+
+/* Contiguous rows are requested into L2 this far ahead of their use, as in
+ * attn_avx512.c (why there). */
+#define PF_AHEAD_BYTES 32768
+
+AI void prefetch_l2(const void *p, size_t bytes) {
+    const char *c = p;
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(c + o, _MM_HINT_T1);
+    _mm_prefetch(c + bytes - 1, _MM_HINT_T1);
 }
 
 /* r[slot m + 2 s -> lane 4 m + s] = canonical levels +4, +2, +1 of t[slot]. */
@@ -169,6 +178,7 @@ static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx
     float buf[8 * QK_BUF_COLS] __attribute__((aligned(32)));
     const bool buffered = G > 1 && hk <= QK_BUF_COLS;
     const __m256 vscale = _mm256_set1_ps(scale);
+    const int ahead = PF_AHEAD_BYTES / (int)(stride * sizeof(adm_f16)) / 8 * 8;
     for (int j0 = 0; j0 < n; j0 += 8) {
         const int nb = n - j0 < 8 ? n - j0 : 8;
         const adm_f16 *rows[8];
@@ -177,6 +187,10 @@ static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx
             rows[i] = row_at(base, stride, idx, j0 + (key < nb ? key : 0));
         }
         if (idx) prefetch_rows(base, stride, idx, j0 + 8, n - j0 - 8 < 8 ? n : j0 + 16, hk * 2);
+        else if (ahead > 0 && j0 + ahead < n) {
+            const int pb = n - j0 - ahead < 8 ? n - j0 - ahead : 8;
+            prefetch_l2(base + (size_t)(j0 + ahead) * stride, ((size_t)(pb - 1) * stride + (size_t)hk) * sizeof(adm_f16));
+        }
         if (buffered)
             for (int i = 0; i < 8; i++)
                 for (int c = 0; c < hk; c += 8) _mm256_store_ps(buf + 8 * ((size_t)c + i), cvt8(rows[i] + c));
@@ -200,8 +214,10 @@ static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx
  * keys go in ranges whose value rows (16 KiB) stay in L1. Per output
  * element: one fused multiply-add per key, ascending. */
 
+/* pf > 0: this pass is the first over keys j0 .. j1 - 1 of contiguous rows
+ * and requests row j + pf (if < n) into L2 as it reads row j. */
 AI void pv_tile(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, int j1, int i0, int hv, const float *p,
-                int ld, float *out, const int Gc, const int W) {
+                int ld, float *out, int pf, int n, const int Gc, const int W) {
     __m256 acc[12];
     UNROLL16
     for (int g = 0; g < Gc; g++) {
@@ -214,6 +230,8 @@ AI void pv_tile(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, 
             const char *r = (const char *)(row_at(base, stride, idx, j + 8) + i0);
             _mm_prefetch(r, _MM_HINT_T0);
             _mm_prefetch(r + 16 * W - 1, _MM_HINT_T0);
+        } else if (pf > 0 && j + pf < n) {
+            prefetch_l2(base + (size_t)(j + pf) * stride, (size_t)hv * sizeof(adm_f16));
         }
         if (Gc == 1) {
             /* One head: each converted chunk is used at once (8 accumulators,
@@ -265,6 +283,7 @@ static void k_attn_pv_f16(const adm_f16 *base, size_t stride, const int32_t *idx
         const int Gc = (t + 1) * G / n_tiles - t * G / n_tiles, cw = 8 * pv_width(Gc, hv);
         passes += (hv + cw - 1) / cw;
     }
+    const int ahead = PF_AHEAD_BYTES / (int)(stride * sizeof(adm_f16));
     int range = n;
     if (passes > 1) range = 16384 / (2 * hv) < 16 ? 16 : 16384 / (2 * hv);
     const int hv8 = hv / 8 * 8;
@@ -275,7 +294,7 @@ static void k_attn_pv_f16(const adm_f16 *base, size_t stride, const int32_t *idx
             const float *pt = p + (size_t)g0 * ld;
             float *ot = out + (size_t)g0 * hv;
             int i0 = 0;
-#define PV(GC, WW) pv_tile(base, stride, idx, j0, j1, i0, hv, pt, ld, ot, GC, WW)
+#define PV(GC, WW) pv_tile(base, stride, idx, j0, j1, i0, hv, pt, ld, ot, !idx && t == 0 && i0 == 0 ? ahead : 0, n, GC, WW)
             for (; i0 + 8 * W <= hv8; i0 += 8 * W) {
                 switch (Gc) {
                 case 1:

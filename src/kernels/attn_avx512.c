@@ -57,14 +57,28 @@ AI const adm_f16 *row_at(const adm_f16 *base, size_t stride, const int32_t *idx,
 }
 
 /* Prefetch the rows of the next block of a gather (random rows: the
- * hardware prefetcher cannot guess them; contiguous rows are left to it,
- * software prefetching them measured no gain). Prefetches never fault. */
+ * hardware prefetcher cannot guess them). Prefetches never fault. */
 AI void prefetch_rows(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, int j1, int row_bytes) {
     for (int j = j0; j < j1; j++) {
         const char *r = (const char *)row_at(base, stride, idx, j);
         for (int o = 0; o < row_bytes; o += 64) _mm_prefetch(r + o, _MM_HINT_T0);
         _mm_prefetch(r + row_bytes - 1, _MM_HINT_T0);
     }
+}
+
+/* Contiguous rows are also requested into L2 this far ahead of their use:
+ * a decode step's attention streams every sequence's K and V from DRAM,
+ * and demand misses plus the hardware streamer keep too few lines in
+ * flight for the bandwidth (docs/attention_kernels.md: 5.1 -> 4.3 ms per
+ * sequence-step at depth 4096 on a 2-vCPU Xeon). 32 KiB is 256 rows of a
+ * 64-wide f16 head: enough lines for L2's request queue, little enough to
+ * stay in L2 until used. */
+#define PF_AHEAD_BYTES 32768
+
+AI void prefetch_l2(const void *p, size_t bytes) {
+    const char *c = p;
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(c + o, _MM_HINT_T1);
+    _mm_prefetch(c + bytes - 1, _MM_HINT_T1);
 }
 
 /* r[slot m + 4 s -> lane 4 m + s] = reduce16(a[slot]), canonical tree:
@@ -171,9 +185,14 @@ static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx
     float buf[16 * QK_BUF_COLS] __attribute__((aligned(64)));
     const bool buffered = G > 1 && hk <= QK_BUF_COLS;
     const __m512 vscale = _mm512_set1_ps(scale);
+    const int ahead = PF_AHEAD_BYTES / (int)(stride * sizeof(adm_f16)) / 16 * 16;
     for (int j0 = 0; j0 < n; j0 += 16) {
         const int nb = n - j0 < 16 ? n - j0 : 16;
         if (idx) prefetch_rows(base, stride, idx, j0 + 16, n - j0 - 16 < 16 ? n : j0 + 32, hk * 2);
+        else if (ahead > 0 && j0 + ahead < n) {
+            const int pb = n - j0 - ahead < 16 ? n - j0 - ahead : 16;
+            prefetch_l2(base + (size_t)(j0 + ahead) * stride, ((size_t)(pb - 1) * stride + (size_t)hk) * sizeof(adm_f16));
+        }
         if (!buffered) {
             const __mmask16 m = (__mmask16)((1u << nb) - 1);
             const adm_f16 *rows[16];
@@ -245,8 +264,10 @@ AI __m512 fmadd_bcast(__m512 v, const float *p, __m512 acc) {
     return acc;
 }
 
+/* pf > 0: this pass is the first over keys j0 .. j1 - 1 of contiguous rows
+ * and requests row j + pf (if < n) into L2 as it reads row j. */
 AI void pv_tile(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, int j1, int i0, int hv, const float *p,
-                int ld, float *out, const int Gc, const int W) {
+                int ld, float *out, int pf, int n, const int Gc, const int W) {
     __mmask16 m[8];
     for (int w = 0; w < W; w++) {
         const int c = hv - i0 - 16 * w;
@@ -264,6 +285,8 @@ AI void pv_tile(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, 
             const char *r = (const char *)(row_at(base, stride, idx, j + 8) + i0);
             _mm_prefetch(r, _MM_HINT_T0);
             _mm_prefetch(r + 32 * W - 1, _MM_HINT_T0);
+        } else if (pf > 0 && j + pf < n) {
+            prefetch_l2(base + (size_t)(j + pf) * stride, (size_t)hv * sizeof(adm_f16));
         }
         __m512 vv[8];
         UNROLL16
@@ -294,6 +317,7 @@ static void k_attn_pv_f16(const adm_f16 *base, size_t stride, const int32_t *idx
         const int Gc = (t + 1) * G / n_tiles - t * G / n_tiles, cw = 16 * pv_width(Gc, hv);
         passes += (hv + cw - 1) / cw;
     }
+    const int ahead = PF_AHEAD_BYTES / (int)(stride * sizeof(adm_f16));
     int range = n;
     if (passes > 1) range = 16384 / (2 * hv) < 16 ? 16 : 16384 / (2 * hv);
     for (int j0 = 0; j0 < n; j0 += range) {
@@ -303,7 +327,8 @@ static void k_attn_pv_f16(const adm_f16 *base, size_t stride, const int32_t *idx
             const float *pt = p + (size_t)g0 * ld;
             float *ot = out + (size_t)g0 * hv;
             for (int i0 = 0; i0 < hv; i0 += 16 * W) {
-#define PV(GC, WW) pv_tile(base, stride, idx, j0, j1, i0, hv, pt, ld, ot, GC, WW)
+                const int pf = !idx && t == 0 && i0 == 0 ? ahead : 0;
+#define PV(GC, WW) pv_tile(base, stride, idx, j0, j1, i0, hv, pt, ld, ot, pf, n, GC, WW)
                 switch (Gc) {
                 case 1:
                     if (W == 8) PV(1, 8);
