@@ -12,6 +12,7 @@
  * additions in the same order; bucketize and code_l1 are exact integers.
  */
 #include "kernels.h"
+#include "attn_rows.h"
 #include "canonical.h"
 
 #include <immintrin.h>
@@ -46,33 +47,9 @@
 
 AI __m256 cvt8(const adm_f16 *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
-AI const adm_f16 *row_at(const adm_f16 *base, size_t stride, const int32_t *idx, int j) {
-    return base + (size_t)(idx ? idx[j] : j) * stride;
-}
-
 /* Lanes below n set (n in 0..8), for maskload / maskstore. */
 AI __m256i lanes_below(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-/* Prefetch the rows of the next block of a gather (random rows: the
- * hardware prefetcher cannot guess them). Prefetches never fault. */
-AI void prefetch_rows(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, int j1, int row_bytes) {
-    for (int j = j0; j < j1; j++) {
-        const char *r = (const char *)row_at(base, stride, idx, j);
-        for (int o = 0; o < row_bytes; o += 64) _mm_prefetch(r + o, _MM_HINT_T0);
-        _mm_prefetch(r + row_bytes - 1, _MM_HINT_T0);
-    }
-}
-
-/* Contiguous rows are requested into L2 this far ahead of their use, as in
- * attn_avx512.c (why there). */
-#define PF_AHEAD_BYTES 32768
-
-AI void prefetch_l2(const void *p, size_t bytes) {
-    const char *c = p;
-    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(c + o, _MM_HINT_T1);
-    _mm_prefetch(c + bytes - 1, _MM_HINT_T1);
 }
 
 /* r[slot m + 2 s -> lane 4 m + s] = canonical levels +4, +2, +1 of t[slot]. */
@@ -178,7 +155,7 @@ static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx
     float buf[8 * QK_BUF_COLS] __attribute__((aligned(32)));
     const bool buffered = G > 1 && hk <= QK_BUF_COLS;
     const __m256 vscale = _mm256_set1_ps(scale);
-    const int ahead = PF_AHEAD_BYTES / (int)(stride * sizeof(adm_f16)) / 8 * 8;
+    const int ahead = prefetch_ahead_rows(stride, 8);
     for (int j0 = 0; j0 < n; j0 += 8) {
         const int nb = n - j0 < 8 ? n - j0 : 8;
         const adm_f16 *rows[8];
@@ -283,7 +260,7 @@ static void k_attn_pv_f16(const adm_f16 *base, size_t stride, const int32_t *idx
         const int Gc = (t + 1) * G / n_tiles - t * G / n_tiles, cw = 8 * pv_width(Gc, hv);
         passes += (hv + cw - 1) / cw;
     }
-    const int ahead = PF_AHEAD_BYTES / (int)(stride * sizeof(adm_f16));
+    const int ahead = prefetch_ahead_rows(stride, 1);
     int range = n;
     if (passes > 1) range = 16384 / (2 * hv) < 16 ? 16 : 16384 / (2 * hv);
     const int hv8 = hv / 8 * 8;

@@ -14,6 +14,7 @@
  * code_l1 are exact integer results.
  */
 #include "kernels.h"
+#include "attn_rows.h"
 #include "canonical.h"
 
 #include <immintrin.h>
@@ -51,35 +52,6 @@
 #define SLOT_KEY(i) (4 * ((i)&3) + ((i) >> 2))
 
 AI __m512 cvt16(const adm_f16 *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
-
-AI const adm_f16 *row_at(const adm_f16 *base, size_t stride, const int32_t *idx, int j) {
-    return base + (size_t)(idx ? idx[j] : j) * stride;
-}
-
-/* Prefetch the rows of the next block of a gather (random rows: the
- * hardware prefetcher cannot guess them). Prefetches never fault. */
-AI void prefetch_rows(const adm_f16 *base, size_t stride, const int32_t *idx, int j0, int j1, int row_bytes) {
-    for (int j = j0; j < j1; j++) {
-        const char *r = (const char *)row_at(base, stride, idx, j);
-        for (int o = 0; o < row_bytes; o += 64) _mm_prefetch(r + o, _MM_HINT_T0);
-        _mm_prefetch(r + row_bytes - 1, _MM_HINT_T0);
-    }
-}
-
-/* Contiguous rows are also requested into L2 this far ahead of their use:
- * a decode step's attention streams every sequence's K and V from DRAM,
- * and demand misses plus the hardware streamer keep too few lines in
- * flight for the bandwidth (docs/attention_kernels.md: 5.1 -> 4.3 ms per
- * sequence-step at depth 4096 on a 2-vCPU Xeon). 32 KiB is 256 rows of a
- * 64-wide f16 head: enough lines for L2's request queue, little enough to
- * stay in L2 until used. */
-#define PF_AHEAD_BYTES 32768
-
-AI void prefetch_l2(const void *p, size_t bytes) {
-    const char *c = p;
-    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(c + o, _MM_HINT_T1);
-    _mm_prefetch(c + bytes - 1, _MM_HINT_T1);
-}
 
 /* r[slot m + 4 s -> lane 4 m + s] = reduce16(a[slot]), canonical tree:
  *   stage 1: [a.lo256 | b.lo256] + [a.hi256 | b.hi256]   t[i] = a[i] + a[i+8]
@@ -185,7 +157,7 @@ static void k_attn_qk_f16(const adm_f16 *base, size_t stride, const int32_t *idx
     float buf[16 * QK_BUF_COLS] __attribute__((aligned(64)));
     const bool buffered = G > 1 && hk <= QK_BUF_COLS;
     const __m512 vscale = _mm512_set1_ps(scale);
-    const int ahead = PF_AHEAD_BYTES / (int)(stride * sizeof(adm_f16)) / 16 * 16;
+    const int ahead = prefetch_ahead_rows(stride, 16);
     for (int j0 = 0; j0 < n; j0 += 16) {
         const int nb = n - j0 < 16 ? n - j0 : 16;
         if (idx) prefetch_rows(base, stride, idx, j0 + 16, n - j0 - 16 < 16 ? n : j0 + 32, hk * 2);
@@ -317,7 +289,7 @@ static void k_attn_pv_f16(const adm_f16 *base, size_t stride, const int32_t *idx
         const int Gc = (t + 1) * G / n_tiles - t * G / n_tiles, cw = 16 * pv_width(Gc, hv);
         passes += (hv + cw - 1) / cw;
     }
-    const int ahead = PF_AHEAD_BYTES / (int)(stride * sizeof(adm_f16));
+    const int ahead = prefetch_ahead_rows(stride, 1);
     int range = n;
     if (passes > 1) range = 16384 / (2 * hv) < 16 ? 16 : 16384 / (2 * hv);
     for (int j0 = 0; j0 < n; j0 += range) {
